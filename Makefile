@@ -1,0 +1,36 @@
+# Two commands do all the set-up: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DB ?= chaindb.sqlite3
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "chaindb needs Python >= 3.11 (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+demo: install
+	@echo "== chaindb demo: embedded SQLite database at ./$(DEMO_DB)"
+	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb migrate
+	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb status
+
+test: install
+	scripts/with-postgres $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: install
+	scripts/with-postgres $(BIN)/python bench/migrate.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache

@@ -1,0 +1,5 @@
+"""python -m chaindb: the same as the `chaindb` command."""
+
+from chaindb.cli import main
+
+main()

@@ -1,0 +1,53 @@
+"""What every command shares: opening the database, JSON output, confirmations."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+import typer
+from rich.console import Console
+
+import chaindb
+from chaindb.config import mask_text
+from chaindb.errors import ConfirmationRequired
+
+console = Console(highlight=False, soft_wrap=True)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True)
+_passwords: list[str] = []
+
+
+def open_database(ctx: typer.Context) -> chaindb.Database:
+    db = chaindb.connect((ctx.obj or {}).get("url"))
+    if db.url.password:
+        _passwords.append(db.url.password)
+    return db
+
+
+def masked_text(text: str) -> str:
+    """Text with every password of a database this process opened replaced by ***."""
+    for password in _passwords:
+        text = mask_text(text, password)
+    return mask_text(text)
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=_json_default))
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def confirm_or_refuse(question: str, force: bool) -> None:
+    """Ask at a terminal; with no terminal and no --force, refuse rather than guess."""
+    if force:
+        return
+    if not sys.stdin.isatty():
+        raise ConfirmationRequired(f"{question} Refusing without a terminal: pass --force.")
+    if not typer.confirm(question, default=False):
+        raise ConfirmationRequired("cancelled: nothing was changed")

@@ -1,0 +1,138 @@
+"""The registry of deployed contracts: at most one active deployment per name and chain."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from eth_utils import keccak
+from pydantic import StringConstraints
+from sqlalchemy.engine import Connection
+
+from chaindb.core.schema import contract_deployments as contracts
+from chaindb.database import Database, reading, writing
+from chaindb.errors import Conflict, InvalidInput
+from chaindb.types import Address, BlockNumber, ChainId, Hash32, TxHash, UtcDatetime, utc_now
+from chaindb.validation import Input, Row, validated
+
+ContractName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Version = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class NewDeployment(Input):
+    contract_name: ContractName
+    contract_address: Address
+    chain_id: ChainId
+    version: Version = "1"
+    abi_hash: Hash32 | None = None
+    deployment_tx_hash: TxHash | None = None
+    deployer_address: Address | None = None
+    block_number: BlockNumber | None = None
+    deployed_at: UtcDatetime | None = None
+
+
+class ContractDeployment(Row):
+    id: int
+    contract_name: str
+    contract_address: str
+    chain_id: str
+    version: str
+    abi_hash: str | None
+    deployment_tx_hash: str | None
+    deployer_address: str | None
+    block_number: int | None
+    is_active: bool
+    deployed_at: datetime
+    created_at: datetime
+
+
+def abi_hash(abi: list[Any] | dict[str, Any]) -> str:
+    """keccak256 of the ABI as canonical JSON (sorted keys, no spaces): stable across tools."""
+    canonical = json.dumps(abi, sort_keys=True, separators=(",", ":"))
+    return "0x" + keccak(text=canonical).hex()
+
+
+def record_contract_deployment(
+    target: Database | Connection,
+    *,
+    abi: list[Any] | dict[str, Any] | None = None,
+    **fields: Any,
+) -> ContractDeployment:
+    """Record a deployment and make it the active one for its name and chain (the previous
+    active deployment is deactivated in the same transaction). Recording the same address
+    again returns the first record."""
+    if abi is not None:
+        if fields.get("abi_hash") not in (None, abi_hash(abi)):
+            raise InvalidInput("abi_hash", fields["abi_hash"], "does not match the ABI given")
+        fields["abi_hash"] = abi_hash(abi)
+    new = validated(NewDeployment, **fields)
+    with writing(target) as conn:
+        existing = conn.execute(
+            sa.select(contracts).where(
+                contracts.c.chain_id == new.chain_id,
+                contracts.c.contract_address == new.contract_address,
+            )
+        ).first()
+        if existing is not None:
+            return _same_deployment(ContractDeployment.model_validate(existing), new)
+        conn.execute(
+            contracts.update()
+            .where(
+                contracts.c.contract_name == new.contract_name,
+                contracts.c.chain_id == new.chain_id,
+                contracts.c.is_active,
+            )
+            .values(is_active=False)
+        )
+        values = new.model_dump(exclude_none=True)
+        values.setdefault("deployed_at", utc_now())
+        row = conn.execute(
+            contracts.insert().values(**values, is_active=True).returning(contracts)
+        ).one()
+    return ContractDeployment.model_validate(row)
+
+
+def get_contract_by_name(
+    target: Database | Connection, contract_name: str, chain_id: int | str | None = None
+) -> ContractDeployment | None:
+    """The active deployment of `contract_name` (on `chain_id`, or the newest on any chain)."""
+    query = sa.select(contracts).where(
+        contracts.c.contract_name == contract_name, contracts.c.is_active
+    )
+    if chain_id is not None:
+        query = query.where(contracts.c.chain_id == validated(_Chain, chain_id=chain_id).chain_id)
+    query = query.order_by(contracts.c.deployed_at.desc(), contracts.c.id.desc()).limit(1)
+    with reading(target) as conn:
+        row = conn.execute(query).first()
+    return None if row is None else ContractDeployment.model_validate(row)
+
+
+def get_deployed_contracts(
+    target: Database | Connection,
+    *,
+    chain_id: int | str | None = None,
+    include_inactive: bool = False,
+) -> list[ContractDeployment]:
+    query = sa.select(contracts)
+    if chain_id is not None:
+        query = query.where(contracts.c.chain_id == validated(_Chain, chain_id=chain_id).chain_id)
+    if not include_inactive:
+        query = query.where(contracts.c.is_active)
+    query = query.order_by(contracts.c.contract_name, contracts.c.deployed_at.desc())
+    with reading(target) as conn:
+        return [ContractDeployment.model_validate(row) for row in conn.execute(query)]
+
+
+class _Chain(Input):
+    chain_id: ChainId
+
+
+def _same_deployment(existing: ContractDeployment, new: NewDeployment) -> ContractDeployment:
+    if existing.contract_name != new.contract_name or existing.version != new.version:
+        raise Conflict(
+            f"contract_address {new.contract_address} on {new.chain_id} is already recorded as "
+            f"{existing.contract_name} v{existing.version}"
+        )
+    return existing

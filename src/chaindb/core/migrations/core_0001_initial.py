@@ -1,0 +1,268 @@
+"""core tables: users, wallets, transactions, contracts, signatures, events, settings
+
+Revision ID: core_0001
+Revises:
+Create Date: 2026-11-22
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from chaindb.types import (
+    AddressType,
+    AmountType,
+    IdType,
+    JSONType,
+    TxHashType,
+    UtcDateTime,
+    address_check,
+    amount_check,
+    amount_zero,
+    chain_id_check,
+    hash32_check,
+    tx_hash_check,
+)
+
+revision = "core_0001"
+down_revision = None
+branch_labels = ("core",)
+depends_on = None
+
+
+TX_STATUSES = ("pending", "success", "failed", "dropped", "replaced")
+SEVERITIES = ("info", "warning", "error", "critical")
+SIGNATURE_TYPES = ("eip191", "eip712")
+CHAIN_ID_LENGTH = 41  # CAIP-2: 8 (namespace) + 1 + 32 (reference)
+
+
+def _id() -> sa.Column[int]:
+    return sa.Column("id", IdType, primary_key=True, autoincrement=True)
+
+
+def _created_at() -> sa.Column[object]:
+    return sa.Column(
+        "created_at",
+        UtcDateTime,
+        nullable=False,
+        server_default=sa.text("CURRENT_TIMESTAMP"),
+    )
+
+
+def _updated_at() -> sa.Column[object]:
+    return sa.Column(
+        "updated_at",
+        UtcDateTime,
+        nullable=False,
+        server_default=sa.text("CURRENT_TIMESTAMP"),
+    )
+
+
+def _amount(name: str) -> sa.Column[int]:
+    return sa.Column(
+        name, AmountType, amount_check(name), nullable=False, server_default=amount_zero()
+    )
+
+
+def _address(name: str, *, nullable: bool) -> sa.Column[str]:
+    return sa.Column(name, AddressType, address_check(name), nullable=nullable)
+
+
+def _chain_id() -> sa.Column[str]:
+    return sa.Column(
+        "chain_id", sa.String(CHAIN_ID_LENGTH), chain_id_check("chain_id"), nullable=False
+    )
+
+
+def upgrade() -> None:
+    op.create_table(
+        "users",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("username", sa.String(64), nullable=True),
+        _created_at(),
+        _updated_at(),
+        sa.CheckConstraint("length(id) > 0", name="ck_users_id_not_empty"),
+        sa.UniqueConstraint("username", name="uq_users_username"),
+    )
+
+    op.create_table(
+        "user_wallet_addresses",
+        _id(),
+        sa.Column(
+            "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
+        _address("wallet_address", nullable=False),
+        sa.Column("wallet_type", sa.String(32), nullable=False, server_default="external"),
+        _chain_id(),
+        sa.Column("is_primary", sa.Boolean, nullable=False, server_default=sa.false()),
+        _amount("usdc_balance"),
+        _amount("usdt_balance"),
+        _amount("points_balance"),
+        _amount("eth_balance"),
+        sa.Column("balances_updated_at", UtcDateTime, nullable=True),
+        _created_at(),
+        _updated_at(),
+        sa.UniqueConstraint("chain_id", "wallet_address", name="uq_wallet_chain_address"),
+        sa.CheckConstraint("length(wallet_type) > 0", name="ck_wallet_type_not_empty"),
+        sa.Index("ix_wallets_user", "user_id"),
+        sa.Index(
+            "uq_wallets_one_primary_per_user_chain",
+            "user_id",
+            "chain_id",
+            unique=True,
+            sqlite_where=sa.text("is_primary"),
+            postgresql_where=sa.text("is_primary"),
+        ),
+    )
+
+    op.create_table(
+        "blockchain_transactions",
+        _id(),
+        _chain_id(),
+        sa.Column(
+            "transaction_hash", TxHashType, tx_hash_check("transaction_hash"), nullable=False
+        ),
+        sa.Column("transaction_type", sa.String(64), nullable=False),
+        _address("contract_address", nullable=True),
+        _address("from_address", nullable=True),
+        _address("to_address", nullable=True),
+        _amount("value_wei"),
+        sa.Column("nonce", sa.BigInteger, nullable=True),
+        sa.Column("gas_used", sa.BigInteger, nullable=True),
+        sa.Column("gas_price_wei", AmountType, amount_check("gas_price_wei"), nullable=True),
+        sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+        sa.Column("replaced_by_hash", TxHashType, tx_hash_check("replaced_by_hash"), nullable=True),
+        sa.Column("block_number", sa.BigInteger, nullable=True),
+        sa.Column("block_hash", sa.String(66), hash32_check("block_hash"), nullable=True),
+        sa.Column("error_message", sa.Text, nullable=True),
+        sa.Column(
+            "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+        ),
+        sa.Column("challenge_id", sa.BigInteger, nullable=True),
+        _created_at(),
+        _updated_at(),
+        sa.Column("confirmed_at", UtcDateTime, nullable=True),
+        sa.UniqueConstraint("transaction_hash", "chain_id", name="uq_blockchain_tx_hash_chain"),
+        sa.CheckConstraint(f"status IN {TX_STATUSES}", name="ck_blockchain_tx_status"),
+        sa.CheckConstraint("length(transaction_type) > 0", name="ck_blockchain_tx_type_not_empty"),
+        sa.CheckConstraint(
+            "nonce >= 0 AND gas_used >= 0 AND block_number >= 0",
+            name="ck_blockchain_tx_non_negative",
+        ),
+        sa.CheckConstraint(
+            "status <> 'replaced' OR replaced_by_hash IS NOT NULL",
+            name="ck_blockchain_tx_replaced_has_hash",
+        ),
+        sa.CheckConstraint(
+            "status NOT IN ('success', 'failed') OR block_number IS NOT NULL",
+            name="ck_blockchain_tx_mined_has_block",
+        ),
+        sa.Index("ix_blockchain_tx_status_created", "status", "created_at"),
+        sa.Index("ix_blockchain_tx_user_created", "user_id", "created_at"),
+        sa.Index("ix_blockchain_tx_summary", "chain_id", "transaction_type", "status"),
+        sa.Index("ix_blockchain_tx_sender_nonce", "chain_id", "from_address", "nonce"),
+        sa.Index("ix_blockchain_tx_challenge", "challenge_id"),
+        sa.Index("ix_blockchain_tx_block", "chain_id", "block_number"),
+    )
+
+    op.create_table(
+        "contract_deployments",
+        _id(),
+        sa.Column("contract_name", sa.String(128), nullable=False),
+        _address("contract_address", nullable=False),
+        _chain_id(),
+        sa.Column("version", sa.String(32), nullable=False, server_default="1"),
+        sa.Column("abi_hash", sa.String(66), hash32_check("abi_hash"), nullable=True),
+        sa.Column(
+            "deployment_tx_hash", TxHashType, tx_hash_check("deployment_tx_hash"), nullable=True
+        ),
+        _address("deployer_address", nullable=True),
+        sa.Column("block_number", sa.BigInteger, nullable=True),
+        sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+        sa.Column(
+            "deployed_at", UtcDateTime, nullable=False, server_default=sa.text("CURRENT_TIMESTAMP")
+        ),
+        _created_at(),
+        sa.UniqueConstraint("chain_id", "contract_address", name="uq_contract_chain_address"),
+        sa.CheckConstraint("length(contract_name) > 0", name="ck_contract_name_not_empty"),
+        sa.Index("ix_contracts_name", "contract_name", "chain_id"),
+        sa.Index(
+            "uq_contracts_one_active_per_name_chain",
+            "contract_name",
+            "chain_id",
+            unique=True,
+            sqlite_where=sa.text("is_active"),
+            postgresql_where=sa.text("is_active"),
+        ),
+    )
+
+    op.create_table(
+        "admin_signatures_log",
+        _id(),
+        sa.Column("challenge_id", sa.BigInteger, nullable=True),
+        _address("admin_address", nullable=False),
+        sa.Column("message_hash", sa.String(66), hash32_check("message_hash"), nullable=False),
+        sa.Column("signature", sa.String(132), nullable=False),
+        sa.Column("signature_type", sa.String(16), nullable=False, server_default="eip191"),
+        sa.Column("subject", sa.Text, nullable=True),
+        sa.Column("winner", sa.String(64), nullable=True),
+        sa.Column("is_verified", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column(
+            "signed_at", UtcDateTime, nullable=False, server_default=sa.text("CURRENT_TIMESTAMP")
+        ),
+        _created_at(),
+        sa.UniqueConstraint("message_hash", "signature", name="uq_admin_signature"),
+        sa.CheckConstraint(f"signature_type IN {SIGNATURE_TYPES}", name="ck_admin_signature_type"),
+        sa.CheckConstraint(
+            "length(signature) = 132 AND substr(signature, 1, 2) = '0x'",
+            name="ck_admin_signature_65_bytes",
+        ),
+        sa.Index("ix_admin_signatures_signed_at", "signed_at"),
+        sa.Index("ix_admin_signatures_challenge", "challenge_id"),
+    )
+
+    op.create_table(
+        "security_events",
+        _id(),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("ip_address", sa.String(45), nullable=True),
+        sa.Column(
+            "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+        ),
+        _address("wallet_address", nullable=True),
+        sa.Column("metadata", JSONType, nullable=True),
+        sa.Column("severity", sa.String(16), nullable=False, server_default="info"),
+        _created_at(),
+        sa.CheckConstraint(f"severity IN {SEVERITIES}", name="ck_security_event_severity"),
+        sa.CheckConstraint("length(event_type) > 0", name="ck_security_event_type_not_empty"),
+        sa.Index("ix_security_events_created", "created_at"),
+        sa.Index("ix_security_events_type_created", "event_type", "created_at"),
+        sa.Index("ix_security_events_user", "user_id"),
+    )
+
+    op.create_table(
+        "settings",
+        _id(),
+        sa.Column("key", sa.String(128), nullable=False),
+        sa.Column("value", sa.Text, nullable=False),
+        sa.Column("description", sa.Text, nullable=True),
+        sa.Column("is_public", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column(
+            "last_updated", UtcDateTime, nullable=False, server_default=sa.text("CURRENT_TIMESTAMP")
+        ),
+        sa.UniqueConstraint("key", name="uq_settings_key"),
+        sa.CheckConstraint("length(key) > 0", name="ck_settings_key_not_empty"),
+    )
+
+
+def downgrade() -> None:
+    for table in (
+        "settings",
+        "security_events",
+        "admin_signatures_log",
+        "contract_deployments",
+        "blockchain_transactions",
+        "user_wallet_addresses",
+        "users",
+    ):
+        op.drop_table(table)

@@ -1,0 +1,69 @@
+"""Users: the people (or services) that own wallets, transactions and balances."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from chaindb.core.schema import users
+from chaindb.database import Database, dialect_insert, reading, writing
+from chaindb.errors import Conflict, NotFound
+from chaindb.types import UserId
+from chaindb.validation import Input, Row, validated
+
+
+class NewUser(Input):
+    user_id: UserId
+    username: UserId | None = None
+
+
+class User(Row):
+    id: str
+    username: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def create_user(target: Database | Connection, user_id: str, username: str | None = None) -> User:
+    """Create a user; a taken id or username is a Conflict and writes nothing."""
+    new = validated(NewUser, user_id=user_id, username=username)
+    try:
+        with writing(target) as conn:
+            row = conn.execute(
+                users.insert().values(id=new.user_id, username=new.username).returning(users)
+            ).one()
+    except IntegrityError:
+        raise Conflict(
+            f"user_id {new.user_id!r} or username {new.username!r} is already taken"
+        ) from None
+    return User.model_validate(row)
+
+
+def ensure_user(target: Database | Connection, user_id: str, username: str | None = None) -> User:
+    """The user with this id, created if missing (safe to call from many workers at once)."""
+    new = validated(NewUser, user_id=user_id, username=username)
+    with writing(target) as conn:
+        conn.execute(
+            dialect_insert(conn, users)
+            .values(id=new.user_id, username=new.username)
+            .on_conflict_do_nothing()
+        )
+        row = conn.execute(sa.select(users).where(users.c.id == new.user_id)).first()
+    if row is None:
+        raise Conflict(f"username {new.username!r} is already taken by another user")
+    return User.model_validate(row)
+
+
+def get_user(target: Database | Connection, user_id: str) -> User | None:
+    with reading(target) as conn:
+        row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+    return None if row is None else User.model_validate(row)
+
+
+def require_user(conn: Connection, user_id: str, field: str = "user_id") -> None:
+    """Refuse early, with the field named, instead of letting a foreign key fail later."""
+    if conn.execute(sa.select(users.c.id).where(users.c.id == user_id)).first() is None:
+        raise NotFound(f"{field}: user {user_id!r} does not exist (create it first)")

@@ -1,0 +1,197 @@
+"""Engines, pragmas, pools and transactions for SQLite and PostgreSQL.
+
+Every write runs in a transaction from `Database.transaction()` (on SQLite: BEGIN IMMEDIATE, so
+that a writer waits for the lock instead of failing halfway). Operations accept either a
+`Database` (they open their own transaction) or a `Connection` already in one (they join it), so
+writes that belong together share one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql
+import sqlalchemy.dialects.sqlite
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from chaindb.config import Settings, mask_text, masked
+from chaindb.errors import ConfigError, ConnectionFailed
+from chaindb.types import UintSumAggregate
+
+SQLITE_BUSY_TIMEOUT_S = 30
+SQLITE_CACHE_KIB = 64_000
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+
+
+class Database:
+    """A chaindb database: one engine, its dialect quirks, and its transactions."""
+
+    def __init__(self, url: URL, settings: Settings | None = None) -> None:
+        self.url = url
+        self.settings = settings or Settings()
+        self.engine = _create_engine(url, self.settings)
+
+    @property
+    def backend(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return self.engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        return masked(self.url)
+
+    def __repr__(self) -> str:
+        return f"Database({self.display_url!r})"
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A pooled connection, no transaction begun."""
+        try:
+            conn = self.engine.connect()
+        except DBAPIError as error:
+            raise ConnectionFailed(self.describe_error(error)) from None
+        with conn:
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with self.connection() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (a consistent snapshot; takes no write lock on SQLite)."""
+        with self.connection() as conn:
+            conn = conn.execution_options(sqlite_begin="DEFERRED")
+            with conn.begin():
+                yield conn
+
+    def exists(self) -> bool:
+        """False only for a SQLite file that is not there yet (connecting would create it)."""
+        database = self.url.database
+        if self.backend != "sqlite" or not database or database == ":memory:":
+            return True
+        return Path(database).expanduser().exists()
+
+    def describe_error(self, error: BaseException) -> str:
+        """An error's text with the password removed, fit to print or log."""
+        return mask_text(str(getattr(error, "orig", None) or error), self.url.password)
+
+    def health(self) -> dict[str, Any]:
+        from chaindb.health import check_health
+
+        return check_health(self)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def writing(target: Database | Connection) -> Iterator[Connection]:
+    """A transaction for a write: a new one on a Database, a savepoint inside a caller's."""
+    if isinstance(target, Database):
+        with target.transaction() as conn:
+            yield conn
+    elif target.in_transaction():
+        with target.begin_nested():
+            yield target
+    else:
+        with target.begin():
+            yield target
+
+
+@contextmanager
+def reading(target: Database | Connection) -> Iterator[Connection]:
+    if isinstance(target, Database):
+        with target.read() as conn:
+            yield conn
+    else:
+        yield target
+
+
+def dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    """INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL spell them alike)."""
+    if conn.dialect.name == "postgresql":
+        return sa.dialects.postgresql.insert(table)
+    return sa.dialects.sqlite.insert(table)
+
+
+def _create_engine(url: URL, settings: Settings) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(url, settings)
+    return _create_postgres_engine(url, settings)
+
+
+def _create_sqlite_engine(url: URL, settings: Settings) -> Engine:
+    if url.database and url.database != ":memory:":
+        parent = Path(url.database).expanduser().parent
+        if not parent.is_dir():
+            raise ConfigError(f"SQLite database directory {str(parent)!r} does not exist")
+    engine = sa.create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _configure(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        # The driver's own transaction handling makes DDL non-transactional and starts
+        # transactions lazily; chaindb begins them itself (see _begin below).
+        dbapi_conn.isolation_level = None
+        for pragma in (
+            f"busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}",
+            "journal_mode = WAL",
+            f"synchronous = {settings.sqlite_synchronous}",
+            f"cache_size = -{SQLITE_CACHE_KIB}",
+            f"mmap_size = {SQLITE_MMAP_BYTES}",
+            "temp_store = MEMORY",
+            "foreign_keys = ON",
+        ):
+            dbapi_conn.execute(f"PRAGMA {pragma}")
+        dbapi_conn.create_aggregate("chaindb_uint_sum", 1, UintSumAggregate)
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _create_postgres_engine(url: URL, settings: Settings) -> Engine:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "PostgreSQL needs the psycopg driver: pip install 'chaindb[postgres]'"
+        ) from None
+    timeout_ms = int(settings.statement_timeout_s * 1000)
+    options = " ".join(
+        part
+        for part in (url.query.get("options"), f"-c statement_timeout={timeout_ms}")
+        if isinstance(part, str)
+    )
+    return sa.create_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        pool_pre_ping=True,
+        connect_args={"options": options, "application_name": "chaindb"},
+    )
+
+
+def elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

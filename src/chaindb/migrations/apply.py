@@ -1,0 +1,235 @@
+"""Apply and roll back migrations: one transaction per migration, under the migration lock.
+
+Each step takes the lock (its transaction on SQLite, the advisory lock on PostgreSQL), re-reads
+what is applied, applies the next pending revision and records it in the same transaction. A
+process that finds its work already done by another simply finds nothing pending.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from chaindb.database import Database, elapsed_ms
+from chaindb.errors import DestructiveMigration, MigrationError
+from chaindb.migrations import history
+from chaindb.migrations.lint import destructive, lint
+from chaindb.migrations.lock import migration_lock
+from chaindb.migrations.modules import RevisionGraph
+from chaindb.migrations.render import render_statements
+
+DDL_LOCK_RETRIES_MAX = 5
+NextStep = Callable[[set[str]], str | None]
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+@dataclass
+class Step:
+    revision: str
+    module: str
+    action: str
+    description: str
+    duration_ms: float | None = None
+    sql: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MigrationRun:
+    """What migrate or rollback did (or, with dry_run, would do)."""
+
+    action: str
+    dry_run: bool
+    steps: list[Step]
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def configured_modules(graph: RevisionGraph, env: Mapping[str, str] | None = None) -> list[str]:
+    """CHAINDB_MODULES (comma-separated; default: all), with their dependencies."""
+    env = os.environ if env is None else env
+    raw = env.get("CHAINDB_MODULES", "").strip()
+    names = (
+        [name.strip() for name in raw.split(",") if name.strip()] if raw else list(graph.modules)
+    )
+    return graph.selection(names)
+
+
+def upgrade_targets(
+    graph: RevisionGraph, modules: Iterable[str] | None = None, to: str | None = None
+) -> set[str]:
+    """Every revision the database should have after migrate."""
+    if to is not None:
+        return graph.ancestors([graph.resolve(to)])
+    names = graph.selection(modules) if modules else configured_modules(graph)
+    return graph.ancestors(head for name in names if (head := graph.head(name)))
+
+
+def migrate(
+    db: Database,
+    *,
+    modules: Iterable[str] | None = None,
+    to: str | None = None,
+    dry_run: bool = False,
+    allow_data_loss: bool = False,
+) -> MigrationRun:
+    """Apply pending migrations of the chosen modules (default: CHAINDB_MODULES) or up to `to`."""
+    graph = RevisionGraph.load()
+    targets = upgrade_targets(graph, modules, to)
+    pending = graph.ordered(targets - set(applied_revisions(db)))
+    if not allow_data_loss and (refused := destructive(lint(graph, pending))):
+        raise DestructiveMigration(refused)
+    if dry_run:
+        return MigrationRun(
+            "upgrade", True, [_planned(graph, db, rev, "upgrade") for rev in pending]
+        )
+
+    def next_step(applied: set[str]) -> str | None:
+        remaining = graph.ordered(targets - applied)
+        return remaining[0] if remaining else None
+
+    return MigrationRun("upgrade", False, _run_steps(db, graph, "upgrade", next_step))
+
+
+def rollback(
+    db: Database, target: str, *, module: str | None = None, dry_run: bool = False
+) -> MigrationRun:
+    """Roll back to `target`: that revision stays, what came after it (and needs it) goes.
+
+    `base` removes every migration (of `module` only, when given, and what depends on it).
+    """
+    graph = RevisionGraph.load()
+    if target == "base":
+        roots = graph.module_revisions(module) if module else list(graph.revisions)
+    else:
+        kept = graph.resolve(target)
+        name = graph.module_of(kept)
+        revisions = graph.module_revisions(name)
+        roots = revisions[revisions.index(kept) + 1 :]
+    removable = graph.descendants(roots)
+    applied = set(applied_revisions(db))
+    _refuse_missing_files(graph, applied & removable | (applied - set(graph.revisions)), target)
+    if dry_run:
+        plan = list(reversed(graph.ordered(removable & applied)))
+        return MigrationRun(
+            "downgrade", True, [_planned(graph, db, rev, "downgrade") for rev in plan]
+        )
+
+    def next_step(applied_now: set[str]) -> str | None:
+        remaining = graph.ordered(removable & applied_now)
+        return remaining[-1] if remaining else None
+
+    return MigrationRun("downgrade", False, _run_steps(db, graph, "downgrade", next_step))
+
+
+def reset(db: Database) -> MigrationRun:
+    """Roll back every migration, then drop chaindb's own bookkeeping tables."""
+    run = rollback(db, "base")
+    with db.transaction() as conn:
+        history.bookkeeping.drop_all(conn, checkfirst=True)
+    run.action = "reset"
+    return run
+
+
+def applied_revisions(db: Database) -> dict[str, history.AppliedMigration]:
+    """What is applied, read without writing anything (a missing SQLite file is empty)."""
+    if not db.exists():
+        return {}
+    with db.read() as conn:
+        return history.read_applied(conn)
+
+
+def _refuse_missing_files(graph: RevisionGraph, revisions: set[str], target: str) -> None:
+    missing = sorted(rev for rev in revisions if rev not in graph.revisions)
+    if missing:
+        raise MigrationError(
+            f"cannot roll back to {target}: the files of applied migrations "
+            f"{', '.join(missing)} are missing"
+        )
+
+
+def _planned(graph: RevisionGraph, db: Database, revision: str, action: str) -> Step:
+    script = graph.revisions[revision]
+    return Step(
+        revision,
+        graph.module_of(revision),
+        action,
+        graph.description(revision),
+        sql=render_statements(script, db.backend, action),
+    )
+
+
+def _run_steps(db: Database, graph: RevisionGraph, action: str, next_step: NextStep) -> list[Step]:
+    steps: list[Step] = []
+    with migration_lock(db):
+        while (step := _apply_next(db, graph, action, next_step)) is not None:
+            steps.append(step)
+    return steps
+
+
+def _apply_next(
+    db: Database, graph: RevisionGraph, action: str, next_step: NextStep
+) -> Step | None:
+    retrying = Retrying(
+        retry=retry_if_exception(_is_lock_timeout),
+        stop=stop_after_attempt(DDL_LOCK_RETRIES_MAX),
+        wait=wait_random_exponential(multiplier=0.5, max=8),
+        reraise=True,
+    )
+    return retrying(_apply_one, db, graph, action, next_step)
+
+
+def _apply_one(db: Database, graph: RevisionGraph, action: str, next_step: NextStep) -> Step | None:
+    with db.transaction() as conn:
+        history.ensure_tables(conn)
+        revision = next_step(set(history.read_applied(conn)))
+        if revision is None:
+            return None
+        script = graph.revisions[revision]
+        _limit_ddl_waits(db, conn)
+        started = time.perf_counter()
+        _run_script(conn, script.module, action, revision)
+        duration = elapsed_ms(started)
+        history.record(
+            conn,
+            revision=revision,
+            module=graph.module_of(revision),
+            description=graph.description(revision),
+            action=action,
+            checksum=history.file_checksum(script.path),
+            duration_ms=duration,
+        )
+        return Step(
+            revision, graph.module_of(revision), action, graph.description(revision), duration
+        )
+
+
+def _run_script(conn: Connection, module: object, action: str, revision: str) -> None:
+    context = MigrationContext.configure(connection=conn)
+    try:
+        with Operations.context(context):
+            getattr(module, action)()
+    except Exception as error:
+        raise MigrationError(f"{revision} {action} failed and was rolled back: {error}") from error
+
+
+def _limit_ddl_waits(db: Database, conn: Connection) -> None:
+    """An ALTER must not queue behind a long read and stall every user behind it."""
+    if db.backend == "postgresql":
+        timeout_ms = int(db.settings.ddl_lock_timeout_s * 1000)
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
+
+
+def _is_lock_timeout(error: BaseException) -> bool:
+    cause = error.__cause__ if isinstance(error, MigrationError) else error
+    return isinstance(cause, OperationalError) and (
+        getattr(cause.orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE
+    )

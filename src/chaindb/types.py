@@ -1,0 +1,396 @@
+"""Exact, validated values: amounts, addresses, hashes, chain ids, UTC times.
+
+A value is validated once at the edge (a parse_* function or the pydantic annotations below),
+travels typed, and is stored by the SQLAlchemy types at the bottom of this file, which keep the
+dialect differences in one place and back every rule with a CHECK constraint in the database.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import base58
+import sqlalchemy as sa
+from eth_utils import is_checksum_address, to_checksum_address
+from pydantic import BeforeValidator, Field, StringConstraints
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from chaindb.errors import InvalidInput
+
+UINT256_MAX = 2**256 - 1
+UINT256_DIGITS = 78  # len(str(2**256 - 1)): the width amounts are padded to on SQLite
+
+_EVM_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_EVM_TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_BASE58 = re.compile(r"^[1-9A-HJ-NP-Za-km-z]+$")
+_CAIP2 = re.compile(r"^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}$")
+_HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
+
+
+# --- parsing: each rule is a ValueError whose text names the rule ----------------------------
+
+
+def amount_rule(value: object) -> int:
+    """An amount in base units: an int (or a string of digits) in 0..2**256-1."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be an integer in base units (not a float, bool or decimal)")
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit():
+            raise ValueError("must be a non-negative integer in base units")
+        value = int(value)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    if value > UINT256_MAX:
+        raise ValueError("must be <= 2**256 - 1 (uint256)")
+    return value
+
+
+def address_rule(value: object) -> str:
+    """An EVM address (stored lowercase, EIP-55 enforced when mixed case) or a Solana address."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if _EVM_ADDRESS.match(value):
+        body = value[2:]
+        mixed_case = body != body.lower() and body != body.upper()
+        if mixed_case and not is_checksum_address(value):
+            raise ValueError("mixed-case EVM address fails its EIP-55 checksum")
+        return "0x" + body.lower()
+    if value.startswith("0x"):
+        raise ValueError("EVM address must be 0x followed by 40 hex digits")
+    if _BASE58.match(value) and len(base58.b58decode(value)) == 32:
+        return value
+    raise ValueError("must be an EVM address (0x + 40 hex) or a Solana address (base58, 32 bytes)")
+
+
+def tx_hash_rule(value: object) -> str:
+    """An EVM transaction hash (0x + 64 hex, stored lowercase) or a Solana signature (64 bytes)."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if _EVM_TX_HASH.match(value):
+        return value.lower()
+    if value.startswith("0x"):
+        raise ValueError("EVM transaction hash must be 0x followed by 64 hex digits")
+    if _BASE58.match(value) and len(base58.b58decode(value)) == 64:
+        return value
+    raise ValueError("must be 0x + 64 hex (EVM) or a base58 signature of 64 bytes (Solana)")
+
+
+def hash32_rule(value: object) -> str:
+    """A 32-byte hash written 0x + 64 hex (message hashes, ABI hashes), stored lowercase."""
+    if not isinstance(value, str) or not _HEX32.match(value):
+        raise ValueError("must be 0x followed by 64 hex digits")
+    return value.lower()
+
+
+def chain_id_rule(value: object) -> str:
+    """A CAIP-2 chain id (eip155:84532); a bare positive int means an EVM chain."""
+    if isinstance(value, bool):
+        raise ValueError("must be a CAIP-2 chain id such as 'eip155:1'")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("numeric EVM chain id must be > 0")
+        return f"eip155:{value}"
+    if isinstance(value, str) and value.isdigit():
+        return chain_id_rule(int(value))
+    if not isinstance(value, str) or not _CAIP2.match(value):
+        raise ValueError("must be CAIP-2 'namespace:reference' such as 'eip155:84532'")
+    return value
+
+
+def utc_rule(value: object) -> datetime:
+    """A timezone-aware datetime, returned in UTC. Naive datetimes are ambiguous and refused."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 timestamp with a timezone") from None
+    if not isinstance(value, datetime):
+        raise ValueError("must be a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must be timezone-aware (naive datetimes are ambiguous)")
+    return value.astimezone(UTC)
+
+
+def _parse(rule: Any, value: object, field: str) -> Any:
+    try:
+        return rule(value)
+    except ValueError as error:
+        raise InvalidInput(field, value, str(error)) from None
+
+
+def parse_amount(value: object, field: str = "amount") -> int:
+    return _parse(amount_rule, value, field)
+
+
+def parse_address(value: object, field: str = "address") -> str:
+    return _parse(address_rule, value, field)
+
+
+def parse_tx_hash(value: object, field: str = "transaction_hash") -> str:
+    return _parse(tx_hash_rule, value, field)
+
+
+def parse_chain_id(value: object, field: str = "chain_id") -> str:
+    return _parse(chain_id_rule, value, field)
+
+
+def parse_utc(value: object, field: str = "timestamp") -> datetime:
+    return _parse(utc_rule, value, field)
+
+
+def display_address(canonical: str) -> str:
+    """How an address is shown: EIP-55 checksummed for EVM, unchanged for Solana."""
+    if len(canonical) == 42 and canonical.startswith("0x"):
+        return to_checksum_address(canonical)
+    return canonical
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Annotated types for pydantic models at the API edge.
+Amount = Annotated[int, BeforeValidator(amount_rule)]
+Address = Annotated[str, BeforeValidator(address_rule)]
+TxHash = Annotated[str, BeforeValidator(tx_hash_rule)]
+Hash32 = Annotated[str, BeforeValidator(hash32_rule)]
+ChainId = Annotated[str, BeforeValidator(chain_id_rule)]
+UtcDatetime = Annotated[datetime, BeforeValidator(utc_rule)]
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+RowId = Annotated[int, Field(strict=True, gt=0)]
+BlockNumber = Annotated[int, Field(strict=True, ge=0)]
+
+
+# --- storage: SQLAlchemy types ---------------------------------------------------------------
+
+
+class AmountType(sa.types.TypeDecorator[int]):
+    """uint256 stored exactly: NUMERIC(78,0) on PostgreSQL, zero-padded 78-digit TEXT on SQLite.
+
+    Zero padding makes SQLite's text order the numeric order, so indexes and ORDER BY work.
+    """
+
+    impl = sa.String(UINT256_DIGITS)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.Numeric(UINT256_DIGITS, 0, asdecimal=True))
+        return dialect.type_descriptor(sa.String(UINT256_DIGITS))
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = amount_rule(value)
+        if dialect.name == "postgresql":
+            return Decimal(value)
+        return str(value).zfill(UINT256_DIGITS)
+
+    def process_literal_param(self, value: int | None, dialect: Dialect) -> str:
+        bound = self.process_bind_param(value, dialect)
+        if bound is None:
+            return "NULL"
+        return str(bound) if dialect.name == "postgresql" else f"'{bound}'"
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
+
+
+class AmountSumType(sa.types.TypeDecorator[int]):
+    """The result of summing amounts: exact, may exceed uint256, read back as int."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
+
+
+class amount_sum(FunctionElement[int]):  # noqa: N801 - reads as a SQL function
+    """SUM over an amount column, exact on both backends (0 when there are no rows)."""
+
+    type = AmountSumType()
+    inherit_cache = True
+
+
+@compiles(amount_sum)
+def _amount_sum_default(element: amount_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"coalesce(sum({compiler.process(element.clauses, **kw)}), 0)"
+
+
+@compiles(amount_sum, "sqlite")
+def _amount_sum_sqlite(element: amount_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"chaindb_uint_sum({compiler.process(element.clauses, **kw)})"
+
+
+class UintSumAggregate:
+    """SQLite aggregate summing padded-text amounts with Python ints (SQLite's SUM is a float)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, value: str | None) -> None:
+        if value is not None:
+            self.total += int(value)
+
+    def finalize(self) -> str:
+        return str(self.total)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out; SQLite keeps UTC without an offset."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = utc_rule(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class AddressType(sa.types.TypeDecorator[str]):
+    """An address in canonical form (EVM lowercase); read back EIP-55 checksummed."""
+
+    impl = sa.String(64)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return value.lower() if value.startswith("0x") else value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else display_address(value)
+
+
+class TxHashType(sa.types.TypeDecorator[str]):
+    """A transaction hash: EVM lowercase, Solana base58 as given."""
+
+    impl = sa.String(100)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return value.lower() if value.startswith("0x") else value
+
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+# Row ids: 64-bit on PostgreSQL; SQLite's INTEGER PRIMARY KEY is already 64-bit (and the rowid).
+IdType = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+# --- database checks: the same rule written once per dialect ---------------------------------
+
+
+class DialectSQL(sa.sql.expression.ColumnElement[Any]):
+    """A SQL fragment with one spelling for SQLite and one for PostgreSQL ({col} is the column)."""
+
+    inherit_cache = False
+
+    def __init__(self, column: str, sqlite: str, postgresql: str) -> None:
+        self.column = column
+        self.sqlite = sqlite
+        self.postgresql = postgresql
+
+
+@compiles(DialectSQL)
+def _dialect_sql(element: DialectSQL, compiler: SQLCompiler, **kw: Any) -> str:
+    template = element.sqlite if compiler.dialect.name == "sqlite" else element.postgresql
+    return template.format(col=compiler.preparer.quote(element.column))
+
+
+_SQLITE_DIGITS_ONLY = "{col} NOT GLOB '*[^0-9]*'"
+_SQLITE_BASE58 = "{col} NOT GLOB '*[^1-9A-HJ-NP-Za-km-z]*'"
+_SQLITE_EVM_LOWER = (
+    "(length({col}) = {n} AND substr({col}, 1, 2) = '0x'"
+    " AND substr({col}, 3) NOT GLOB '*[^0-9a-f]*')"
+)
+
+
+def amount_check(column: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(
+        DialectSQL(
+            column,
+            sqlite=f"typeof({{col}}) = 'text' AND length({{col}}) = {UINT256_DIGITS} AND "
+            + _SQLITE_DIGITS_ONLY,
+            postgresql=f"{{col}} >= 0 AND {{col}} <= {UINT256_MAX}",
+        ),
+        name=f"{column}_uint256",
+    )
+
+
+def address_check(column: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(
+        DialectSQL(
+            column,
+            sqlite=_SQLITE_EVM_LOWER.replace("{n}", "42")
+            + " OR (length({col}) BETWEEN 32 AND 44 AND "
+            + _SQLITE_BASE58
+            + ")",
+            postgresql="{col} ~ '^0x[0-9a-f]{{40}}$' OR {col} ~ '^[1-9A-HJ-NP-Za-km-z]{{32,44}}$'",
+        ),
+        name=f"{column}_address",
+    )
+
+
+def tx_hash_check(column: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(
+        DialectSQL(
+            column,
+            sqlite=_SQLITE_EVM_LOWER.replace("{n}", "66")
+            + " OR (length({col}) BETWEEN 64 AND 88 AND "
+            + _SQLITE_BASE58
+            + ")",
+            postgresql="{col} ~ '^0x[0-9a-f]{{64}}$' OR {col} ~ '^[1-9A-HJ-NP-Za-km-z]{{64,88}}$'",
+        ),
+        name=f"{column}_tx_hash",
+    )
+
+
+def hash32_check(column: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(
+        DialectSQL(
+            column,
+            sqlite=_SQLITE_EVM_LOWER.replace("{n}", "66"),
+            postgresql="{col} ~ '^0x[0-9a-f]{{64}}$'",
+        ),
+        name=f"{column}_hash32",
+    )
+
+
+def chain_id_check(column: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(
+        DialectSQL(
+            column,
+            sqlite="instr({col}, ':') BETWEEN 4 AND 9"
+            " AND substr({col}, 1, instr({col}, ':') - 1) NOT GLOB '*[^a-z0-9-]*'"
+            " AND length(substr({col}, instr({col}, ':') + 1)) BETWEEN 1 AND 32"
+            " AND substr({col}, instr({col}, ':') + 1) NOT GLOB '*[^a-zA-Z0-9_-]*'",
+            postgresql="{col} ~ '^[-a-z0-9]{{3,8}}:[-_a-zA-Z0-9]{{1,32}}$'",
+        ),
+        name=f"{column}_caip2",
+    )
+
+
+def amount_zero() -> DialectSQL:
+    """Server default 0 for an amount column, in each dialect's storage form."""
+    return DialectSQL("", sqlite="'" + "0" * UINT256_DIGITS + "'", postgresql="0")

@@ -1,0 +1,152 @@
+"""Fixtures: every database test runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL comes from CHAINDB_TEST_PG_URL (set by scripts/with-postgres, which `make test` uses).
+Each test gets a database of its own. Under CI (CI=true) a missing server fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+import chaindb
+from chaindb import migrations
+
+PG_URL_ENV = "CHAINDB_TEST_PG_URL"
+BACKENDS = ["sqlite", "postgresql"]
+_CHAINDB_ENV = (
+    "CHAINDB_URL",
+    "DATABASE_URL",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_USER",
+    "DB_PASSWORD",
+    "CHAINDB_MODULES",
+    "CHAINDB_MODULE_PATHS",
+)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own CHAINDB_URL or module choice must not leak into a test."""
+    for name in _CHAINDB_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    url = os.environ.get(PG_URL_ENV)
+    if not url:
+        message = f"{PG_URL_ENV} is not set: run the suite with `make test`"
+        if in_ci():
+            pytest.fail(message + " (PostgreSQL tests must run under CI)")
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    name = f"chaindb_test_{uuid.uuid4().hex[:12]}"
+    admin_url = make_url(pg_admin_url).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'chaindb.sqlite3'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[chaindb.Database]:
+    database = chaindb.connect(db_url)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def core_db(db: chaindb.Database) -> chaindb.Database:
+    """A database migrated to head."""
+    migrations.migrate(db)
+    return db
+
+
+class ModuleFolder:
+    """A migration module of the test's own, registered through CHAINDB_MODULE_PATHS."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path
+
+    def write(
+        self,
+        number: int,
+        upgrade: str,
+        downgrade: str = "pass",
+        *,
+        depends_on: str | None = "core_0001",
+        doc: str | None = None,
+    ) -> Path:
+        revision = f"{self.name}_{number:04d}"
+        down = f"{self.name}_{number - 1:04d}" if number > 1 else None
+        labels = (self.name,) if number == 1 else None
+        source = (
+            f'"""{doc or "step " + str(number)}"""\n\n'
+            "import sqlalchemy as sa\n"
+            "from alembic import op\n\n"
+            f"revision = {revision!r}\n"
+            f"down_revision = {down!r}\n"
+            f"branch_labels = {labels!r}\n"
+            f"depends_on = {depends_on!r}\n\n\n"
+            "def upgrade():\n"
+            + textwrap.indent(textwrap.dedent(upgrade).strip() or "pass", "    ")
+            + "\n\n\ndef downgrade():\n"
+            + textwrap.indent(textwrap.dedent(downgrade).strip() or "pass", "    ")
+            + "\n"
+        )
+        path = self.path / f"{revision}_step.py"
+        path.write_text(source)
+        return path
+
+
+@pytest.fixture
+def module_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleFolder:
+    path = tmp_path / "app_migrations"
+    path.mkdir()
+    monkeypatch.setenv("CHAINDB_MODULE_PATHS", f"app={path}")
+    return ModuleFolder("app", path)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None):
+    """Run the real `chaindb` command in a child process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "chaindb", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=stdin,
+        timeout=300,
+    )
