@@ -228,7 +228,8 @@ def _amount_sum_default(element: amount_sum, compiler: SQLCompiler, **kw: Any) -
 
 @compiles(amount_sum, "sqlite")
 def _amount_sum_sqlite(element: amount_sum, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"chaindb_uint_sum({compiler.process(element.clauses, **kw)})"
+    # Python's sqlite3 never calls finalize when no row matched, so the empty sum is NULL.
+    return f"coalesce(chaindb_uint_sum({compiler.process(element.clauses, **kw)}), '0')"
 
 
 class UintSumAggregate:
@@ -330,8 +331,9 @@ def amount_check(column: str) -> sa.CheckConstraint:
     return sa.CheckConstraint(
         DialectSQL(
             column,
-            sqlite=f"typeof({{col}}) = 'text' AND length({{col}}) = {UINT256_DIGITS} AND "
-            + _SQLITE_DIGITS_ONLY,
+            # typeof() is 'null' for NULL, so NULL must be let through explicitly.
+            sqlite=f"{{col}} IS NULL OR (typeof({{col}}) = 'text' AND "
+            f"length({{col}}) = {UINT256_DIGITS} AND " + _SQLITE_DIGITS_ONLY + ")",
             postgresql=f"{{col}} >= 0 AND {{col}} <= {UINT256_MAX}",
         ),
         name=f"{column}_uint256",

@@ -69,8 +69,8 @@ def test_schema_module_matches_what_the_migrations_build(core_db):
             conn,
             opts={
                 "compare_type": True,
-                "include_object": lambda obj, name, kind, reflected, other: not (
-                    kind == "table" and name.startswith("chaindb_")
+                "include_object": lambda obj, name, kind, reflected, other: (
+                    not (kind == "table" and name.startswith("chaindb_"))
                 ),
             },
         )
@@ -104,7 +104,9 @@ def test_dry_run_prints_sql_and_leaves_the_database_untouched(db):
 
 def test_dry_run_of_a_pending_migration_changes_nothing(db, module_folder):
     migrations.migrate(db)
-    module_folder.write(1, "op.create_table('app_notes', sa.Column('id', sa.Integer, primary_key=True))")
+    module_folder.write(
+        1, "op.create_table('app_notes', sa.Column('id', sa.Integer, primary_key=True))"
+    )
     before = reflected_schema(db)
     run = migrations.migrate(db, dry_run=True)
     assert [step.revision for step in run.steps] == ["app_0001"]
@@ -114,7 +116,9 @@ def test_dry_run_of_a_pending_migration_changes_nothing(db, module_folder):
 
 
 def test_a_migration_that_fails_halfway_leaves_the_previous_version(db, module_folder):
-    module_folder.write(1, "op.create_table('app_a', sa.Column('id', sa.Integer, primary_key=True))")
+    module_folder.write(
+        1, "op.create_table('app_a', sa.Column('id', sa.Integer, primary_key=True))"
+    )
     module_folder.write(
         2,
         """
@@ -148,8 +152,11 @@ def test_rollback_to_a_revision_keeps_it_and_undoes_what_came_after(db, module_f
 
 
 def test_rolling_back_core_takes_the_modules_that_need_it_first(db, module_folder):
-    module_folder.write(1, "op.create_table('app_x', sa.Column('id', sa.Integer, primary_key=True))",
-                        "op.drop_table('app_x')")
+    module_folder.write(
+        1,
+        "op.create_table('app_x', sa.Column('id', sa.Integer, primary_key=True))",
+        "op.drop_table('app_x')",
+    )
     migrations.migrate(db)
     run = migrations.rollback(db, "base", module="core")
     assert [step.revision for step in run.steps] == ["app_0001", "core_0001"]
@@ -157,14 +164,18 @@ def test_rolling_back_core_takes_the_modules_that_need_it_first(db, module_folde
 
 
 def test_chosen_modules_bring_their_dependencies(db, module_folder, monkeypatch):
-    module_folder.write(1, "op.create_table('app_y', sa.Column('id', sa.Integer, primary_key=True))")
+    module_folder.write(
+        1, "op.create_table('app_y', sa.Column('id', sa.Integer, primary_key=True))"
+    )
     monkeypatch.setenv("CHAINDB_MODULES", "app")
     run = migrations.migrate(db)
     assert [step.revision for step in run.steps] == ["core_0001", "app_0001"]
 
 
 def test_module_selection_leaves_other_modules_alone(db, module_folder):
-    module_folder.write(1, "op.create_table('app_z', sa.Column('id', sa.Integer, primary_key=True))")
+    module_folder.write(
+        1, "op.create_table('app_z', sa.Column('id', sa.Integer, primary_key=True))"
+    )
     run = migrations.migrate(db, modules=["core"])
     assert [step.revision for step in run.steps] == ["core_0001"]
     assert "app_z" not in user_tables(db)
@@ -173,7 +184,8 @@ def test_module_selection_leaves_other_modules_alone(db, module_folder):
 def test_migrate_to_a_revision_stops_there(db, module_folder):
     for number in (1, 2):
         module_folder.write(
-            number, f"op.create_table('app_s{number}', sa.Column('id', sa.Integer, primary_key=True))"
+            number,
+            f"op.create_table('app_s{number}', sa.Column('id', sa.Integer, primary_key=True))",
         )
     run = migrations.migrate(db, to="app_0001")
     assert [step.revision for step in run.steps] == ["core_0001", "app_0001"]
@@ -227,7 +239,12 @@ def test_history_keeps_every_apply_and_rollback(db):
 def test_status_reports_when_how_long_and_by_whom(core_db):
     report = migrations.status(core_db)
     core = report.modules[0]
-    assert (core.name, core.current, core.head, core.pending) == ("core", "core_0001", "core_0001", [])
+    assert (core.name, core.current, core.head, core.pending) == (
+        "core",
+        "core_0001",
+        "core_0001",
+        [],
+    )
     applied = core.applied[0]
     assert applied.duration_ms > 0
     assert applied.applied_at.tzinfo is not None

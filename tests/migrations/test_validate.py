@@ -8,7 +8,8 @@ from chaindb import migrations
 def write_two(module_folder):
     paths = [
         module_folder.write(
-            number, f"op.create_table('app_v{number}', sa.Column('id', sa.Integer, primary_key=True))"
+            number,
+            f"op.create_table('app_v{number}', sa.Column('id', sa.Integer, primary_key=True))",
         )
         for number in (1, 2)
     ]

@@ -1,0 +1,147 @@
+"""How long migrate (empty -> head), status and validate take, on each backend. Prints JSON.
+
+make bench                       # starts a throwaway PostgreSQL, runs both backends
+python bench/migrate.py          # SQLite only, unless CHAINDB_TEST_PG_URL is set
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+import chaindb
+from chaindb import migrations
+from chaindb.migrations.modules import RevisionGraph
+
+ROUNDS = 10
+SCALE_FILES = 500  # validate and status must stay fast with many migration files
+
+
+def write_scale_module(directory: Path) -> None:
+    for number in range(1, SCALE_FILES + 1):
+        down = f"'bulk_{number - 1:04d}'" if number > 1 else "None"
+        labels = "('bulk',)" if number == 1 else "None"
+        depends = "'core_0001'" if number == 1 else "None"
+        (directory / f"bulk_{number:04d}_step.py").write_text(
+            f'"""bulk step {number}"""\n'
+            f"revision = 'bulk_{number:04d}'\ndown_revision = {down}\n"
+            f"branch_labels = {labels}\ndepends_on = {depends}\n\n"
+            "def upgrade():\n    pass\n\ndef downgrade():\n    pass\n"
+        )
+
+
+def timed_ms(action: Callable[[], object], rounds: int = ROUNDS) -> dict[str, float]:
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return {
+        "median_ms": round(statistics.median(samples), 2),
+        "min_ms": round(min(samples), 2),
+        "max_ms": round(max(samples), 2),
+        "rounds": rounds,
+    }
+
+
+def migrate_from_empty(db: chaindb.Database) -> None:
+    migrations.reset(db)
+    migrations.migrate(db)
+
+
+def bench_scale(url: str) -> dict[str, object]:
+    """status and validate with SCALE_FILES applied migrations in one more module."""
+    with tempfile.TemporaryDirectory() as directory:
+        write_scale_module(Path(directory))
+        os.environ["CHAINDB_MODULE_PATHS"] = f"bulk={directory}"
+        db = chaindb.connect(url)
+        try:
+            migrate = timed_ms(lambda: migrations.migrate(db), rounds=1)
+            return {
+                "backend": db.backend,
+                "migration_files": SCALE_FILES + 1,
+                "migrate_all": migrate,
+                "status": timed_ms(lambda: migrations.status(db), rounds=3),
+                "validate": timed_ms(lambda: migrations.validate(db), rounds=3),
+            }
+        finally:
+            db.close()
+            del os.environ["CHAINDB_MODULE_PATHS"]
+
+
+def bench_backend(url: str) -> dict[str, object]:
+    db = chaindb.connect(url)
+    try:
+        result = {
+            "backend": db.backend,
+            "migrate_empty_to_head": timed_ms(lambda: migrate_from_empty(db)),
+            "status": timed_ms(lambda: migrations.status(db)),
+            "validate": timed_ms(lambda: migrations.validate(db)),
+            "revisions": len(RevisionGraph.load().revisions),
+        }
+    finally:
+        db.close()
+    return result
+
+
+@contextmanager
+def sqlite_url() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as directory:
+        yield f"sqlite:///{Path(directory) / 'bench.sqlite3'}"
+
+
+@contextmanager
+def postgres_url(admin_url: str) -> Iterator[str]:
+    name = f"chaindb_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(
+        make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def main() -> None:
+    results: list[dict[str, object]] = []
+    report: dict[str, object] = {
+        "benchmark": "migrate",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "results": results,
+    }
+    with sqlite_url() as url:
+        results.append(bench_backend(url))
+    with sqlite_url() as url:
+        results.append(bench_scale(url))
+    admin_url = os.environ.get("CHAINDB_BENCH_PG_URL") or os.environ.get("CHAINDB_TEST_PG_URL")
+    if admin_url:
+        with postgres_url(admin_url) as url:
+            results.append(bench_backend(url))
+        with postgres_url(admin_url) as url:
+            results.append(bench_scale(url))
+    else:
+        report["postgresql"] = "skipped: set CHAINDB_TEST_PG_URL or run `make bench`"
+    json.dump(report, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

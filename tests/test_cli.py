@@ -1,0 +1,141 @@
+"""The `chaindb` command, run as a user runs it: a real process, exit codes, output."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.engine import make_url
+
+from tests.conftest import run_cli
+
+
+def cli(db_url, *args, stdin=None):
+    return run_cli(*args, env={"CHAINDB_URL": db_url}, stdin=stdin)
+
+
+def test_migrate_status_validate(db_url):
+    before = json.loads(cli(db_url, "status", "--json").stdout)
+    assert before["modules"][0]["pending"] == ["core_0001"]
+    migrated = cli(db_url, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "upgraded core_0001" in migrated.stdout
+    status = json.loads(cli(db_url, "status", "--json").stdout)
+    core = status["modules"][0]
+    assert (core["current"], core["pending"], core["checksums"]) == ("core_0001", [], "ok")
+    assert core["applied"][0]["duration_ms"] > 0
+    assert status["up_to_date"] is True
+    validated = cli(db_url, "validate", "--json")
+    assert validated.returncode == 0
+    assert json.loads(validated.stdout)["ok"] is True
+
+
+def test_dry_run_prints_sql_and_applies_nothing(db_url):
+    dry = cli(db_url, "migrate", "--dry-run")
+    assert dry.returncode == 0
+    assert "-- core_0001 (upgrade)" in dry.stdout
+    assert "CREATE TABLE blockchain_transactions" in dry.stdout
+    status = json.loads(cli(db_url, "status", "--json").stdout)
+    assert status["modules"][0]["applied"] == []
+
+
+def test_rollback_without_a_terminal_or_force_is_refused(db_url):
+    assert cli(db_url, "migrate").returncode == 0
+    refused = cli(db_url, "rollback", "base", stdin="")
+    assert refused.returncode != 0
+    assert "--force" in refused.stderr
+    assert (
+        json.loads(cli(db_url, "status", "--json").stdout)["modules"][0]["current"] == "core_0001"
+    )
+    forced = cli(db_url, "rollback", "base", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads(cli(db_url, "status", "--json").stdout)["modules"][0]["current"] is None
+
+
+def test_reset_is_guarded_like_rollback(db_url):
+    assert cli(db_url, "migrate").returncode == 0
+    assert cli(db_url, "reset", stdin="").returncode != 0
+    assert cli(db_url, "reset", "--force").returncode == 0
+    status = json.loads(cli(db_url, "status", "--json").stdout)
+    assert status["modules"][0]["applied"] == []
+
+
+def test_validate_fails_on_an_edited_migration(db_url, module_folder):
+    path = module_folder.write(
+        1, "op.create_table('app_e', sa.Column('id', sa.Integer, primary_key=True))"
+    )
+    assert cli(db_url, "migrate").returncode == 0
+    path.write_text(path.read_text() + "\n# edited\n")
+    result = cli(db_url, "validate")
+    assert result.returncode == 1
+    assert "app_0001: file changed since it was applied" in result.stdout
+
+
+def test_migrate_refuses_destructive_changes_without_the_flag(db_url, module_folder):
+    module_folder.write(
+        1,
+        "op.create_table('app_d', sa.Column('id', sa.Integer, primary_key=True),"
+        " sa.Column('n', sa.Text))",
+    )
+    assert cli(db_url, "migrate").returncode == 0
+    module_folder.write(2, "op.drop_column('app_d', 'n')")
+    refused = cli(db_url, "migrate")
+    assert refused.returncode == 1
+    assert "app_0002 drop-column" in refused.stderr
+    assert "--allow-data-loss" in refused.stderr
+    lint = cli(db_url, "lint", "app_0002")
+    assert lint.returncode == 1
+    assert cli(db_url, "migrate", "--allow-data-loss").returncode == 0
+
+
+def test_create_then_migrate_to(db_url, module_folder):
+    created = cli(db_url, "create", "add thing", "--module", "app")
+    assert created.returncode == 0, created.stderr
+    assert "app_0001_add_thing.py" in created.stdout
+    assert cli(db_url, "migrate", "--to", "core_0001").returncode == 0
+    status = json.loads(cli(db_url, "status", "--json").stdout)
+    assert {m["name"]: m["pending"] for m in status["modules"]} == {"core": [], "app": ["app_0001"]}
+
+
+def test_health_reports_and_never_shows_the_password(db_url):
+    assert cli(db_url, "migrate").returncode == 0
+    result = cli(db_url, "health", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["reachable"] is True and report["healthy"] is True
+    assert report["migrations"]["core"] == {
+        "current": "core_0001",
+        "head": "core_0001",
+        "pending": 0,
+    }
+    assert report["latency_ms"] >= 0
+    password = make_url(db_url).password
+    if password:
+        assert password not in result.stdout + result.stderr
+        assert "***" in report["database"]
+
+
+def test_wrong_password_error_does_not_leak_it(pg_url):
+    wrong = (
+        make_url(pg_url).set(password="not-the-password-xyz").render_as_string(hide_password=False)
+    )
+    for args in (("health", "--json"), ("status",), ("migrate",)):
+        result = cli(wrong, *args)
+        assert result.returncode == 1
+        assert "not-the-password-xyz" not in result.stdout + result.stderr
+    health = json.loads(cli(wrong, "health", "--json").stdout)
+    assert health["reachable"] is False
+    assert "password authentication failed" in health["error"]
+
+
+def test_unreachable_sqlite_file_is_unhealthy(tmp_path):
+    result = cli(f"sqlite:///{tmp_path}/absent.sqlite3", "health")
+    assert result.returncode == 1
+    assert "does not exist" in result.stdout
+    assert not (tmp_path / "absent.sqlite3").exists()
+
+
+def test_a_bad_url_is_a_clear_error(tmp_path):
+    result = cli("mysql://root:hunter2@localhost/x", "status")
+    assert result.returncode == 1
+    assert "not supported" in result.stderr
+    assert "hunter2" not in result.stderr

@@ -1,0 +1,108 @@
+"""Engines, pragmas, transactions and health on each backend."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+import chaindb
+from chaindb import core
+from chaindb.core.schema import users
+from chaindb.database import writing
+
+
+def test_sqlite_pragmas_are_those_of_seed_002(tmp_path):
+    """SQLite only: these pragmas do not exist on PostgreSQL."""
+    db = chaindb.connect(f"sqlite:///{tmp_path}/p.sqlite3")
+    with db.connection() as conn:
+        pragma = {
+            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in (
+                "journal_mode",
+                "synchronous",
+                "cache_size",
+                "mmap_size",
+                "temp_store",
+                "busy_timeout",
+                "foreign_keys",
+            )
+        }
+    db.close()
+    assert pragma == {
+        "journal_mode": "wal",
+        "synchronous": 1,  # NORMAL
+        "cache_size": -64000,  # 64 MB
+        "mmap_size": 268435456,  # 256 MB
+        "temp_store": 2,  # MEMORY
+        "busy_timeout": 30000,
+        "foreign_keys": 1,
+    }
+
+
+def test_sqlite_synchronous_full_is_available(tmp_path, monkeypatch):
+    """SQLite only: a ledger that must not lose a commit on power loss asks for FULL."""
+    monkeypatch.setenv("CHAINDB_SQLITE_SYNCHRONOUS", "FULL")
+    db = chaindb.connect(f"sqlite:///{tmp_path}/f.sqlite3")
+    with db.connection() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    db.close()
+
+
+def test_postgres_statement_timeout_is_configurable(pg_url, monkeypatch):
+    """PostgreSQL only: SQLite has no statement timeout."""
+    db = chaindb.connect(pg_url)
+    with db.read() as conn:
+        assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "30s"
+    db.close()
+    monkeypatch.setenv("CHAINDB_STATEMENT_TIMEOUT_S", "0.2")
+    db = chaindb.connect(pg_url)
+    with pytest.raises(sa.exc.OperationalError, match="statement timeout"), db.read() as conn:
+        conn.exec_driver_sql("SELECT pg_sleep(2)")
+    assert db.engine.pool._pre_ping
+    db.close()
+
+
+def test_a_failed_transaction_writes_nothing(core_db):
+    with pytest.raises(RuntimeError), core_db.transaction() as conn:
+        core.create_user(conn, "alice")
+        raise RuntimeError("crash before commit")
+    assert core.get_user(core_db, "alice") is None
+
+
+def test_operations_given_a_connection_share_its_transaction(core_db):
+    with core_db.transaction() as conn:
+        core.create_user(conn, "bob")
+        core.add_user_wallet(conn, user_id="bob", wallet_address="0x" + "1" * 40, chain_id=1)
+    assert len(core.get_user_wallets(core_db, "bob")) == 1
+    with pytest.raises(chaindb.Conflict), core_db.transaction() as conn:
+        core.create_user(conn, "carol")
+        core.add_user_wallet(conn, user_id="carol", wallet_address="0x" + "1" * 40, chain_id=1)
+    assert core.get_user(core_db, "carol") is None, "the whole transaction rolled back"
+
+
+def test_a_failed_operation_inside_a_transaction_leaves_the_rest(core_db):
+    """writing() on a connection uses a savepoint: the caller may carry on after an error."""
+    with core_db.transaction() as conn:
+        core.create_user(conn, "dave")
+        with pytest.raises(chaindb.Conflict):
+            core.create_user(conn, "dave")
+        with writing(conn) as inner:
+            inner.execute(users.update().where(users.c.id == "dave").values(username="d"))
+    assert core.get_user(core_db, "dave").username == "d"
+
+
+def test_health_from_python(core_db):
+    report = core_db.health()
+    assert report["reachable"] and report["healthy"] and report["up_to_date"]
+    assert report["backend"] == core_db.backend
+    assert report["server_version"]
+    assert report["migrations"]["core"]["current"] == "core_0001"
+
+
+def test_health_of_an_unmigrated_database_is_reachable_but_not_up_to_date(db):
+    if db.backend == "sqlite":
+        with db.transaction():
+            pass  # create the file
+    report = db.health()
+    assert report["reachable"] and not report["up_to_date"]
+    assert report["migrations"]["core"]["pending"] == 1
