@@ -84,6 +84,8 @@ def test_admin_signatures_are_logged_once_and_queried_by_time(core_db):
     first = core.log_admin_signature(core_db, **fields)
     again = core.log_admin_signature(core_db, **fields)
     assert again.id == first.id and not first.is_verified
+    with pytest.raises(Conflict, match="different challenge_id"):
+        core.log_admin_signature(core_db, **{**fields, "challenge_id": 124})
     old = core.log_admin_signature(
         core_db,
         **{**fields, "signature": "0x" + "22" * 65},

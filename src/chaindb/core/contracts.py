@@ -14,7 +14,16 @@ from sqlalchemy.engine import Connection
 from chaindb.core.schema import contract_deployments as contracts
 from chaindb.database import Database, reading, writing
 from chaindb.errors import Conflict, InvalidInput
-from chaindb.types import Address, BlockNumber, ChainId, Hash32, TxHash, UtcDatetime, utc_now
+from chaindb.types import (
+    Address,
+    BlockNumber,
+    ChainId,
+    Hash32,
+    TxHash,
+    UtcDatetime,
+    parse_chain_id,
+    utc_now,
+)
 from chaindb.validation import Input, Row, validated
 
 ContractName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -102,7 +111,7 @@ def get_contract_by_name(
         contracts.c.contract_name == contract_name, contracts.c.is_active
     )
     if chain_id is not None:
-        query = query.where(contracts.c.chain_id == validated(_Chain, chain_id=chain_id).chain_id)
+        query = query.where(contracts.c.chain_id == parse_chain_id(chain_id))
     query = query.order_by(contracts.c.deployed_at.desc(), contracts.c.id.desc()).limit(1)
     with reading(target) as conn:
         row = conn.execute(query).first()
@@ -117,16 +126,12 @@ def get_deployed_contracts(
 ) -> list[ContractDeployment]:
     query = sa.select(contracts)
     if chain_id is not None:
-        query = query.where(contracts.c.chain_id == validated(_Chain, chain_id=chain_id).chain_id)
+        query = query.where(contracts.c.chain_id == parse_chain_id(chain_id))
     if not include_inactive:
         query = query.where(contracts.c.is_active)
     query = query.order_by(contracts.c.contract_name, contracts.c.deployed_at.desc())
     with reading(target) as conn:
         return [ContractDeployment.model_validate(row) for row in conn.execute(query)]
-
-
-class _Chain(Input):
-    chain_id: ChainId
 
 
 def _same_deployment(existing: ContractDeployment, new: NewDeployment) -> ContractDeployment:

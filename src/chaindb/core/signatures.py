@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection
 
 from chaindb.core.schema import admin_signatures_log as signatures
 from chaindb.database import Database, dialect_insert, reading, writing
-from chaindb.types import Address, Hash32, RowId, UtcDatetime, utc_now
+from chaindb.errors import Conflict
+from chaindb.types import Address, Hash32, RowId, UtcDatetime, parse_utc, utc_now
 from chaindb.validation import Input, Row, validated
 
 _SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
@@ -70,7 +71,14 @@ def log_admin_signature(target: Database | Connection, **fields: Any) -> AdminSi
                 signatures.c.signature == new.signature,
             )
         ).one()
-    return AdminSignature.model_validate(row)
+    logged = AdminSignature.model_validate(row)
+    for name in ("admin_address", "challenge_id", "winner"):
+        if (
+            str(getattr(logged, name)).lower()
+            != str(values.get(name, getattr(logged, name))).lower()
+        ):
+            raise Conflict(f"signature is already logged with a different {name}")
+    return logged
 
 
 def get_admin_signatures(
@@ -85,7 +93,7 @@ def get_admin_signatures(
     if challenge_id is not None:
         query = query.where(signatures.c.challenge_id == challenge_id)
     if since is not None:
-        query = query.where(signatures.c.signed_at > since)
+        query = query.where(signatures.c.signed_at > parse_utc(since, "since"))
     query = query.order_by(signatures.c.signed_at.desc(), signatures.c.id.desc()).limit(limit)
     with reading(target) as conn:
         return [AdminSignature.model_validate(row) for row in conn.execute(query)]

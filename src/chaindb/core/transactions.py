@@ -31,6 +31,9 @@ from chaindb.types import (
     UserId,
     UtcDatetime,
     amount_sum,
+    parse_chain_id,
+    parse_tx_hash,
+    parse_utc,
     utc_now,
 )
 from chaindb.validation import Input, Row, validated
@@ -133,7 +136,7 @@ def update_blockchain_transaction_status(
     """Move a transaction to `status` with what the receipt says (block_number, block_hash,
     gas_used, gas_price_wei, error_message, replaced_by_hash). Repeating an update is a no-op."""
     update = validated(StatusUpdate, status=status, **details)
-    tx_hash = validated(_Hash, transaction_hash=transaction_hash).transaction_hash
+    tx_hash = parse_tx_hash(transaction_hash)
     with writing(target) as conn:
         current = _find_for_update(conn, tx_hash, chain_id)
         values = _status_values(current, update)
@@ -148,7 +151,7 @@ def update_blockchain_transaction_status(
 def get_blockchain_transaction(
     target: Database | Connection, transaction_hash: str, chain_id: int | str | None = None
 ) -> BlockchainTransaction | None:
-    tx_hash = validated(_Hash, transaction_hash=transaction_hash).transaction_hash
+    tx_hash = parse_tx_hash(transaction_hash)
     with reading(target) as conn:
         try:
             return _find_one(conn, tx_hash, chain_id)
@@ -174,7 +177,7 @@ def get_recent_blockchain_transactions(
     if status is not None:
         query = query.where(txs.c.status == validated(_Status, status=status).status)
     if chain_id is not None:
-        query = query.where(txs.c.chain_id == validated(_Chain, chain_id=chain_id).chain_id)
+        query = query.where(txs.c.chain_id == parse_chain_id(chain_id))
     if transaction_type is not None:
         query = query.where(txs.c.transaction_type == transaction_type)
     query = query.order_by(txs.c.created_at.desc(), txs.c.id.desc()).limit(limit)
@@ -191,9 +194,9 @@ def get_blockchain_transaction_stats(
     """Counts by status and type, gas used and value moved (exact), success rate."""
     conditions = []
     if chain_id is not None:
-        conditions.append(txs.c.chain_id == validated(_Chain, chain_id=chain_id).chain_id)
+        conditions.append(txs.c.chain_id == parse_chain_id(chain_id))
     if since is not None:
-        conditions.append(txs.c.created_at >= validated(_Since, since=since).since)
+        conditions.append(txs.c.created_at >= parse_utc(since, "since"))
     grouped = (
         sa.select(
             txs.c.status,
@@ -223,20 +226,8 @@ def get_blockchain_transaction_stats(
     }
 
 
-class _Hash(Input):
-    transaction_hash: TxHash
-
-
 class _Status(Input):
     status: TxStatus
-
-
-class _Chain(Input):
-    chain_id: ChainId
-
-
-class _Since(Input):
-    since: UtcDatetime
 
 
 def _status_values(current: BlockchainTransaction, update: StatusUpdate) -> dict[str, Any]:
@@ -292,7 +283,7 @@ def _find_one(
 ) -> BlockchainTransaction:
     query = sa.select(txs).where(txs.c.transaction_hash == tx_hash)
     if chain_id is not None:
-        query = query.where(txs.c.chain_id == validated(_Chain, chain_id=chain_id).chain_id)
+        query = query.where(txs.c.chain_id == parse_chain_id(chain_id))
     if for_update:
         query = query.with_for_update()
     rows = conn.execute(query.limit(2)).all()

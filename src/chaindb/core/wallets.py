@@ -14,7 +14,7 @@ from chaindb.core.schema import user_wallet_addresses as wallets
 from chaindb.core.users import require_user
 from chaindb.database import Database, reading, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
-from chaindb.types import Address, Amount, ChainId, RowId, UserId, utc_now
+from chaindb.types import Address, Amount, ChainId, RowId, UserId, parse_chain_id, utc_now
 from chaindb.validation import Input, Row, validated
 
 WalletType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
@@ -104,7 +104,7 @@ def get_user_wallets(
     """The user's wallets, primary ones first, then oldest first."""
     query = sa.select(wallets).where(wallets.c.user_id == user_id)
     if chain_id is not None:
-        query = query.where(wallets.c.chain_id == validated(_Chain, chain_id=chain_id).chain_id)
+        query = query.where(wallets.c.chain_id == parse_chain_id(chain_id))
     query = query.order_by(wallets.c.is_primary.desc(), wallets.c.created_at, wallets.c.id)
     with reading(target) as conn:
         return [Wallet.model_validate(row) for row in conn.execute(query)]
@@ -169,10 +169,6 @@ def update_wallet_balances(
     if row is None:
         raise NotFound(f"wallet_id: wallet {wallet_id} does not exist")
     return Wallet.model_validate(row)
-
-
-class _Chain(Input):
-    chain_id: ChainId
 
 
 def _owned_wallet(conn: Connection, user_id: str, wallet_id: int) -> Wallet:
