@@ -136,6 +136,8 @@ def module_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleFold
     path = tmp_path / "app_migrations"
     path.mkdir()
     monkeypatch.setenv("CHAINDB_MODULE_PATHS", f"app={path}")
+    # The engine's tests use the app module and what it needs (core), not every module.
+    monkeypatch.setenv("CHAINDB_MODULES", "app")
     return ModuleFolder("app", path)
 
 

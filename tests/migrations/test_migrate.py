@@ -9,7 +9,24 @@ from alembic.runtime.migration import MigrationContext
 
 from chaindb import DestructiveMigration, MigrationError, migrations
 from chaindb.core.schema import metadata as core_metadata
+from chaindb.ledger.schema import metadata as ledger_metadata
 from chaindb.migrations.history import APPLIED_TABLE, HISTORY_TABLE
+from chaindb.migrations.modules import RevisionGraph
+
+CORE_TABLES = {
+    "users",
+    "user_wallet_addresses",
+    "blockchain_transactions",
+    "contract_deployments",
+    "admin_signatures_log",
+    "security_events",
+    "settings",
+}
+
+
+def every_builtin_revision() -> list[str]:
+    graph = RevisionGraph.load()
+    return graph.ordered(graph.revisions)
 
 
 def reflected_schema(db) -> dict[str, object]:
@@ -47,34 +64,35 @@ def user_tables(db) -> set[str]:
         return set(sa.inspect(conn).get_table_names()) - {APPLIED_TABLE, HISTORY_TABLE}
 
 
-def test_migrate_creates_the_core_tables(db):
+def test_migrate_applies_every_module_in_dependency_order(db):
     run = migrations.migrate(db)
-    assert [step.revision for step in run.steps] == ["core_0001"]
-    assert user_tables(db) == {
-        "users",
-        "user_wallet_addresses",
-        "blockchain_transactions",
-        "contract_deployments",
-        "admin_signatures_log",
-        "security_events",
-        "settings",
-    }
+    applied = [step.revision for step in run.steps]
+    assert applied == every_builtin_revision()
+    assert applied[0] == "core_0001"
+    assert CORE_TABLES <= user_tables(db)
     assert migrations.migrate(db).steps == []
 
 
-def test_schema_module_matches_what_the_migrations_build(core_db):
-    """core/schema.py (used by queries) and core_0001 (used to build) describe the same tables."""
+def test_migrating_only_core_creates_only_the_core_tables(db):
+    run = migrations.migrate(db, modules=["core"])
+    assert [step.revision for step in run.steps] == ["core_0001"]
+    assert user_tables(db) == CORE_TABLES
+
+
+@pytest.mark.parametrize("metadata", [core_metadata, ledger_metadata], ids=["core", "ledger"])
+def test_schema_module_matches_what_the_migrations_build(core_db, metadata):
+    """Each module's schema.py (used by queries) and its migrations (used to build) agree."""
     with core_db.connection() as conn:
         context = MigrationContext.configure(
             conn,
             opts={
                 "compare_type": True,
                 "include_object": lambda obj, name, kind, reflected, other: (
-                    not (kind == "table" and name.startswith("chaindb_"))
+                    kind != "table" or name in metadata.tables
                 ),
             },
         )
-        differences = compare_metadata(context, core_metadata)
+        differences = compare_metadata(context, metadata)
     assert differences == []
 
 
@@ -82,7 +100,7 @@ def test_migrate_rollback_to_base_and_migrate_again_gives_the_same_schema(db):
     migrations.migrate(db)
     first = reflected_schema(db)
     run = migrations.rollback(db, "base")
-    assert [step.revision for step in run.steps] == ["core_0001"]
+    assert [step.revision for step in run.steps] == list(reversed(every_builtin_revision()))
     assert user_tables(db) == set()
     migrations.migrate(db)
     assert reflected_schema(db) == first
@@ -103,7 +121,7 @@ def test_dry_run_prints_sql_and_leaves_the_database_untouched(db):
 
 
 def test_dry_run_of_a_pending_migration_changes_nothing(db, module_folder):
-    migrations.migrate(db)
+    migrations.migrate(db, modules=["core"])
     module_folder.write(
         1, "op.create_table('app_notes', sa.Column('id', sa.Integer, primary_key=True))"
     )
@@ -222,9 +240,9 @@ def test_reset_drops_everything_chaindb_created(db):
 
 
 def test_history_keeps_every_apply_and_rollback(db):
-    migrations.migrate(db)
+    migrations.migrate(db, modules=["core"])
     migrations.rollback(db, "base")
-    migrations.migrate(db)
+    migrations.migrate(db, modules=["core"])
     with db.read() as conn:
         actions = conn.execute(
             sa.text(f"SELECT revision, action FROM {HISTORY_TABLE} ORDER BY id")

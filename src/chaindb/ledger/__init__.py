@@ -1,0 +1,84 @@
+"""The ledger module: points and tokens kept exactly, double-entry, idempotent, with holds.
+
+    from chaindb import ledger
+    ledger.transfer(db, debit="system:issuance", credit="user:alice", amount=100,
+                    kind="earned_challenge", idempotency_key="challenge:7:points:alice")
+    hold = ledger.transfer(db, debit="user:alice", credit="system:escrow", amount=40,
+                           kind="locked_escrow", pending=True)
+    ledger.post_pending(db, hold.id)          # or ledger.void_pending(db, hold.id)
+
+Seed 000's utilities (ensure_user_points_ledger, record_points_transaction, ...) are here too.
+"""
+
+from chaindb.ledger.accounts import (
+    Account,
+    AccountKey,
+    Asset,
+    Balance,
+    ensure_token_asset,
+    get_account,
+    get_asset,
+    get_balance,
+)
+from chaindb.ledger.leaderboard import LeaderboardEntry, leaderboard, user_rank
+from chaindb.ledger.points import (
+    HistoryEntry,
+    HistoryPage,
+    PointsLedger,
+    ensure_user_points_ledger,
+    get_points_statistics,
+    get_user_points_balance,
+    get_user_points_transaction_history,
+    record_points_transaction,
+    update_user_points_balance,
+)
+from chaindb.ledger.transfers import (
+    InsufficientFunds,
+    PostRequest,
+    Transfer,
+    TransferRequest,
+    VoidRequest,
+    expire_holds,
+    get_transfer,
+    post_pending,
+    transfer,
+    transfer_batch,
+    void_pending,
+)
+from chaindb.ledger.verify import LedgerReport, check_ledger
+
+__all__ = [
+    "Account",
+    "AccountKey",
+    "Asset",
+    "Balance",
+    "HistoryEntry",
+    "HistoryPage",
+    "InsufficientFunds",
+    "LeaderboardEntry",
+    "LedgerReport",
+    "PointsLedger",
+    "PostRequest",
+    "Transfer",
+    "TransferRequest",
+    "VoidRequest",
+    "check_ledger",
+    "ensure_token_asset",
+    "ensure_user_points_ledger",
+    "expire_holds",
+    "get_account",
+    "get_asset",
+    "get_balance",
+    "get_points_statistics",
+    "get_transfer",
+    "get_user_points_balance",
+    "get_user_points_transaction_history",
+    "leaderboard",
+    "post_pending",
+    "record_points_transaction",
+    "transfer",
+    "transfer_batch",
+    "update_user_points_balance",
+    "user_rank",
+    "void_pending",
+]

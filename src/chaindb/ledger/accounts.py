@@ -1,0 +1,260 @@
+"""Assets and accounts: who may hold what, and the rows the write path locks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from pydantic import Field, StringConstraints
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from chaindb.database import Database, dialect_insert, reading, writing
+from chaindb.errors import InvalidInput, NotFound
+from chaindb.ledger.schema import POINTS_ASSET_ID, ledger_accounts, ledger_assets, ledger_holds
+from chaindb.types import Address, ChainId, amount_sum, utc_now
+from chaindb.validation import Input, Row, validated
+
+ISSUANCE = "issuance"  # where new units come from: the only account allowed to overdraw
+BURN = "burn"
+ESCROW = "escrow"
+POINTS = "points"
+_ACCOUNT_KEY = re.compile(r"^(user|system):(.{1,64})$", re.DOTALL)
+_SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class AccountKey:
+    """An account named by its owner: 'user:<user id>' or 'system:<name>'."""
+
+    owner_type: str
+    owner_id: str
+
+    @classmethod
+    def parse(cls, value: object, field: str = "account") -> AccountKey:
+        if isinstance(value, AccountKey):
+            return value
+        match = _ACCOUNT_KEY.match(value) if isinstance(value, str) else None
+        if match is None or (match[1] == "system" and not _SYSTEM_NAME.match(match[2])):
+            raise InvalidInput(field, value, "must be 'user:<user id>' or 'system:<name>'")
+        return cls(match[1], match[2])
+
+    def __str__(self) -> str:
+        return f"{self.owner_type}:{self.owner_id}"
+
+
+class NewTokenAsset(Input):
+    chain_id: ChainId
+    token_address: Address | None = None
+    symbol: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.$_-]{1,16}$")]
+    decimals: Annotated[int, Field(strict=True, ge=0, le=77)]
+
+
+class Asset(Row):
+    id: int
+    code: str
+    kind: str
+    chain_id: str | None
+    token_address: str | None
+    symbol: str
+    decimals: int
+
+
+class Account(Row):
+    id: int
+    asset_id: int
+    owner_type: str
+    owner_id: str
+    user_id: str | None
+    allow_overdraft: bool
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+    balance: int | None
+    issued: int
+    burned: int
+    transfer_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def key(self) -> AccountKey:
+        return AccountKey(self.owner_type, self.owner_id)
+
+
+class Balance(Row):
+    """An account's amounts; `available` treats holds past their expiry as already voided."""
+
+    posted: int
+    held: int
+    available: int
+
+
+def token_asset_code(chain_id: str, token_address: str | None) -> str:
+    return f"{chain_id}/{token_address.lower()}" if token_address else f"{chain_id}/native"
+
+
+def ensure_token_asset(
+    target: Database | Connection,
+    *,
+    chain_id: int | str,
+    token_address: str | None,
+    symbol: str,
+    decimals: int,
+) -> Asset:
+    """The asset for an ERC-20 (or the chain's native coin when token_address is None).
+    Its code, used in transfers, reads '<caip2>/<address>' or '<caip2>/native'."""
+    new = validated(
+        NewTokenAsset,
+        chain_id=chain_id,
+        token_address=token_address,
+        symbol=symbol,
+        decimals=decimals,
+    )
+    code = token_asset_code(new.chain_id, new.token_address)
+    with writing(target) as conn:
+        conn.execute(
+            dialect_insert(conn, ledger_assets)
+            .values(
+                code=code,
+                kind="token" if new.token_address else "native",
+                chain_id=new.chain_id,
+                token_address=new.token_address,
+                symbol=new.symbol,
+                decimals=new.decimals,
+            )
+            .on_conflict_do_nothing()
+        )
+        row = conn.execute(sa.select(ledger_assets).where(ledger_assets.c.code == code)).one()
+    asset = Asset.model_validate(row)
+    if (asset.symbol, asset.decimals) != (new.symbol, new.decimals):
+        raise InvalidInput(
+            "decimals",
+            decimals,
+            f"{code} is already registered as {asset.symbol} with {asset.decimals} decimals",
+        )
+    return asset
+
+
+def get_asset(target: Database | Connection, code: str) -> Asset:
+    with reading(target) as conn:
+        row = conn.execute(sa.select(ledger_assets).where(ledger_assets.c.code == code)).first()
+    if row is None:
+        raise NotFound(f"asset: {code!r} is unknown (register tokens with ensure_token_asset)")
+    return Asset.model_validate(row)
+
+
+def asset_ids(conn: Connection, codes: set[str]) -> dict[str, int]:
+    """Asset ids by code, in one query; an unknown code is an error naming it."""
+    found: dict[str, int] = {}
+    if POINTS in codes:
+        found[POINTS] = POINTS_ASSET_ID
+    rest = codes - found.keys()
+    if rest:
+        rows = conn.execute(
+            sa.select(ledger_assets.c.code, ledger_assets.c.id).where(
+                ledger_assets.c.code.in_(rest)
+            )
+        ).all()
+        found.update({row.code: row.id for row in rows})
+    missing = codes - found.keys()
+    if missing:
+        raise NotFound(
+            f"asset: {sorted(missing)[0]!r} is unknown (register tokens with ensure_token_asset)"
+        )
+    return found
+
+
+def create_accounts(conn: Connection, keys: set[tuple[int, AccountKey]]) -> None:
+    """Create the accounts that do not exist yet (a user account needs an existing user)."""
+    rows = [
+        {
+            "asset_id": asset_id,
+            "owner_type": key.owner_type,
+            "owner_id": key.owner_id,
+            "user_id": key.owner_id if key.owner_type == "user" else None,
+            "allow_overdraft": key == AccountKey("system", ISSUANCE),
+            "balance": None if key == AccountKey("system", ISSUANCE) else 0,
+        }
+        for asset_id, key in sorted(keys, key=lambda item: (item[0], str(item[1])))
+    ]
+    try:
+        with conn.begin_nested():
+            conn.execute(dialect_insert(conn, ledger_accounts).on_conflict_do_nothing(), rows)
+    except IntegrityError:
+        users = sorted(key.owner_id for _asset, key in keys if key.owner_type == "user")
+        raise NotFound(f"account: a user among {users} does not exist (create it first)") from None
+
+
+def lock_accounts(
+    conn: Connection, keys: set[tuple[int, AccountKey]], ids: set[int]
+) -> dict[int, dict[str, Any]]:
+    """Lock the accounts named by key or id, in id order (so concurrent writers never deadlock
+    on each other), and return them by id. Missing keyed accounts are created first."""
+    rows = _select_locked(conn, keys, ids)
+    found = {(row["asset_id"], AccountKey(row["owner_type"], row["owner_id"])) for row in rows}
+    if keys - found:
+        create_accounts(conn, keys - found)
+        rows = _select_locked(conn, keys, ids)
+    return {row["id"]: dict(row) for row in rows}
+
+
+def _select_locked(
+    conn: Connection, keys: set[tuple[int, AccountKey]], ids: set[int]
+) -> list[sa.RowMapping]:
+    conditions = []
+    if keys:
+        conditions.append(
+            sa.tuple_(
+                ledger_accounts.c.asset_id, ledger_accounts.c.owner_type, ledger_accounts.c.owner_id
+            ).in_([(asset_id, key.owner_type, key.owner_id) for asset_id, key in keys])
+        )
+    if ids:
+        conditions.append(ledger_accounts.c.id.in_(ids))
+    query = (
+        sa.select(ledger_accounts)
+        .where(sa.or_(*conditions))
+        .order_by(ledger_accounts.c.id)
+        .with_for_update()
+    )
+    return list(conn.execute(query).mappings())
+
+
+def get_account(
+    target: Database | Connection, owner: str | AccountKey, asset: str = POINTS
+) -> Account | None:
+    key = AccountKey.parse(owner)
+    with reading(target) as conn:
+        asset_id = asset_ids(conn, {asset})[asset]
+        row = conn.execute(
+            sa.select(ledger_accounts).where(
+                ledger_accounts.c.asset_id == asset_id,
+                ledger_accounts.c.owner_type == key.owner_type,
+                ledger_accounts.c.owner_id == key.owner_id,
+            )
+        ).first()
+    return None if row is None else Account.model_validate(row)
+
+
+def get_balance(
+    target: Database | Connection, owner: str | AccountKey, asset: str = POINTS
+) -> Balance:
+    """Posted, held and available amounts. A hold past its expiry counts as void here even
+    before a sweeper (or the next write) voids it."""
+    with reading(target) as conn:
+        account = get_account(conn, owner, asset)
+        if account is None:
+            return Balance(posted=0, held=0, available=0)
+        expired = conn.execute(
+            sa.select(amount_sum(ledger_holds.c.amount)).where(
+                ledger_holds.c.debit_account_id == account.id,
+                ledger_holds.c.expires_at <= utc_now(),
+            )
+        ).scalar_one()
+    posted = account.credits_posted - account.debits_posted
+    held = account.debits_pending - expired
+    return Balance(posted=posted, held=held, available=posted - held)

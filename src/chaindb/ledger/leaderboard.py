@@ -1,0 +1,80 @@
+"""The leaderboard: top holders of an asset, and one user's rank, read from an index.
+
+ix_ledger_accounts_leaderboard (asset_id, balance DESC, id) WHERE owner_type = 'user' serves
+the top N directly, and a user's rank as a count of the index entries above their balance.
+Ranks are competition ranks: equal balances share a rank (1, 2, 2, 4).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from chaindb.core.schema import users
+from chaindb.database import Database, reading
+from chaindb.errors import InvalidInput
+from chaindb.ledger.accounts import POINTS, asset_ids
+from chaindb.ledger.schema import ledger_accounts
+from chaindb.validation import Row
+
+LEADERBOARD_LIMIT_MAX = 1000
+
+
+class LeaderboardEntry(Row):
+    rank: int
+    user_id: str
+    username: str | None
+    balance: int
+
+
+def leaderboard(
+    target: Database | Connection, *, limit: int = 100, asset: str = POINTS
+) -> list[LeaderboardEntry]:
+    """The top `limit` users by available balance of `asset`."""
+    if not 1 <= limit <= LEADERBOARD_LIMIT_MAX:
+        raise InvalidInput("limit", limit, f"must be between 1 and {LEADERBOARD_LIMIT_MAX}")
+    a = ledger_accounts.c
+    with reading(target) as conn:
+        asset_id = asset_ids(conn, {asset})[asset]
+        top = (
+            sa.select(a.owner_id, a.balance, a.id)
+            .where(a.asset_id == asset_id, a.owner_type == "user")
+            .order_by(a.balance.desc(), a.id)
+            .limit(limit)
+            .subquery()
+        )
+        rows = conn.execute(
+            sa.select(top.c.owner_id, top.c.balance, users.c.username)
+            .join(users, users.c.id == top.c.owner_id)
+            .order_by(top.c.balance.desc(), top.c.id)
+        ).all()
+    entries: list[LeaderboardEntry] = []
+    for position, row in enumerate(rows, start=1):
+        tied = entries and entries[-1].balance == row.balance
+        rank = entries[-1].rank if tied else position
+        entries.append(
+            LeaderboardEntry(
+                rank=rank, user_id=row.owner_id, username=row.username, balance=row.balance
+            )
+        )
+    return entries
+
+
+def user_rank(target: Database | Connection, user_id: str, *, asset: str = POINTS) -> int | None:
+    """1 + the number of users holding more; None when the user has no account."""
+    a = ledger_accounts.c
+    with reading(target) as conn:
+        asset_id = asset_ids(conn, {asset})[asset]
+        balance = conn.execute(
+            sa.select(a.balance).where(
+                a.asset_id == asset_id, a.owner_type == "user", a.owner_id == user_id
+            )
+        ).scalar()
+        if balance is None:
+            return None
+        above = conn.execute(
+            sa.select(sa.func.count()).where(
+                a.asset_id == asset_id, a.owner_type == "user", a.balance > balance
+            )
+        ).scalar_one()
+    return int(above) + 1

@@ -1,0 +1,261 @@
+"""The ledger's tables (migration ledger_0001 builds exactly these; a test keeps them equal).
+
+Double entry in TigerBeetle's shape: every transfer debits one account and credits another of
+the same asset. An account keeps four non-negative counters (debits/credits, posted/pending), so
+no signed amount is ever stored. An account that forbids overdraft also keeps `balance`, its
+available amount (credits_posted - debits_posted - debits_pending): being a uint256 column, its
+CHECK constraint refuses an overdraft in the database itself, on SQLite as on PostgreSQL, and
+its index serves the leaderboard. Seed 000's user_points_ledgers, points_transactions and
+v_user_points_summary are views over these tables: one source of truth.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from chaindb.core.schema import CHAIN_ID_LENGTH, users
+from chaindb.types import (
+    AddressType,
+    AmountType,
+    DialectSQL,
+    IdType,
+    TxHashType,
+    UtcDateTime,
+    address_check,
+    amount_check,
+    amount_zero,
+    chain_id_check,
+    tx_hash_check,
+    utc_now,
+)
+
+metadata = sa.MetaData()
+
+POINTS_ASSET_ID = 1  # created by ledger_0001; the seed's views read it
+ASSET_KINDS = ("points", "token", "native")
+OWNER_TYPES = ("user", "system")
+PHASES = ("single", "pending", "post", "void")
+TRANSFER_KINDS = (
+    "earned_challenge",
+    "burned_usage",
+    "locked_escrow",
+    "released_escrow",
+    "claimed",
+    "refunded",
+    "transfer",
+    "adjustment",
+    "deposit",
+    "withdrawal",
+    "payout",
+    "expired",
+)
+IDEMPOTENCY_KEY_LENGTH = 200
+
+
+def _amount(name: str, *, nullable: bool = False) -> sa.Column[int]:
+    return sa.Column(
+        name,
+        AmountType,
+        amount_check(name),
+        nullable=nullable,
+        default=None if nullable else 0,
+        server_default=None if nullable else amount_zero(),
+    )
+
+
+ledger_assets = sa.Table(
+    "ledger_assets",
+    metadata,
+    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    sa.Column("code", sa.String(120), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("chain_id", sa.String(CHAIN_ID_LENGTH), chain_id_check("chain_id"), nullable=True),
+    sa.Column("token_address", AddressType, address_check("token_address"), nullable=True),
+    sa.Column("symbol", sa.String(16), nullable=False),
+    sa.Column("decimals", sa.SmallInteger, nullable=False),
+    sa.Column(
+        "created_at",
+        UtcDateTime,
+        nullable=False,
+        default=utc_now,
+        server_default=sa.text("CURRENT_TIMESTAMP"),
+    ),
+    sa.UniqueConstraint("code", name="uq_ledger_assets_code"),
+    sa.UniqueConstraint("chain_id", "token_address", name="uq_ledger_assets_token"),
+    sa.CheckConstraint(f"kind IN {ASSET_KINDS}", name="ck_ledger_assets_kind"),
+    sa.CheckConstraint("decimals BETWEEN 0 AND 77", name="ck_ledger_assets_decimals"),
+    sa.CheckConstraint(
+        "(kind = 'points' AND chain_id IS NULL AND token_address IS NULL)"
+        " OR (kind = 'native' AND chain_id IS NOT NULL AND token_address IS NULL)"
+        " OR (kind = 'token' AND chain_id IS NOT NULL AND token_address IS NOT NULL)",
+        name="ck_ledger_assets_chain_fields",
+    ),
+)
+
+ledger_accounts = sa.Table(
+    "ledger_accounts",
+    metadata,
+    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    sa.Column("asset_id", IdType, sa.ForeignKey("ledger_assets.id"), nullable=False),
+    sa.Column("owner_type", sa.String(8), nullable=False),
+    sa.Column("owner_id", sa.String(64), nullable=False),
+    sa.Column(
+        "user_id", sa.String(64), sa.ForeignKey(users.c.id, ondelete="RESTRICT"), nullable=True
+    ),
+    sa.Column("allow_overdraft", sa.Boolean, nullable=False, server_default=sa.false()),
+    _amount("debits_posted"),
+    _amount("credits_posted"),
+    _amount("debits_pending"),
+    _amount("credits_pending"),
+    _amount("balance", nullable=True),
+    _amount("issued"),
+    _amount("burned"),
+    sa.Column("transfer_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column(
+        "created_at",
+        UtcDateTime,
+        nullable=False,
+        default=utc_now,
+        server_default=sa.text("CURRENT_TIMESTAMP"),
+    ),
+    sa.Column(
+        "updated_at",
+        UtcDateTime,
+        nullable=False,
+        default=utc_now,
+        server_default=sa.text("CURRENT_TIMESTAMP"),
+    ),
+    sa.UniqueConstraint("asset_id", "owner_type", "owner_id", name="uq_ledger_accounts_owner"),
+    sa.CheckConstraint(f"owner_type IN {OWNER_TYPES}", name="ck_ledger_accounts_owner_type"),
+    sa.CheckConstraint(
+        "(owner_type = 'user' AND user_id = owner_id)"
+        " OR (owner_type = 'system' AND user_id IS NULL)",
+        name="ck_ledger_accounts_user",
+    ),
+    sa.CheckConstraint(
+        "(allow_overdraft AND balance IS NULL) OR (NOT allow_overdraft AND balance IS NOT NULL)",
+        name="ck_ledger_accounts_balance_kept",
+    ),
+    sa.CheckConstraint("transfer_count >= 0", name="ck_ledger_accounts_count"),
+    # PostgreSQL can also check the arithmetic (SQLite stores amounts as text: maintenance does).
+    sa.CheckConstraint(
+        DialectSQL(
+            "",
+            sqlite="1",
+            postgresql="allow_overdraft"
+            " OR balance = credits_posted - debits_posted - debits_pending",
+        ),
+        name="ck_ledger_accounts_balance_sum",
+    ),
+    sa.Index("ix_ledger_accounts_user", "user_id"),
+)
+
+sa.Index(
+    "ix_ledger_accounts_leaderboard",
+    ledger_accounts.c.asset_id,
+    ledger_accounts.c.balance.desc(),
+    ledger_accounts.c.id,
+    sqlite_where=sa.text("owner_type = 'user'"),
+    postgresql_where=sa.text("owner_type = 'user'"),
+)
+
+ledger_transfers = sa.Table(
+    "ledger_transfers",
+    metadata,
+    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    sa.Column("asset_id", IdType, sa.ForeignKey("ledger_assets.id"), nullable=False),
+    sa.Column("debit_account_id", IdType, sa.ForeignKey("ledger_accounts.id"), nullable=False),
+    sa.Column("credit_account_id", IdType, sa.ForeignKey("ledger_accounts.id"), nullable=False),
+    _amount("amount"),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("phase", sa.String(8), nullable=False, server_default="single"),
+    sa.Column("pending_id", IdType, sa.ForeignKey("ledger_transfers.id"), nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Column("idempotency_key", sa.String(IDEMPOTENCY_KEY_LENGTH), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("challenge_id", sa.BigInteger, nullable=True),
+    sa.Column("chain_tx_hash", TxHashType, tx_hash_check("chain_tx_hash"), nullable=True),
+    sa.Column(
+        "created_at",
+        UtcDateTime,
+        nullable=False,
+        default=utc_now,
+        server_default=sa.text("CURRENT_TIMESTAMP"),
+    ),
+    sa.UniqueConstraint("idempotency_key", name="uq_ledger_transfers_idempotency_key"),
+    # A hold is posted or voided at most once: the database says so.
+    sa.UniqueConstraint("pending_id", name="uq_ledger_transfers_resolve_once"),
+    sa.CheckConstraint(
+        "debit_account_id <> credit_account_id", name="ck_ledger_transfers_accounts"
+    ),
+    sa.CheckConstraint(f"kind IN {TRANSFER_KINDS}", name="ck_ledger_transfers_kind"),
+    sa.CheckConstraint(f"phase IN {PHASES}", name="ck_ledger_transfers_phase"),
+    sa.CheckConstraint(
+        "(phase IN ('post', 'void')) = (pending_id IS NOT NULL)", name="ck_ledger_transfers_pending"
+    ),
+    sa.CheckConstraint(
+        "expires_at IS NULL OR phase = 'pending'", name="ck_ledger_transfers_expiry"
+    ),
+    sa.Index("ix_ledger_transfers_debit", "debit_account_id", "id"),
+    sa.Index("ix_ledger_transfers_credit", "credit_account_id", "id"),
+    sa.Index("ix_ledger_transfers_challenge", "challenge_id"),
+    sa.Index("ix_ledger_transfers_asset_kind", "asset_id", "kind"),
+    sa.Index("ix_ledger_transfers_created", "created_at"),
+)
+
+# Holds not yet posted or voided: the small, mutable index of the two-phase transfers.
+ledger_holds = sa.Table(
+    "ledger_holds",
+    metadata,
+    sa.Column("transfer_id", IdType, sa.ForeignKey("ledger_transfers.id"), primary_key=True),
+    sa.Column("debit_account_id", IdType, sa.ForeignKey("ledger_accounts.id"), nullable=False),
+    sa.Column("credit_account_id", IdType, sa.ForeignKey("ledger_accounts.id"), nullable=False),
+    _amount("amount"),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Index("ix_ledger_holds_debit", "debit_account_id"),
+    sa.Index("ix_ledger_holds_expires", "expires_at"),
+)
+
+# The seed's names, as views (read-only Table objects for queries).
+user_points_ledgers = sa.Table(
+    "user_points_ledgers",
+    sa.MetaData(),
+    sa.Column("id", IdType),
+    sa.Column("user_id", sa.String(64)),
+    sa.Column("points_balance", AmountType),
+    sa.Column("total_earned", AmountType),
+    sa.Column("total_burned", AmountType),
+    sa.Column("locked_points", AmountType),
+    sa.Column("transaction_count", sa.BigInteger),
+    sa.Column("created_at", UtcDateTime),
+    sa.Column("last_updated_at", UtcDateTime),
+)
+
+v_user_points_summary = sa.Table(
+    "v_user_points_summary",
+    sa.MetaData(),
+    sa.Column("user_id", sa.String(64)),
+    sa.Column("username", sa.String(64)),
+    sa.Column("current_points", AmountType),
+    sa.Column("total_earned", AmountType),
+    sa.Column("total_burned", AmountType),
+    sa.Column("locked_points", AmountType),
+    sa.Column("transaction_count", sa.BigInteger),
+    sa.Column("last_updated_at", UtcDateTime),
+)
+
+points_transactions = sa.Table(
+    "points_transactions",
+    sa.MetaData(),
+    sa.Column("id", IdType),
+    sa.Column("user_id", sa.String(64)),
+    sa.Column("challenge_id", sa.BigInteger),
+    sa.Column("transaction_type", sa.String(32)),
+    sa.Column("direction", sa.String(6)),
+    sa.Column("phase", sa.String(8)),
+    sa.Column("amount", AmountType),
+    sa.Column("reason", sa.Text),
+    sa.Column("blockchain_tx_hash", TxHashType),
+    sa.Column("idempotency_key", sa.String(IDEMPOTENCY_KEY_LENGTH)),
+    sa.Column("created_at", UtcDateTime),
+)
