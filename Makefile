@@ -21,6 +21,7 @@ demo: install
 	@echo "== chaindb demo: embedded SQLite database at ./$(DEMO_DB)"
 	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb migrate
 	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb status
+	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb demo
 
 test: install
 	scripts/with-postgres $(BIN)/pytest $(PYTEST_ARGS)

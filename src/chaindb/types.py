@@ -246,6 +246,34 @@ class UintSumAggregate:
         return str(self.total)
 
 
+class DecimalText(sa.types.TypeDecorator[Decimal]):
+    """A fixed-point decimal: NUMERIC(p, s) on PostgreSQL, its exact text on SQLite."""
+
+    impl = sa.String(40)
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__()
+        self.precision = precision
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.Numeric(self.precision, self.scale, asdecimal=True))
+        return dialect.type_descriptor(sa.String(self.precision + 2))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        exact = Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
+        if len(exact.as_tuple().digits) > self.precision:
+            raise ValueError(f"{value} does not fit NUMERIC({self.precision},{self.scale})")
+        return exact if dialect.name == "postgresql" else str(exact)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
     """Timezone-aware UTC on the way in and out; SQLite keeps UTC without an offset."""
 

@@ -7,7 +7,7 @@ import sys
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from chaindb.cli import health, migrate
+from chaindb.cli import challenges, health, maintenance, migrate
 from chaindb.cli.output import error_console, masked_text
 from chaindb.errors import ChaindbError
 
@@ -32,6 +32,8 @@ def _options(
 
 migrate.register(app)
 health.register(app)
+maintenance.register(app)
+challenges.register(app)
 
 
 def main() -> None:

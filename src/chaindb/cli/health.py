@@ -9,6 +9,7 @@ from chaindb.cli.output import console, open_database, print_json
 
 def register(app: typer.Typer) -> None:
     app.command()(health)
+    app.command()(demo)
 
 
 def health(
@@ -25,3 +26,11 @@ def health(
             console.print(f"{key}: {value}", markup=False)
     if not report["healthy"]:
         raise typer.Exit(1)
+
+
+def demo(ctx: typer.Context) -> None:
+    """Run the demo story on the database: a challenge staked, resolved, paid, ranked."""
+    from chaindb.demo import run_demo
+
+    with open_database(ctx) as db:
+        run_demo(db, console)

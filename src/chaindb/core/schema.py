@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from chaindb.types import (
     AddressType,
+    AmountSumType,
     AmountType,
     IdType,
     JSONType,
@@ -269,4 +270,17 @@ settings = sa.Table(
     ),
     sa.UniqueConstraint("key", name="uq_settings_key"),
     sa.CheckConstraint("length(key) > 0", name="ck_settings_key_not_empty"),
+)
+
+# Views (read-only Table objects for queries; core_0002 creates them).
+v_blockchain_tx_summary = sa.Table(
+    "v_blockchain_tx_summary",
+    sa.MetaData(),
+    sa.Column("chain_id", sa.String(CHAIN_ID_LENGTH)),
+    sa.Column("transaction_type", sa.String(64)),
+    sa.Column("status", sa.String(16)),
+    sa.Column("tx_count", sa.BigInteger),
+    sa.Column("total_gas", sa.BigInteger),
+    sa.Column("total_value", AmountSumType),
+    sa.Column("last_transaction", UtcDateTime),
 )

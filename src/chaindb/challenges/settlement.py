@@ -1,0 +1,222 @@
+"""Resolve a challenge and pay it out: one transaction, every step idempotent.
+
+With a winning side that has stakes on both sides, every hold is posted into escrow and the
+pot is paid to the winners in proportion to their stakes (exactly: the integer remainder goes
+to the largest fractional shares); each winner earns points_awarded = base points x the
+challenge's multiplier. A draw, or a side nobody took, voids every hold: all stakes refunded.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+from typing import Literal
+
+import sqlalchemy as sa
+from pydantic import Field
+from sqlalchemy.engine import Connection
+
+from chaindb.challenges.challenges import Challenge, lock_challenge, move_on_chain_status
+from chaindb.challenges.escrow import (
+    EscrowRecord,
+    get_escrow_records,
+    mark_claimed,
+    refund,
+    stake_key,
+)
+from chaindb.challenges.schema import challenge_escrow_records as records
+from chaindb.database import Database, writing
+from chaindb.errors import Conflict, NotFound
+from chaindb.ledger.accounts import ESCROW, ISSUANCE, POINTS
+from chaindb.ledger.schema import ledger_assets
+from chaindb.ledger.transfers import PostRequest, Request, TransferRequest, run
+from chaindb.types import Amount, TxHash, utc_now
+from chaindb.validation import Input, Row, validated
+
+DEFAULT_BASE_POINTS = 100
+RESULT_OF_SIDE = {"YES": "challenger_won", "NO": "challenged_won", None: "draw"}
+
+
+class Resolution(Input):
+    winning_side: Literal["YES", "NO"] | None
+    base_points: Amount = DEFAULT_BASE_POINTS
+    admin_signature: str | None = Field(default=None, max_length=1000)
+    resolution_tx_hash: TxHash | None = None
+    settlement_block_number: int | None = Field(default=None, ge=0)
+
+
+class Settlement(Row):
+    challenge: Challenge
+    payouts: dict[str, int]
+    points: dict[str, int]
+    refunded: list[str]
+
+
+def resolve_challenge(
+    target: Database | Connection, challenge_id: int, **fields: object
+) -> Settlement:
+    """Resolve an active challenge for `winning_side` ('YES' = challenger, 'NO' = challenged,
+    None = draw). Resolving again with the same side returns the same settlement."""
+    resolution = validated(Resolution, **fields)
+    with writing(target) as conn:
+        challenge = lock_challenge(conn, challenge_id)
+        result = RESULT_OF_SIDE[resolution.winning_side]
+        if challenge.on_chain_status in ("resolved", "claimed"):
+            if challenge.result != result:
+                raise Conflict(
+                    f"challenge {challenge_id} is already resolved as {challenge.result}"
+                )
+            return _settlement(challenge, get_escrow_records(conn, challenge_id))
+        if challenge.on_chain_status != "active":
+            raise Conflict(
+                f"challenge {challenge_id} is {challenge.on_chain_status}: activate it first"
+            )
+        stakes = [r for r in get_escrow_records(conn, challenge_id) if r.status == "locked"]
+        winners = [r for r in stakes if r.side == resolution.winning_side]
+        if winners and len(winners) < len(stakes):
+            points = _pay_winners(conn, challenge, stakes, winners, resolution.base_points)
+        else:
+            for record in stakes:
+                refund(conn, record)
+            points = 0
+        resolved = move_on_chain_status(
+            conn,
+            challenge,
+            "resolved",
+            on_chain_resolved=True,
+            result=result,
+            status="completed",
+            completed_at=utc_now(),
+            resolution_timestamp=utc_now(),
+            points_awarded=points,
+            admin_signature=resolution.admin_signature,
+            blockchain_resolution_tx_hash=resolution.resolution_tx_hash,
+            blockchain_settlement_block_number=resolution.settlement_block_number,
+        )
+        return _settlement(resolved, get_escrow_records(conn, challenge_id))
+
+
+def claim_payout(
+    target: Database | Connection,
+    challenge_id: int,
+    user_id: str,
+    claim_tx_hash: str | None = None,
+) -> EscrowRecord:
+    """A winner claimed their payout on chain. When every winner has, the challenge is claimed."""
+    tx_hash = validated(_Claim, claim_tx_hash=claim_tx_hash).claim_tx_hash
+    with writing(target) as conn:
+        challenge = lock_challenge(conn, challenge_id)
+        owned = [r for r in get_escrow_records(conn, challenge_id) if r.user_id == user_id]
+        if not owned or owned[0].amount_released == 0:
+            raise NotFound(
+                f"user_id: {user_id!r} has no payout to claim in challenge {challenge_id}"
+            )
+        record = owned[0]
+        if record.status != "claimed":
+            if record.status != "released":
+                raise Conflict(f"escrow {record.id} is {record.status}, not released")
+            record = mark_claimed(conn, record, tx_hash)
+        unclaimed = [
+            r
+            for r in get_escrow_records(conn, challenge_id)
+            if r.amount_released > 0 and r.status != "claimed"
+        ]
+        if not unclaimed and challenge.on_chain_status == "resolved":
+            move_on_chain_status(conn, challenge, "claimed", blockchain_payout_tx_hash=tx_hash)
+    return record
+
+
+class _Claim(Input):
+    claim_tx_hash: TxHash | None = None
+
+
+def split_pot(pot: int, stakes: dict[str, int]) -> dict[str, int]:
+    """Share `pot` in proportion to `stakes`, exactly: floor shares, then one unit each to the
+    largest remainders (ties by user id) until the pot is spent."""
+    total = sum(stakes.values())
+    shares = {user: pot * stake // total for user, stake in stakes.items()}
+    remainders = sorted(stakes, key=lambda user: (-(pot * stakes[user] % total), user))
+    for user in remainders[: pot - sum(shares.values())]:
+        shares[user] += 1
+    return shares
+
+
+def _pay_winners(
+    conn: Connection,
+    challenge: Challenge,
+    stakes: list[EscrowRecord],
+    winners: list[EscrowRecord],
+    base_points: int,
+) -> int:
+    code = conn.execute(
+        sa.select(ledger_assets.c.code).where(ledger_assets.c.id == challenge.payment_asset_id)
+    ).scalar_one()
+    payouts = split_pot(
+        sum(r.amount_escrowed for r in stakes), {r.user_id: r.amount_escrowed for r in winners}
+    )
+    points = int(
+        (Decimal(base_points) * challenge.points_multiplier).to_integral_value(ROUND_FLOOR)
+    )
+    requests: list[Request] = [
+        PostRequest(
+            pending_id=r.hold_transfer_id,
+            kind="released_escrow",
+            idempotency_key=stake_key(challenge.id, r.user_id, "settle"),
+        )
+        for r in stakes
+    ]
+    requests += [
+        TransferRequest(
+            asset=code,
+            debit=f"system:{ESCROW}",
+            credit=f"user:{user}",
+            amount=amount,
+            kind="payout",
+            challenge_id=challenge.id,
+            idempotency_key=stake_key(challenge.id, user, "payout"),
+        )
+        for user, amount in payouts.items()
+        if amount > 0
+    ]
+    if points > 0:
+        requests += [
+            TransferRequest(
+                asset=POINTS,
+                debit=f"system:{ISSUANCE}",
+                credit=f"user:{user}",
+                amount=points,
+                kind="earned_challenge",
+                challenge_id=challenge.id,
+                reason="Won challenge",
+                idempotency_key=stake_key(challenge.id, user, "points"),
+            )
+            for user in payouts
+        ]
+    written = run(conn, requests)
+    settled = {t.pending_id: t.id for t in written if t.pending_id}
+    paid = {t.idempotency_key: t.id for t in written if t.kind == "payout"}
+    now = utc_now()
+    for record in stakes:
+        payout = payouts.get(record.user_id, 0)
+        conn.execute(
+            records.update()
+            .where(records.c.id == record.id)
+            .values(
+                status="released",
+                amount_released=payout,
+                settle_transfer_id=settled[record.hold_transfer_id],
+                payout_transfer_id=paid.get(stake_key(challenge.id, record.user_id, "payout")),
+                released_at=now,
+                updated_at=now,
+            )
+        )
+    return points
+
+
+def _settlement(challenge: Challenge, escrows: list[EscrowRecord]) -> Settlement:
+    winners = {r.user_id: r.amount_released for r in escrows if r.amount_released > 0}
+    return Settlement(
+        challenge=challenge,
+        payouts=winners,
+        points={user: challenge.points_awarded or 0 for user in winners},
+        refunded=[r.user_id for r in escrows if r.status == "refunded"],
+    )
