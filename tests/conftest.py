@@ -20,8 +20,11 @@ from sqlalchemy.engine import make_url
 
 import chaindb
 from chaindb import migrations
+from chaindb.migrations.modules import RevisionGraph
 
 PG_URL_ENV = "CHAINDB_TEST_PG_URL"
+CORE = RevisionGraph.load().module_revisions("core")  # core's revisions, oldest first
+CORE_HEAD = CORE[-1]
 BACKENDS = ["sqlite", "postgresql"]
 _CHAINDB_ENV = (
     "CHAINDB_URL",

@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy.engine import make_url
 
-from tests.conftest import run_cli
+from tests.conftest import CORE, CORE_HEAD, run_cli
 
 
 def cli(db_url, *args, stdin=None):
@@ -15,13 +15,13 @@ def cli(db_url, *args, stdin=None):
 
 def test_migrate_status_validate(db_url):
     before = json.loads(cli(db_url, "status", "--json").stdout)
-    assert before["modules"][0]["pending"] == ["core_0001"]
+    assert before["modules"][0]["pending"] == CORE
     migrated = cli(db_url, "migrate")
     assert migrated.returncode == 0, migrated.stderr
     assert "upgraded core_0001" in migrated.stdout
     status = json.loads(cli(db_url, "status", "--json").stdout)
     core = status["modules"][0]
-    assert (core["current"], core["pending"], core["checksums"]) == ("core_0001", [], "ok")
+    assert (core["current"], core["pending"], core["checksums"]) == (CORE_HEAD, [], "ok")
     assert core["applied"][0]["duration_ms"] > 0
     assert status["up_to_date"] is True
     validated = cli(db_url, "validate", "--json")
@@ -43,9 +43,7 @@ def test_rollback_without_a_terminal_or_force_is_refused(db_url):
     refused = cli(db_url, "rollback", "base", stdin="")
     assert refused.returncode != 0
     assert "--force" in refused.stderr
-    assert (
-        json.loads(cli(db_url, "status", "--json").stdout)["modules"][0]["current"] == "core_0001"
-    )
+    assert json.loads(cli(db_url, "status", "--json").stdout)["modules"][0]["current"] == CORE_HEAD
     forced = cli(db_url, "rollback", "base", "--force")
     assert forced.returncode == 0, forced.stderr
     assert json.loads(cli(db_url, "status", "--json").stdout)["modules"][0]["current"] is None
@@ -91,7 +89,7 @@ def test_create_then_migrate_to(db_url, module_folder):
     created = cli(db_url, "create", "add thing", "--module", "app")
     assert created.returncode == 0, created.stderr
     assert "app_0001_add_thing.py" in created.stdout
-    assert cli(db_url, "migrate", "--to", "core_0001").returncode == 0
+    assert cli(db_url, "migrate", "--to", CORE_HEAD).returncode == 0
     status = json.loads(cli(db_url, "status", "--json").stdout)
     assert {m["name"]: m["pending"] for m in status["modules"]} == {"core": [], "app": ["app_0001"]}
 
@@ -103,8 +101,8 @@ def test_health_reports_and_never_shows_the_password(db_url):
     report = json.loads(result.stdout)
     assert report["reachable"] is True and report["healthy"] is True
     assert report["migrations"]["core"] == {
-        "current": "core_0001",
-        "head": "core_0001",
+        "current": CORE_HEAD,
+        "head": CORE_HEAD,
         "pending": 0,
     }
     assert report["latency_ms"] >= 0

@@ -9,6 +9,7 @@ import chaindb
 from chaindb import core
 from chaindb.core.schema import users
 from chaindb.database import writing
+from tests.conftest import CORE, CORE_HEAD
 
 
 def test_sqlite_pragmas_are_those_of_seed_002(tmp_path):
@@ -96,7 +97,7 @@ def test_health_from_python(core_db):
     assert report["reachable"] and report["healthy"] and report["up_to_date"]
     assert report["backend"] == core_db.backend
     assert report["server_version"]
-    assert report["migrations"]["core"]["current"] == "core_0001"
+    assert report["migrations"]["core"]["current"] == CORE_HEAD
 
 
 def test_health_of_an_unmigrated_database_is_reachable_but_not_up_to_date(db):
@@ -105,4 +106,4 @@ def test_health_of_an_unmigrated_database_is_reachable_but_not_up_to_date(db):
             pass  # create the file
     report = db.health()
     assert report["reachable"] and not report["up_to_date"]
-    assert report["migrations"]["core"]["pending"] == 1
+    assert report["migrations"]["core"]["pending"] == len(CORE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chaindb import InvalidInput, MigrationError, migrations
+from tests.conftest import CORE
 
 
 def test_create_writes_the_next_number_with_upgrade_and_downgrade(module_folder):
@@ -28,7 +29,7 @@ def test_created_migration_is_applied_by_migrate(db, module_folder):
         )
     )
     run = migrations.migrate(db)
-    assert [s.revision for s in run.steps] == ["core_0001", "app_0001", "app_0002"]
+    assert [s.revision for s in run.steps] == [*CORE, "app_0001", "app_0002"]
 
 
 def test_create_in_an_empty_module_starts_at_0001(module_folder):

@@ -8,10 +8,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from chaindb import DestructiveMigration, MigrationError, migrations
+from chaindb.challenges.schema import metadata as challenges_metadata
 from chaindb.core.schema import metadata as core_metadata
 from chaindb.ledger.schema import metadata as ledger_metadata
 from chaindb.migrations.history import APPLIED_TABLE, HISTORY_TABLE
 from chaindb.migrations.modules import RevisionGraph
+from tests.conftest import CORE, CORE_HEAD
 
 CORE_TABLES = {
     "users",
@@ -69,17 +71,21 @@ def test_migrate_applies_every_module_in_dependency_order(db):
     applied = [step.revision for step in run.steps]
     assert applied == every_builtin_revision()
     assert applied[0] == "core_0001"
-    assert CORE_TABLES <= user_tables(db)
+    assert user_tables(db) >= CORE_TABLES
     assert migrations.migrate(db).steps == []
 
 
 def test_migrating_only_core_creates_only_the_core_tables(db):
     run = migrations.migrate(db, modules=["core"])
-    assert [step.revision for step in run.steps] == ["core_0001"]
+    assert [step.revision for step in run.steps] == RevisionGraph.load().module_revisions("core")
     assert user_tables(db) == CORE_TABLES
 
 
-@pytest.mark.parametrize("metadata", [core_metadata, ledger_metadata], ids=["core", "ledger"])
+@pytest.mark.parametrize(
+    "metadata",
+    [core_metadata, ledger_metadata, challenges_metadata],
+    ids=["core", "ledger", "challenges"],
+)
 def test_schema_module_matches_what_the_migrations_build(core_db, metadata):
     """Each module's schema.py (used by queries) and its migrations (used to build) agree."""
     with core_db.connection() as conn:
@@ -177,7 +183,7 @@ def test_rolling_back_core_takes_the_modules_that_need_it_first(db, module_folde
     )
     migrations.migrate(db)
     run = migrations.rollback(db, "base", module="core")
-    assert [step.revision for step in run.steps] == ["app_0001", "core_0001"]
+    assert [step.revision for step in run.steps] == ["app_0001", *reversed(CORE)]
     assert user_tables(db) == set()
 
 
@@ -187,7 +193,7 @@ def test_chosen_modules_bring_their_dependencies(db, module_folder, monkeypatch)
     )
     monkeypatch.setenv("CHAINDB_MODULES", "app")
     run = migrations.migrate(db)
-    assert [step.revision for step in run.steps] == ["core_0001", "app_0001"]
+    assert [step.revision for step in run.steps] == [*CORE, "app_0001"]
 
 
 def test_module_selection_leaves_other_modules_alone(db, module_folder):
@@ -195,7 +201,7 @@ def test_module_selection_leaves_other_modules_alone(db, module_folder):
         1, "op.create_table('app_z', sa.Column('id', sa.Integer, primary_key=True))"
     )
     run = migrations.migrate(db, modules=["core"])
-    assert [step.revision for step in run.steps] == ["core_0001"]
+    assert [step.revision for step in run.steps] == CORE
     assert "app_z" not in user_tables(db)
 
 
@@ -206,7 +212,10 @@ def test_migrate_to_a_revision_stops_there(db, module_folder):
             f"op.create_table('app_s{number}', sa.Column('id', sa.Integer, primary_key=True))",
         )
     run = migrations.migrate(db, to="app_0001")
-    assert [step.revision for step in run.steps] == ["core_0001", "app_0001"]
+    assert [step.revision for step in run.steps] == [
+        "core_0001",
+        "app_0001",
+    ]  # app_0001 needs core_0001 only
     assert "app_s2" not in user_tables(db)
 
 
@@ -247,22 +256,18 @@ def test_history_keeps_every_apply_and_rollback(db):
         actions = conn.execute(
             sa.text(f"SELECT revision, action FROM {HISTORY_TABLE} ORDER BY id")
         ).all()
-    assert [tuple(row) for row in actions] == [
-        ("core_0001", "upgrade"),
-        ("core_0001", "downgrade"),
-        ("core_0001", "upgrade"),
-    ]
+    core = RevisionGraph.load().module_revisions("core")
+    assert [tuple(row) for row in actions] == (
+        [(rev, "upgrade") for rev in core]
+        + [(rev, "downgrade") for rev in reversed(core)]
+        + [(rev, "upgrade") for rev in core]
+    )
 
 
 def test_status_reports_when_how_long_and_by_whom(core_db):
     report = migrations.status(core_db)
     core = report.modules[0]
-    assert (core.name, core.current, core.head, core.pending) == (
-        "core",
-        "core_0001",
-        "core_0001",
-        [],
-    )
+    assert (core.name, core.current, core.head, core.pending) == ("core", CORE_HEAD, CORE_HEAD, [])
     applied = core.applied[0]
     assert applied.duration_ms > 0
     assert applied.applied_at.tzinfo is not None
