@@ -91,9 +91,19 @@ def db(db_url: str) -> Iterator[chaindb.Database]:
 
 @pytest.fixture
 def core_db(db: chaindb.Database) -> chaindb.Database:
-    """A database migrated to head."""
+    """A database migrated to head (every module)."""
     migrations.migrate(db)
     return db
+
+
+@pytest.fixture
+def ledger_db(core_db: chaindb.Database) -> chaindb.Database:
+    """Migrated, with users alice, bob, carol and dave."""
+    from chaindb import core
+
+    for user in ("alice", "bob", "carol", "dave"):
+        core.create_user(core_db, user, user)
+    return core_db
 
 
 class ModuleFolder:

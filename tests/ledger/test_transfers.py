@@ -1,0 +1,297 @@
+"""Transfers: exact, double-entry, idempotent, refused whole when anything is wrong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from chaindb import Conflict, InvalidInput, NotFound, ledger
+from chaindb.ledger import InsufficientFunds
+from chaindb.types import UINT256_MAX
+
+
+def issue(db, user, amount, **extra):
+    return ledger.transfer(
+        db,
+        debit="system:issuance",
+        credit=f"user:{user}",
+        amount=amount,
+        kind="earned_challenge",
+        **extra,
+    )
+
+
+def balance(db, user, asset="points"):
+    return ledger.get_balance(db, f"user:{user}", asset)
+
+
+def transfer_count(db) -> int:
+    with db.read() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM ledger_transfers")).scalar_one()
+
+
+def test_a_transfer_moves_both_balances_in_one_step(ledger_db):
+    issue(ledger_db, "alice", 100)
+    moved = ledger.transfer(
+        ledger_db, debit="user:alice", credit="user:bob", amount=30, kind="transfer", reason="gift"
+    )
+    assert (moved.amount, moved.kind, moved.phase) == (30, "transfer", "single")
+    assert balance(ledger_db, "alice").available == 70
+    assert balance(ledger_db, "bob").available == 30
+    issuance = ledger.get_account(ledger_db, "system:issuance")
+    assert (issuance.debits_posted, issuance.balance) == (100, None)  # may go "negative"
+
+
+def test_amounts_cross_2_63_and_reach_2_256_minus_1_exactly(ledger_db):
+    issue(ledger_db, "alice", 2**63 + 1)
+    issue(ledger_db, "alice", UINT256_MAX - (2**63 + 1))
+    assert balance(ledger_db, "alice").available == UINT256_MAX
+    ledger.transfer(ledger_db, debit="user:alice", credit="user:bob", amount=2**63, kind="transfer")
+    assert balance(ledger_db, "bob").available == 2**63
+    assert balance(ledger_db, "alice").available == UINT256_MAX - 2**63
+    with pytest.raises(Conflict, match="would exceed 2\\*\\*256 - 1"):
+        issue(ledger_db, "alice", 2**63 + 1)
+    assert ledger.check_ledger(ledger_db).ok
+
+
+def test_an_overdraft_is_refused_with_a_clear_error_and_writes_nothing(ledger_db):
+    issue(ledger_db, "alice", 50)
+    before = transfer_count(ledger_db)
+    with pytest.raises(
+        InsufficientFunds, match="user:alice has 50 points available, the transfer needs 51"
+    ):
+        ledger.transfer(
+            ledger_db, debit="user:alice", credit="user:bob", amount=51, kind="transfer"
+        )
+    assert transfer_count(ledger_db) == before
+    assert balance(ledger_db, "alice").available == 50
+    assert ledger.get_account(ledger_db, "user:bob") is None, "not even bob's account was created"
+
+
+def test_the_database_refuses_an_overdraft_written_by_hand(ledger_db):
+    """The balance column is a uint256: the CHECK constraint backs the rule on both backends."""
+    issue(ledger_db, "alice", 5)
+    negative = "'-1'" if ledger_db.backend == "sqlite" else "-1"
+    with pytest.raises(sa.exc.IntegrityError), ledger_db.transaction() as conn:
+        conn.exec_driver_sql(
+            f"UPDATE ledger_accounts SET balance = {negative} WHERE owner_id = 'alice'"
+        )
+
+
+def test_the_same_idempotency_key_returns_the_first_transfer_and_changes_nothing(ledger_db):
+    first = issue(ledger_db, "alice", 100, idempotency_key="challenge:7:points:alice")
+    again = issue(ledger_db, "alice", 100, idempotency_key="challenge:7:points:alice")
+    assert again == first
+    assert balance(ledger_db, "alice").available == 100
+    assert ledger.get_account(ledger_db, "user:alice").transfer_count == 1
+
+
+def test_the_same_idempotency_key_with_another_payload_is_an_error(ledger_db):
+    issue(ledger_db, "alice", 100, idempotency_key="k")
+    with pytest.raises(Conflict, match="differs in amount"):
+        issue(ledger_db, "alice", 101, idempotency_key="k")
+    with pytest.raises(Conflict, match="differs in credit_account_id"):
+        issue(ledger_db, "bob", 100, idempotency_key="k")
+    assert balance(ledger_db, "alice").available == 100
+    assert balance(ledger_db, "bob").available == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("amount", 0),
+        ("amount", -5),
+        ("amount", 2**256),
+        ("amount", 1.5),
+        ("debit", "alice"),
+        ("credit", "system:Bad Name"),
+        ("kind", "gift"),
+        ("idempotency_key", ""),
+        ("chain_tx_hash", "0x12"),
+    ],
+)
+def test_bad_transfer_input_names_the_field_and_writes_nothing(ledger_db, field, value):
+    fields = {"debit": "system:issuance", "credit": "user:alice", "amount": 5, "kind": "adjustment"}
+    with pytest.raises(InvalidInput) as error:
+        ledger.transfer(ledger_db, **{**fields, field: value})
+    assert error.value.field == field
+    assert transfer_count(ledger_db) == 0
+
+
+def test_unknown_asset_and_unknown_user_are_refused(ledger_db):
+    with pytest.raises(NotFound, match="asset: 'usdc' is unknown"):
+        ledger.transfer(
+            ledger_db,
+            debit="system:issuance",
+            credit="user:alice",
+            amount=1,
+            kind="deposit",
+            asset="usdc",
+        )
+    with pytest.raises(NotFound, match="does not exist"):
+        issue(ledger_db, "mallory", 1)
+    assert transfer_count(ledger_db) == 0
+
+
+def test_a_batch_is_all_or_nothing(ledger_db):
+    issue(ledger_db, "alice", 100)
+    good = {"debit": "user:alice", "credit": "user:bob", "amount": 60, "kind": "transfer"}
+    overdraw = {"debit": "user:alice", "credit": "user:carol", "amount": 60, "kind": "transfer"}
+    with pytest.raises(InsufficientFunds):
+        ledger.transfer_batch(ledger_db, [good, overdraw])
+    assert balance(ledger_db, "alice").available == 100
+    assert balance(ledger_db, "bob").available == 0
+    written = ledger.transfer_batch(ledger_db, [good, {**overdraw, "amount": 40}])
+    assert [t.amount for t in written] == [60, 40]
+    assert balance(ledger_db, "alice").available == 0
+
+
+def test_a_bad_item_in_a_batch_names_its_position(ledger_db):
+    with pytest.raises(InvalidInput, match=r"requests\[1\]\.amount"):
+        ledger.transfer_batch(
+            ledger_db,
+            [
+                {
+                    "debit": "system:issuance",
+                    "credit": "user:alice",
+                    "amount": 1,
+                    "kind": "deposit",
+                },
+                {
+                    "debit": "system:issuance",
+                    "credit": "user:alice",
+                    "amount": -1,
+                    "kind": "deposit",
+                },
+            ],
+        )
+    assert transfer_count(ledger_db) == 0
+
+
+def test_token_assets_keep_their_own_balances(ledger_db):
+    usdc = ledger.ensure_token_asset(
+        ledger_db,
+        chain_id=84532,
+        token_address="0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+        symbol="USDC",
+        decimals=6,
+    )
+    assert usdc.code == "eip155:84532/0x036cbd53842c5426634e7929541ec2318f3dcf7e"
+    ledger.transfer(
+        ledger_db,
+        asset=usdc.code,
+        debit="system:issuance",
+        credit="user:alice",
+        amount=5_000_000,
+        kind="deposit",
+    )
+    assert balance(ledger_db, "alice", usdc.code).available == 5_000_000
+    assert balance(ledger_db, "alice").available == 0
+    with pytest.raises(InvalidInput, match="decimals"):
+        ledger.ensure_token_asset(
+            ledger_db, chain_id=84532, token_address=usdc.token_address, symbol="USDC", decimals=18
+        )
+
+
+# --- two-phase transfers ----------------------------------------------------------------------
+
+
+def hold(db, user, amount, **extra):
+    return ledger.transfer(
+        db,
+        debit=f"user:{user}",
+        credit="system:escrow",
+        amount=amount,
+        kind="locked_escrow",
+        pending=True,
+        **extra,
+    )
+
+
+def test_a_hold_reduces_what_can_be_spent(ledger_db):
+    issue(ledger_db, "alice", 100)
+    hold(ledger_db, "alice", 70)
+    assert balance(ledger_db, "alice") == ledger.Balance(posted=100, held=70, available=30)
+    with pytest.raises(InsufficientFunds):
+        ledger.transfer(
+            ledger_db, debit="user:alice", credit="user:bob", amount=31, kind="transfer"
+        )
+
+
+def test_posting_a_hold_moves_it_and_a_partial_post_releases_the_rest(ledger_db):
+    issue(ledger_db, "alice", 100)
+    held = hold(ledger_db, "alice", 70)
+    posted = ledger.post_pending(ledger_db, held.id, amount=50)
+    assert (posted.phase, posted.amount, posted.pending_id) == ("post", 50, held.id)
+    assert balance(ledger_db, "alice") == ledger.Balance(posted=50, held=0, available=50)
+    assert ledger.get_account(ledger_db, "system:escrow").balance == 50
+
+
+def test_voiding_a_hold_gives_it_back(ledger_db):
+    issue(ledger_db, "alice", 100)
+    held = hold(ledger_db, "alice", 70)
+    ledger.void_pending(ledger_db, held.id)
+    assert balance(ledger_db, "alice") == ledger.Balance(posted=100, held=0, available=100)
+    assert ledger.get_account(ledger_db, "system:escrow").credits_pending == 0
+
+
+def test_a_hold_is_posted_or_voided_once(ledger_db):
+    issue(ledger_db, "alice", 100)
+    held = hold(ledger_db, "alice", 70)
+    ledger.post_pending(ledger_db, held.id)
+    for settle in (ledger.post_pending, ledger.void_pending):
+        with pytest.raises(Conflict, match="already posted or voided"):
+            settle(ledger_db, held.id)
+    assert balance(ledger_db, "alice").available == 30
+
+
+def test_posting_more_than_held_or_a_non_hold_is_refused(ledger_db):
+    issue(ledger_db, "alice", 100)
+    held = hold(ledger_db, "alice", 70)
+    with pytest.raises(InvalidInput, match="held amount 70"):
+        ledger.post_pending(ledger_db, held.id, amount=71)
+    plain = issue(ledger_db, "alice", 1)
+    with pytest.raises(InvalidInput, match="not a pending transfer"):
+        ledger.void_pending(ledger_db, plain.id)
+    with pytest.raises(NotFound):
+        ledger.void_pending(ledger_db, 999_999)
+
+
+def test_an_expired_hold_cannot_be_posted_and_reads_treat_it_as_void(ledger_db):
+    issue(ledger_db, "alice", 100)
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    held = hold(ledger_db, "alice", 70, expires_at=past)
+    assert balance(ledger_db, "alice").available == 100, "expired holds count as released"
+    with pytest.raises(Conflict, match="expired"):
+        ledger.post_pending(ledger_db, held.id)
+
+
+def test_spending_past_an_expired_hold_voids_it_first(ledger_db):
+    issue(ledger_db, "alice", 100)
+    held = hold(ledger_db, "alice", 70, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    ledger.transfer(ledger_db, debit="user:alice", credit="user:bob", amount=90, kind="transfer")
+    assert balance(ledger_db, "alice").available == 10
+    with pytest.raises(Conflict, match="already posted or voided"):
+        ledger.void_pending(ledger_db, held.id)
+    assert ledger.check_ledger(ledger_db).ok
+
+
+def test_expire_holds_sweeps_only_what_is_due(ledger_db):
+    issue(ledger_db, "alice", 100)
+    hold(ledger_db, "alice", 10, expires_at=datetime.now(UTC) - timedelta(minutes=1))
+    hold(ledger_db, "alice", 20, expires_at=datetime.now(UTC) + timedelta(hours=1))
+    hold(ledger_db, "alice", 30)
+    assert ledger.expire_holds(ledger_db) == 1
+    assert ledger.expire_holds(ledger_db) == 0
+    assert balance(ledger_db, "alice").held == 50
+
+
+def test_settling_a_hold_is_idempotent_by_key(ledger_db):
+    issue(ledger_db, "alice", 100)
+    held = hold(ledger_db, "alice", 70)
+    first = ledger.post_pending(ledger_db, held.id, idempotency_key="settle:1")
+    assert ledger.post_pending(ledger_db, held.id, idempotency_key="settle:1") == first
+    with pytest.raises(Conflict, match="differs in kind, phase"):
+        ledger.void_pending(ledger_db, held.id, idempotency_key="settle:1")
