@@ -48,6 +48,8 @@ class NewChallenge(Input):
     blockchain_creation_tx_hash: TxHash | None = None
     blockchain_block_number: BlockNumber | None = None
     on_chain_metadata: dict[str, Any] | None = None
+    # Importing a challenge settled off-chain (see backfill_points): its result.
+    result: Literal["challenger_won", "challenged_won", "draw"] | None = None
 
 
 class Activation(Input):
@@ -108,6 +110,8 @@ def create_challenge(target: Database | Connection, **fields: Any) -> Challenge:
     asset code: 'points' or a token registered with ensure_token_asset)."""
     new = validated(NewChallenge, **fields)
     values = new.model_dump(exclude_none=True, exclude={"payment_asset"})
+    if new.result is not None:
+        values.update(status="completed", completed_at=utc_now())
     try:
         with writing(target) as conn:
             require_user(conn, new.challenger, "challenger")

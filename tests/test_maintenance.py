@@ -1,0 +1,62 @@
+"""chaindb maintenance: --check finds every difference, --repair mends it."""
+
+from __future__ import annotations
+
+import json
+
+from chaindb import challenges, ledger
+from chaindb.ops.maintenance import run_maintenance
+from tests.conftest import run_cli
+
+
+def damage_alice(db) -> None:
+    """Change stored counters by hand, consistently enough that PostgreSQL's CHECK allows it."""
+    wrong = "'" + "7".zfill(78) + "'" if db.backend == "sqlite" else "7"
+    with db.transaction() as conn:
+        conn.exec_driver_sql(
+            f"UPDATE ledger_accounts SET credits_posted = {wrong}, balance = {wrong} "
+            "WHERE owner_id = 'alice'"
+        )
+
+
+def test_check_passes_then_names_a_damaged_account_then_repair_mends_it(ledger_db, db_url):
+    ledger.record_points_transaction(
+        ledger_db, user_id="alice", transaction_type="earned_challenge", amount=100
+    )
+    ok = run_cli("maintenance", "--check", env={"CHAINDB_URL": db_url})
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "accounts match their transfers" in ok.stdout
+    damage_alice(ledger_db)
+    bad = run_cli("maintenance", "--check", "--json", env={"CHAINDB_URL": db_url})
+    assert bad.returncode == 1
+    problems = json.loads(bad.stdout)["problems"]
+    assert "(user:alice): credits_posted is 7, its transfers say 100" in " ".join(problems)
+    assert any("debits" in p and "!= credits" in p for p in problems), (
+        "the asset no longer sums to zero"
+    )
+    fixed = run_cli("maintenance", "--repair", env={"CHAINDB_URL": db_url})
+    assert fixed.returncode == 0
+    assert "repaired 1 accounts" in fixed.stdout
+    assert ledger.get_user_points_balance(ledger_db, "alice") == 100
+    assert run_maintenance(ledger_db, check=True).ok
+
+
+def test_check_compares_escrow_records_with_their_holds(ledger_db):
+    challenge = challenges.create_challenge(
+        ledger_db, title="t", challenger="alice", challenged="bob"
+    )
+    challenges.activate_challenge(ledger_db, challenge.id)
+    record = challenges.create_escrow_record(
+        ledger_db, challenge_id=challenge.id, user_id="alice", side="YES", amount_escrowed=10
+    )
+    with ledger_db.transaction() as conn:
+        conn.exec_driver_sql(
+            f"UPDATE challenge_escrow_records SET status = 'released' WHERE id = {record.id}"
+        )
+    report = run_maintenance(ledger_db, check=True)
+    assert f"escrow {record.id} is released but its hold is open" in report.problems
+
+
+def test_vacuum_analyze_and_expire(ledger_db):
+    report = run_maintenance(ledger_db, vacuum=True, analyze=True, expire=True)
+    assert report.done == ["voided 0 expired holds", "vacuum", "analyze"]
