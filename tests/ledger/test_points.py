@@ -142,7 +142,8 @@ def test_the_leaderboard_reads_an_index(ledger_db):
             plan = " ".join(
                 row[0]
                 for row in conn.exec_driver_sql(
-                    "EXPLAIN SELECT * FROM v_user_points_summary ORDER BY current_points DESC LIMIT 100"
+                    "EXPLAIN SELECT * FROM v_user_points_summary "
+                    "ORDER BY current_points DESC LIMIT 100"
                 )
             )
     assert "ix_ledger_accounts_leaderboard" in plan
