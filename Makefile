@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 
 bench: install
-	scripts/with-postgres $(BIN)/python bench/migrate.py
+	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py"
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache

@@ -189,7 +189,8 @@ class AmountType(sa.types.TypeDecorator[int]):
     def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        value = amount_rule(value)
+        if type(value) is not int or not 0 <= value <= UINT256_MAX:
+            value = amount_rule(value)
         if dialect.name == "postgresql":
             return Decimal(value)
         return str(value).zfill(UINT256_DIGITS)
@@ -283,7 +284,8 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        value = utc_rule(value)
+        if getattr(value, "tzinfo", None) is not UTC:
+            value = utc_rule(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:

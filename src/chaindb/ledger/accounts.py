@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,13 +38,22 @@ class AccountKey:
     def parse(cls, value: object, field: str = "account") -> AccountKey:
         if isinstance(value, AccountKey):
             return value
-        match = _ACCOUNT_KEY.match(value) if isinstance(value, str) else None
-        if match is None or (match[1] == "system" and not _SYSTEM_NAME.match(match[2])):
+        key = _parse_key(value) if isinstance(value, str) else None
+        if key is None:
             raise InvalidInput(field, value, "must be 'user:<user id>' or 'system:<name>'")
-        return cls(match[1], match[2])
+        return key
 
     def __str__(self) -> str:
         return f"{self.owner_type}:{self.owner_id}"
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_key(value: str) -> AccountKey | None:
+    """Batches name the same few accounts over and over: parse each spelling once."""
+    match = _ACCOUNT_KEY.match(value)
+    if match is None or (match[1] == "system" and not _SYSTEM_NAME.match(match[2])):
+        return None
+    return AccountKey(match[1], match[2])
 
 
 class NewTokenAsset(Input):
@@ -203,25 +213,35 @@ def lock_accounts(
     return {row["id"]: dict(row) for row in rows}
 
 
+@functools.lru_cache(maxsize=64)
+def _lock_statement(groups: int, with_ids: bool) -> sa.Select[Any]:
+    """The locking SELECT: one (asset, owner type, owner ids) condition per group, each served
+    by the unique index; built once per shape (the write path runs it on every transfer)."""
+    a = ledger_accounts.c
+    conditions = [
+        sa.and_(
+            a.asset_id == sa.bindparam(f"asset_{n}"),
+            a.owner_type == sa.bindparam(f"type_{n}"),
+            a.owner_id.in_(sa.bindparam(f"owners_{n}", expanding=True)),
+        )
+        for n in range(groups)
+    ]
+    if with_ids:
+        conditions.append(a.id.in_(sa.bindparam("ids", expanding=True)))
+    return sa.select(ledger_accounts).where(sa.or_(*conditions)).order_by(a.id).with_for_update()
+
+
 def _select_locked(
     conn: Connection, keys: set[tuple[int, AccountKey]], ids: set[int]
 ) -> list[sa.RowMapping]:
-    conditions = []
-    if keys:
-        conditions.append(
-            sa.tuple_(
-                ledger_accounts.c.asset_id, ledger_accounts.c.owner_type, ledger_accounts.c.owner_id
-            ).in_([(asset_id, key.owner_type, key.owner_id) for asset_id, key in keys])
-        )
-    if ids:
-        conditions.append(ledger_accounts.c.id.in_(ids))
-    query = (
-        sa.select(ledger_accounts)
-        .where(sa.or_(*conditions))
-        .order_by(ledger_accounts.c.id)
-        .with_for_update()
-    )
-    return list(conn.execute(query).mappings())
+    groups: dict[tuple[int, str], list[str]] = {}
+    for asset_id, key in keys:
+        groups.setdefault((asset_id, key.owner_type), []).append(key.owner_id)
+    params: dict[str, Any] = {"ids": sorted(ids)}
+    for n, ((asset_id, owner_type), owners) in enumerate(sorted(groups.items())):
+        params.update({f"asset_{n}": asset_id, f"type_{n}": owner_type, f"owners_{n}": owners})
+    statement = _lock_statement(len(groups), bool(ids))
+    return list(conn.execute(statement, params).mappings())
 
 
 def get_account(

@@ -50,6 +50,17 @@ TRANSFER_KINDS = (
     "expired",
 )
 IDEMPOTENCY_KEY_LENGTH = 200
+# What the write path keeps in step on every account (and maintenance recomputes).
+ACCOUNT_COUNTERS = (
+    "debits_posted",
+    "credits_posted",
+    "debits_pending",
+    "credits_pending",
+    "balance",
+    "issued",
+    "burned",
+    "transfer_count",
+)
 
 
 def _amount(name: str, *, nullable: bool = False) -> sa.Column[int]:

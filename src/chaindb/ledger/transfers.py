@@ -9,7 +9,9 @@ race on a unique key is retried whole (bounded); on SQLite BEGIN IMMEDIATE makes
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -23,6 +25,7 @@ from chaindb.database import Database, reading, writing
 from chaindb.errors import ChaindbError, Conflict, InvalidInput, NotFound
 from chaindb.ledger.accounts import BURN, ISSUANCE, AccountKey, asset_ids, lock_accounts
 from chaindb.ledger.schema import (
+    ACCOUNT_COUNTERS,
     IDEMPOTENCY_KEY_LENGTH,
     TRANSFER_KINDS,
     ledger_accounts,
@@ -30,7 +33,7 @@ from chaindb.ledger.schema import (
     ledger_transfers,
 )
 from chaindb.types import UINT256_MAX, RowId, TxHash, UtcDatetime, amount_rule, utc_now
-from chaindb.validation import Input, Row, validated
+from chaindb.validation import Input, validated
 
 RETRIES_MAX = 5
 BATCH_SIZE_MAX = 10_000
@@ -114,7 +117,10 @@ _REQUEST_TYPES: dict[str, type[Request]] = {
 }
 
 
-class Transfer(Row):
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One immutable ledger entry. (A dataclass, not a pydantic model: batches make thousands.)"""
+
     id: int
     asset_id: int
     debit_account_id: int
@@ -129,6 +135,13 @@ class Transfer(Row):
     challenge_id: int | None
     chain_tx_hash: str | None
     created_at: datetime
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Transfer:
+        return cls(**{name: row[name] for name in _TRANSFER_FIELDS})
+
+
+_TRANSFER_FIELDS = tuple(field.name for field in dataclasses.fields(Transfer))
 
 
 def transfer(target: Database | Connection, **fields: Any) -> Transfer:
@@ -164,7 +177,7 @@ def get_transfer(target: Database | Connection, transfer_id: int) -> Transfer | 
         row = conn.execute(
             sa.select(ledger_transfers).where(ledger_transfers.c.id == transfer_id)
         ).first()
-    return None if row is None else Transfer.model_validate(row)
+    return None if row is None else Transfer.of(row._mapping)
 
 
 def expire_holds(
@@ -334,7 +347,7 @@ def _apply(conn: Connection, requests: list[Request], *, skip_resolved: bool) ->
             continue
         if request.idempotency_key in seen_keys:
             row = seen_keys[request.idempotency_key]
-            _refuse_different(request, Transfer.model_construct(**row, id=0), ids_by_key, codes)
+            _refuse_different(request, Transfer.of(row | {"id": 0}), ids_by_key, codes)
             planned.append((request, row))
             continue
         if isinstance(request, TransferRequest):
@@ -350,10 +363,8 @@ def _apply(conn: Connection, requests: list[Request], *, skip_resolved: bool) ->
         if request.idempotency_key:
             seen_keys[request.idempotency_key] = row
     _write(conn, batch, holds_ended=[r["pending_id"] for r in batch.rows if r["pending_id"]])
-    return [
-        item if isinstance(item, Transfer) else Transfer.model_validate(item)
-        for _r, item in planned
-    ]
+    # Rows built here from validated requests: no need to validate them again.
+    return [item if isinstance(item, Transfer) else Transfer(**item) for _r, item in planned]
 
 
 def _plan_single(
@@ -432,21 +443,51 @@ def _plan_resolution(
     }
 
 
+# Built once: every write runs them.
+_INSERT_TRANSFERS = sa.insert(ledger_transfers)
+_INSERT_HOLDS = sa.insert(ledger_holds)
+_END_HOLDS = sa.delete(ledger_holds).where(
+    ledger_holds.c.transfer_id.in_(sa.bindparam("ids", expanding=True))
+)
+_UPDATE_ACCOUNT = (
+    sa.update(ledger_accounts)
+    .where(ledger_accounts.c.id == sa.bindparam("account_id"))
+    .values(
+        {name: sa.bindparam(name) for name in ACCOUNT_COUNTERS}
+        | {"updated_at": sa.bindparam("now")}
+    )
+)
+_BY_KEY = sa.select(ledger_transfers).where(
+    ledger_transfers.c.idempotency_key.in_(sa.bindparam("keys", expanding=True))
+)
+_NEXT_IDS = {
+    # Sequence values, taken up front so the inserts need no RETURNING round trip.
+    "postgresql": sa.text(
+        "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) "
+        "FROM generate_series(1, :n)"
+    ),
+    # The transaction holds SQLite's only write lock: nobody else can take these ids.
+    "sqlite": sa.text("SELECT coalesce(max(id), 0) FROM ledger_transfers"),
+}
+
+
+def _allocate_ids(conn: Connection, count: int) -> list[int]:
+    if conn.dialect.name == "postgresql":
+        return sorted(conn.execute(_NEXT_IDS["postgresql"], {"n": count}).scalars())
+    last = conn.execute(_NEXT_IDS["sqlite"]).scalar_one()
+    return list(range(last + 1, last + 1 + count))
+
+
 def _write(conn: Connection, batch: _Batch, holds_ended: list[int]) -> None:
     if not batch.rows:
         return
-    ids = (
-        conn.execute(
-            sa.insert(ledger_transfers).returning(
-                ledger_transfers.c.id, sort_by_parameter_order=True
-            ),
-            batch.rows,
-        )
-        .scalars()
-        .all()
-    )
-    for row, transfer_id in zip(batch.rows, ids, strict=True):
-        row["id"] = transfer_id
+    if len(batch.rows) == 1:  # the insert reports its own id: one statement fewer
+        (row,) = batch.rows
+        row["id"] = conn.execute(_INSERT_TRANSFERS, row).inserted_primary_key[0]
+    else:
+        for row, transfer_id in zip(batch.rows, _allocate_ids(conn, len(batch.rows)), strict=True):
+            row["id"] = transfer_id
+        conn.execute(_INSERT_TRANSFERS, batch.rows)
     new_holds = [
         {
             "transfer_id": row["id"],
@@ -459,32 +500,18 @@ def _write(conn: Connection, batch: _Batch, holds_ended: list[int]) -> None:
         if row["phase"] == "pending"
     ]
     if new_holds:
-        conn.execute(sa.insert(ledger_holds), new_holds)
+        conn.execute(_INSERT_HOLDS, new_holds)
     if holds_ended:
-        conn.execute(sa.delete(ledger_holds).where(ledger_holds.c.transfer_id.in_(holds_ended)))
+        conn.execute(_END_HOLDS, {"ids": holds_ended})
     now = utc_now()
     conn.execute(
-        sa.update(ledger_accounts)
-        .where(ledger_accounts.c.id == sa.bindparam("account_id"))
-        .values({name: sa.bindparam(name) for name in _COUNTERS} | {"updated_at": now}),
+        _UPDATE_ACCOUNT,
         [
-            {"account_id": account_id}
-            | {name: batch.accounts[account_id][name] for name in _COUNTERS}
+            {"account_id": account_id, "now": now}
+            | {name: batch.accounts[account_id][name] for name in ACCOUNT_COUNTERS}
             for account_id in sorted(batch.changed)
         ],
     )
-
-
-_COUNTERS = (
-    "debits_posted",
-    "credits_posted",
-    "debits_pending",
-    "credits_pending",
-    "balance",
-    "issued",
-    "burned",
-    "transfer_count",
-)
 
 
 def _load_pending(conn: Connection, pending_ids: set[int]) -> dict[int, dict[str, Any]]:
@@ -530,10 +557,8 @@ def _by_idempotency_key(conn: Connection, keys: set[str | None]) -> dict[str, Tr
     wanted = {key for key in keys if key}
     if not wanted:
         return {}
-    rows = conn.execute(
-        sa.select(ledger_transfers).where(ledger_transfers.c.idempotency_key.in_(wanted))
-    )
-    return {row.idempotency_key: Transfer.model_validate(row) for row in rows}
+    rows = conn.execute(_BY_KEY, {"keys": list(wanted)})
+    return {row.idempotency_key: Transfer.of(row._mapping) for row in rows}
 
 
 def _refuse_different(

@@ -16,21 +16,17 @@ from sqlalchemy.engine import Connection
 
 from chaindb.database import Database, reading, writing
 from chaindb.ledger.accounts import BURN, ISSUANCE
-from chaindb.ledger.schema import ledger_accounts, ledger_holds, ledger_transfers
+from chaindb.ledger.schema import (
+    ACCOUNT_COUNTERS,
+    ledger_accounts,
+    ledger_holds,
+    ledger_transfers,
+)
 from chaindb.types import amount_sum, utc_now
 
 ACCOUNTS_PER_CHUNK = 10_000
 DIFFERENCES_SHOWN_MAX = 100
-COUNTERS = (
-    "debits_posted",
-    "credits_posted",
-    "debits_pending",
-    "credits_pending",
-    "balance",
-    "issued",
-    "burned",
-    "transfer_count",
-)
+COUNTERS = ACCOUNT_COUNTERS
 
 
 @dataclass(frozen=True)
