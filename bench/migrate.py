@@ -13,17 +13,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 import chaindb
 from chaindb import migrations
 from chaindb.migrations.modules import RevisionGraph
+from databases import PG_SKIPPED, postgres_admin_url, postgres_url, sqlite_url
 
 ROUNDS = 10
 SCALE_FILES = 500  # validate and status must stay fast with many migration files
@@ -96,28 +92,6 @@ def bench_backend(url: str) -> dict[str, object]:
     return result
 
 
-@contextmanager
-def sqlite_url() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as directory:
-        yield f"sqlite:///{Path(directory) / 'bench.sqlite3'}"
-
-
-@contextmanager
-def postgres_url(admin_url: str) -> Iterator[str]:
-    name = f"chaindb_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(
-        make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 def main() -> None:
     results: list[dict[str, object]] = []
     report: dict[str, object] = {
@@ -131,14 +105,14 @@ def main() -> None:
         results.append(bench_backend(url))
     with sqlite_url() as url:
         results.append(bench_scale(url))
-    admin_url = os.environ.get("CHAINDB_BENCH_PG_URL") or os.environ.get("CHAINDB_TEST_PG_URL")
+    admin_url = postgres_admin_url()
     if admin_url:
         with postgres_url(admin_url) as url:
             results.append(bench_backend(url))
         with postgres_url(admin_url) as url:
             results.append(bench_scale(url))
     else:
-        report["postgresql"] = "skipped: set CHAINDB_TEST_PG_URL or run `make bench`"
+        report["postgresql"] = PG_SKIPPED
     json.dump(report, sys.stdout, indent=2)
     print()
 

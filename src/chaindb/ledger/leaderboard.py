@@ -7,6 +7,9 @@ Ranks are competition ranks: equal balances share a rank (1, 2, 2, 4).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -15,16 +18,35 @@ from chaindb.database import Database, reading
 from chaindb.errors import InvalidInput
 from chaindb.ledger.accounts import POINTS, asset_ids
 from chaindb.ledger.schema import ledger_accounts
-from chaindb.validation import Row
 
 LEADERBOARD_LIMIT_MAX = 1000
 
 
-class LeaderboardEntry(Row):
+@dataclass(frozen=True, slots=True)
+class LeaderboardEntry:
     rank: int
     user_id: str
     username: str | None
     balance: int
+
+
+def _top_statement() -> sa.Select[Any]:
+    a = ledger_accounts.c
+    top = (
+        sa.select(a.owner_id, a.balance, a.id)
+        .where(a.asset_id == sa.bindparam("asset_id"), a.owner_type == "user")
+        .order_by(a.balance.desc(), a.id)
+        .limit(sa.bindparam("limit"))
+        .subquery()
+    )
+    return (
+        sa.select(top.c.owner_id, top.c.balance, users.c.username)
+        .join(users, users.c.id == top.c.owner_id)
+        .order_by(top.c.balance.desc(), top.c.id)
+    )
+
+
+_TOP = _top_statement()  # built once: the board is read far more often than it changes
 
 
 def leaderboard(
@@ -33,21 +55,9 @@ def leaderboard(
     """The top `limit` users by available balance of `asset`."""
     if not 1 <= limit <= LEADERBOARD_LIMIT_MAX:
         raise InvalidInput("limit", limit, f"must be between 1 and {LEADERBOARD_LIMIT_MAX}")
-    a = ledger_accounts.c
     with reading(target) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
-        top = (
-            sa.select(a.owner_id, a.balance, a.id)
-            .where(a.asset_id == asset_id, a.owner_type == "user")
-            .order_by(a.balance.desc(), a.id)
-            .limit(limit)
-            .subquery()
-        )
-        rows = conn.execute(
-            sa.select(top.c.owner_id, top.c.balance, users.c.username)
-            .join(users, users.c.id == top.c.owner_id)
-            .order_by(top.c.balance.desc(), top.c.id)
-        ).all()
+        rows = conn.execute(_TOP, {"asset_id": asset_id, "limit": limit}).all()
     entries: list[LeaderboardEntry] = []
     for position, row in enumerate(rows, start=1):
         tied = entries and entries[-1].balance == row.balance

@@ -1,0 +1,43 @@
+"""Throwaway databases for the benchmarks: a SQLite file, a PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+PG_SKIPPED = "skipped: set CHAINDB_TEST_PG_URL or run `make bench`"
+
+
+def postgres_admin_url() -> str | None:
+    """The server to benchmark on: CHAINDB_BENCH_PG_URL, else the one `make bench` started."""
+    return os.environ.get("CHAINDB_BENCH_PG_URL") or os.environ.get("CHAINDB_TEST_PG_URL")
+
+
+@contextmanager
+def sqlite_url() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as directory:
+        yield f"sqlite:///{Path(directory) / 'bench.sqlite3'}"
+
+
+@contextmanager
+def postgres_url(admin_url: str) -> Iterator[str]:
+    """A fresh database on the server at `admin_url`, dropped afterwards."""
+    name = f"chaindb_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(
+        make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.dispose()
