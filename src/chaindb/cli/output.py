@@ -14,7 +14,9 @@ import chaindb
 from chaindb.config import mask_text
 from chaindb.errors import ConfirmationRequired
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped output (make demo, CI logs) gets room for the status tables instead of rich's 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 140
+console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _passwords: list[str] = []
 

@@ -15,7 +15,13 @@ from sqlalchemy.exc import IntegrityError
 
 from chaindb.database import Database, dialect_insert, reading, writing
 from chaindb.errors import InvalidInput, NotFound
-from chaindb.ledger.schema import POINTS_ASSET_ID, ledger_accounts, ledger_assets, ledger_holds
+from chaindb.ledger.schema import (
+    ACCOUNT_COUNTERS,
+    POINTS_ASSET_ID,
+    ledger_accounts,
+    ledger_assets,
+    ledger_holds,
+)
 from chaindb.types import Address, ChainId, amount_sum, utc_now
 from chaindb.validation import Input, Row, validated
 
@@ -213,22 +219,30 @@ def lock_accounts(
     return {row["id"]: dict(row) for row in rows}
 
 
-@functools.lru_cache(maxsize=64)
-def _lock_statement(groups: int, with_ids: bool) -> sa.Select[Any]:
-    """The locking SELECT: one (asset, owner type, owner ids) condition per group, each served
-    by the unique index; built once per shape (the write path runs it on every transfer)."""
+# What the write path needs of an account (timestamps are never read there: parsing them costs).
+_LOCKED_COLUMNS = [
+    ledger_accounts.c[name]
+    for name in ("id", "asset_id", "owner_type", "owner_id", *ACCOUNT_COUNTERS)
+]
+
+
+@functools.lru_cache(maxsize=256)
+def _lock_statement(group_sizes: tuple[int, ...], id_count: int) -> sa.Select[Any]:
+    """The locking SELECT for this shape of request, built once: one (asset, owner type, owner
+    ids) condition per group, each served by the unique index. Plain bind parameters (no
+    expanding IN) keep the per-call cost low: the write path runs this on every transfer."""
     a = ledger_accounts.c
     conditions = [
         sa.and_(
-            a.asset_id == sa.bindparam(f"asset_{n}"),
-            a.owner_type == sa.bindparam(f"type_{n}"),
-            a.owner_id.in_(sa.bindparam(f"owners_{n}", expanding=True)),
+            a.asset_id == sa.bindparam(f"asset_{g}"),
+            a.owner_type == sa.bindparam(f"type_{g}"),
+            a.owner_id.in_([sa.bindparam(f"owner_{g}_{n}") for n in range(size)]),
         )
-        for n in range(groups)
+        for g, size in enumerate(group_sizes)
     ]
-    if with_ids:
-        conditions.append(a.id.in_(sa.bindparam("ids", expanding=True)))
-    return sa.select(ledger_accounts).where(sa.or_(*conditions)).order_by(a.id).with_for_update()
+    if id_count:
+        conditions.append(a.id.in_([sa.bindparam(f"id_{n}") for n in range(id_count)]))
+    return sa.select(*_LOCKED_COLUMNS).where(sa.or_(*conditions)).order_by(a.id).with_for_update()
 
 
 def _select_locked(
@@ -237,10 +251,12 @@ def _select_locked(
     groups: dict[tuple[int, str], list[str]] = {}
     for asset_id, key in keys:
         groups.setdefault((asset_id, key.owner_type), []).append(key.owner_id)
-    params: dict[str, Any] = {"ids": sorted(ids)}
-    for n, ((asset_id, owner_type), owners) in enumerate(sorted(groups.items())):
-        params.update({f"asset_{n}": asset_id, f"type_{n}": owner_type, f"owners_{n}": owners})
-    statement = _lock_statement(len(groups), bool(ids))
+    params: dict[str, Any] = {f"id_{n}": account_id for n, account_id in enumerate(sorted(ids))}
+    ordered = sorted(groups.items())
+    for g, ((asset_id, owner_type), owners) in enumerate(ordered):
+        params.update({f"asset_{g}": asset_id, f"type_{g}": owner_type})
+        params.update({f"owner_{g}_{n}": owner for n, owner in enumerate(owners)})
+    statement = _lock_statement(tuple(len(owners) for _group, owners in ordered), len(ids))
     return list(conn.execute(statement, params).mappings())
 
 

@@ -214,14 +214,20 @@ def run(
         with target.transaction() as conn:
             return _apply(conn, requests, skip_resolved=skip_resolved)
 
+    # SQLite's single writer cannot deadlock: only PostgreSQL needs the retries.
+    once = with_retries if target.backend == "postgresql" else _call
     try:
-        return with_retries(attempt)
+        return once(attempt)
     except InsufficientFunds as error:
         if not error.expired_holds:
             raise
     # The account has holds past their expiry still counted: void them, then try once more.
     expire_holds(target)
-    return with_retries(attempt)
+    return once(attempt)
+
+
+def _call(action: Callable[[], T]) -> T:
+    return action()
 
 
 def with_retries(action: Callable[[], T]) -> T:
