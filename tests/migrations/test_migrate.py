@@ -15,15 +15,7 @@ from chaindb.migrations.history import APPLIED_TABLE, HISTORY_TABLE
 from chaindb.migrations.modules import RevisionGraph
 from tests.conftest import CORE, CORE_HEAD
 
-CORE_TABLES = {
-    "users",
-    "user_wallet_addresses",
-    "blockchain_transactions",
-    "contract_deployments",
-    "admin_signatures_log",
-    "security_events",
-    "settings",
-}
+CORE_TABLES = set(core_metadata.tables)
 
 
 def every_builtin_revision() -> list[str]:

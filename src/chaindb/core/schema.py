@@ -145,6 +145,18 @@ blockchain_transactions = sa.Table(
     _created_at(),
     _updated_at(),
     sa.Column("confirmed_at", UtcDateTime, nullable=True),
+    # core_0003: what the transaction tracker needs.
+    sa.Column("raw_transaction", sa.Text, nullable=True),
+    sa.Column(
+        "effective_gas_price_wei",
+        AmountType,
+        amount_check("effective_gas_price_wei"),
+        nullable=True,
+    ),
+    sa.Column("confirmations", sa.BigInteger, nullable=True),
+    sa.Column("is_final", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("finalized_at", UtcDateTime, nullable=True),
+    sa.Column("last_seen_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("transaction_hash", "chain_id", name="uq_blockchain_tx_hash_chain"),
     sa.CheckConstraint(f"status IN {TX_STATUSES}", name="ck_blockchain_tx_status"),
     sa.CheckConstraint("length(transaction_type) > 0", name="ck_blockchain_tx_type_not_empty"),
@@ -250,6 +262,25 @@ security_events = sa.Table(
     sa.Index("ix_security_events_created", "created_at"),
     sa.Index("ix_security_events_type_created", "event_type", "created_at"),
     sa.Index("ix_security_events_user", "user_id"),
+)
+
+# core_0003: who may sign resolutions for a contract on a chain.
+contract_admins = sa.Table(
+    "contract_admins",
+    metadata,
+    _id(),
+    _chain_id(),
+    _address("contract_address", nullable=False),
+    _address("admin_address", nullable=False),
+    sa.Column(
+        "added_at",
+        UtcDateTime,
+        nullable=False,
+        default=utc_now,
+        server_default=sa.text("CURRENT_TIMESTAMP"),
+    ),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("chain_id", "contract_address", "admin_address", name="uq_contract_admins"),
 )
 
 settings = sa.Table(

@@ -7,7 +7,7 @@ A module (`core`, `ledger`, ...) owns one folder of versions. Its revisions are 
 
 from __future__ import annotations
 
-import graphlib
+import heapq
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -106,13 +106,25 @@ class RevisionGraph:
 
     @cached_property
     def _topological_order(self) -> list[str]:
-        sorter = graphlib.TopologicalSorter({rev: self.parents(rev) for rev in self.revisions})
+        """Parents first; among revisions ready to go, modules in registry order and each
+        module's versions by number, so that a module is applied whole before the next."""
+        waiting = {rev: len(self.parents(rev)) for rev in self.revisions}
+        children: dict[str, list[str]] = {rev: [] for rev in self.revisions}
+        for rev in self.revisions:
+            for parent in self.parents(rev):
+                children[parent].append(rev)
+        ready = [(self._sort_key(rev), rev) for rev, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
         order: list[str] = []
-        sorter.prepare()
-        while sorter.is_active():
-            ready = sorted(sorter.get_ready(), key=self._sort_key)
-            order.extend(ready)
-            sorter.done(*ready)
+        while ready:
+            _key, rev = heapq.heappop(ready)
+            order.append(rev)
+            for child in children[rev]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, (self._sort_key(child), child))
+        if len(order) != len(self.revisions):
+            raise MigrationError("migration dependencies form a cycle")
         return order
 
     def _sort_key(self, revision: str) -> tuple[int, int]:

@@ -1,0 +1,128 @@
+"""A chain to talk to: any JSON-RPC node (CHAINDB_RPC_URL), or eth-tester's in-process EVM.
+
+Every read and write goes through `Resilience` (retries with backoff, circuit breaker). Writes
+are signed locally: chaindb keeps the raw signed transaction (to rebroadcast, or to spot the
+transaction that replaced it) and picks nonces itself, since a node's 'pending' count ignores
+transactions it has not seen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib.resources import files
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import BlockNotFound, TransactionNotFound
+from web3.providers.rpc import HTTPProvider
+
+from chaindb.chain.resilience import Resilience
+from chaindb.errors import ConfigError
+from chaindb.types import parse_chain_id
+
+DEFAULT_CONFIRMATIONS = 12
+IN_PROCESS_CONFIRMATIONS = 3
+RPC_TIMEOUT_S = 10
+
+
+def contract_artifact(name: str) -> dict[str, Any]:
+    """ABI, bytecode and compiler of a contract built by scripts/build-contracts."""
+    return json.loads(files("chaindb.chain").joinpath(f"contracts/{name}.json").read_text())
+
+
+@dataclass
+class Chain:
+    """One chain: its web3 handle, CAIP-2 id, confirmation depth and resilient calls."""
+
+    w3: Web3
+    confirmations_required: int
+    resilience: Resilience = field(default_factory=Resilience)
+    tester: Any = None  # eth-tester's EthereumTester when in process
+
+    @cached_property
+    def numeric_id(self) -> int:
+        return int(self.call(lambda: self.w3.eth.chain_id))
+
+    @property
+    def chain_id(self) -> str:
+        return parse_chain_id(self.numeric_id)
+
+    def call(self, action: Any, *, retry: bool = True) -> Any:
+        return self.resilience.call(action, retry=retry)
+
+    def head(self) -> int:
+        return int(self.call(lambda: self.w3.eth.block_number))
+
+    def block_hash(self, number: int) -> str | None:
+        """The canonical hash at `number`, or None above the head."""
+        try:
+            block = self.call(lambda: self.w3.eth.get_block(number))
+        except BlockNotFound:
+            return None
+        return "0x" + bytes(block["hash"]).hex()
+
+    def receipt(self, tx_hash: str) -> Any | None:
+        try:
+            return self.call(lambda: self.w3.eth.get_transaction_receipt(HexBytes(tx_hash)))
+        except TransactionNotFound:
+            return None
+
+    def transaction(self, tx_hash: str) -> Any | None:
+        try:
+            return self.call(lambda: self.w3.eth.get_transaction(HexBytes(tx_hash)))
+        except TransactionNotFound:
+            return None
+
+    def mined_nonce(self, address: str) -> int:
+        """How many transactions of `address` are in the canonical chain."""
+        return int(self.call(lambda: self.w3.eth.get_transaction_count(address, "latest")))
+
+    def send_raw(self, raw: bytes) -> str:
+        tx_hash = self.call(lambda: self.w3.eth.send_raw_transaction(raw), retry=False)
+        return "0x" + bytes(tx_hash).hex()
+
+    def funded_account(self, index: int = 0) -> LocalAccount:
+        """In process only: one of eth-tester's funded accounts, with its key."""
+        if self.tester is None:
+            raise ConfigError("funded test accounts exist only on the in-process chain")
+        key = self.tester.backend.account_keys[index]
+        return Account.from_key(key.to_bytes())
+
+
+def connect_chain(
+    rpc_url: str | None = None,
+    *,
+    confirmations: int | None = None,
+    resilience: Resilience | None = None,
+) -> Chain:
+    """The chain at `rpc_url` (else CHAINDB_RPC_URL), or a fresh in-process EVM when neither is
+    set. Confirmations before a transaction is final: CHAINDB_CONFIRMATIONS, else 12 on a real
+    node and 3 in process."""
+    url = rpc_url or os.environ.get("CHAINDB_RPC_URL")
+    depth = confirmations or _env_int("CHAINDB_CONFIRMATIONS")
+    if url:
+        provider = HTTPProvider(
+            url, request_kwargs={"timeout": RPC_TIMEOUT_S}, exception_retry_configuration=None
+        )
+        return Chain(Web3(provider), depth or DEFAULT_CONFIRMATIONS, resilience or Resilience())
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3 import EthereumTesterProvider
+
+    tester = EthereumTester(PyEVMBackend())
+    w3 = Web3(EthereumTesterProvider(tester))
+    return Chain(w3, depth or IN_PROCESS_CONFIRMATIONS, resilience or Resilience(), tester)
+
+
+def _env_int(name: str) -> int | None:
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}: {raw!r} is invalid: must be a whole number >= 1")
+    return int(raw)
