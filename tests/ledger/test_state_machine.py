@@ -42,6 +42,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.balances = dict.fromkeys(USERS, 0)  # posted
+        self.issued = dict.fromkeys(USERS, 0)  # net: issued minus returned
         self.held = dict.fromkeys(USERS, 0)
         self.holds: dict[int, tuple[str, int]] = {}  # open holds: id -> (user, amount)
         self.settled: set[int] = set()
@@ -68,6 +69,20 @@ class LedgerMachine(RuleBasedStateMachine):
     def issue(self, user: str, amount: int) -> None:
         self._move("system:issuance", f"user:{user}", amount, "deposit")
         self.balances[user] += amount
+        self.issued[user] += amount
+
+    @rule(user=st.sampled_from(USERS), amount=amounts)
+    def return_to_issuance(self, user: str, amount: int) -> None:
+        """An undo (as a reorg's compensation does): issued goes down with the balance."""
+
+        def give_back() -> object:
+            return self._move(f"user:{user}", "system:issuance", amount, "adjustment")
+
+        if amount > self.issued[user]:
+            with pytest.raises(Conflict, match="more than"):
+                give_back()
+        elif self._spend(user, amount, give_back):
+            self.issued[user] -= amount
 
     @rule(user=st.sampled_from(USERS), amount=amounts)
     def burn(self, user: str, amount: int) -> None:
@@ -139,6 +154,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if first is request:
             call()
             self.balances[user] += amount
+            self.issued[user] += amount
         elif first == request:
             call()  # a retry: changes nothing
         else:
@@ -194,6 +210,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert account["balance"] >= 0
                 assert account["credits_posted"] - account["debits_posted"] == self.balances[user]
                 assert account["debits_pending"] == self.held[user]
+                assert account["issued"] == self.issued[user]
         assert open_holds == set(self.holds)
         assert settle_counts == len(self.settled)  # each settled hold: exactly one post or void
 

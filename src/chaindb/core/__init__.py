@@ -8,9 +8,12 @@ Every function takes a `Database` (it opens its own transaction) or a `Connectio
 from chaindb.core.contracts import (
     ContractDeployment,
     abi_hash,
+    add_contract_admin,
     get_contract_by_name,
     get_deployed_contracts,
+    is_contract_admin,
     record_contract_deployment,
+    revoke_contract_admin,
 )
 from chaindb.core.security_events import SecurityEvent, get_security_events, log_security_event
 from chaindb.core.settings import Setting, get_setting, list_settings, set_setting
@@ -42,6 +45,7 @@ __all__ = [
     "User",
     "Wallet",
     "abi_hash",
+    "add_contract_admin",
     "add_user_wallet",
     "create_user",
     "ensure_user",
@@ -56,11 +60,13 @@ __all__ = [
     "get_user",
     "get_user_primary_wallet",
     "get_user_wallets",
+    "is_contract_admin",
     "list_settings",
     "log_admin_signature",
     "log_blockchain_transaction",
     "log_security_event",
     "record_contract_deployment",
+    "revoke_contract_admin",
     "set_primary_wallet",
     "set_setting",
     "update_blockchain_transaction_status",

@@ -11,8 +11,9 @@ from eth_utils import keccak
 from pydantic import StringConstraints
 from sqlalchemy.engine import Connection
 
+from chaindb.core.schema import contract_admins
 from chaindb.core.schema import contract_deployments as contracts
-from chaindb.database import Database, reading, writing
+from chaindb.database import Database, dialect_insert, reading, writing
 from chaindb.errors import Conflict, InvalidInput
 from chaindb.types import (
     Address,
@@ -141,3 +142,64 @@ def _same_deployment(existing: ContractDeployment, new: NewDeployment) -> Contra
             f"{existing.contract_name} v{existing.version}"
         )
     return existing
+
+
+class _Admin(Input):
+    chain_id: ChainId
+    contract_address: Address
+    admin_address: Address
+
+
+def add_contract_admin(
+    target: Database | Connection, *, chain_id: int | str, contract_address: str, admin_address: str
+) -> None:
+    """Authorise `admin_address` to sign resolutions for the contract on `chain_id`."""
+    admin = validated(
+        _Admin, chain_id=chain_id, contract_address=contract_address, admin_address=admin_address
+    )
+    with writing(target) as conn:
+        conn.execute(
+            dialect_insert(conn, contract_admins)
+            .values(**admin.model_dump(), added_at=utc_now())
+            .on_conflict_do_update(
+                index_elements=["chain_id", "contract_address", "admin_address"],
+                set_={"revoked_at": None},
+            )
+        )
+
+
+def revoke_contract_admin(
+    target: Database | Connection, *, chain_id: int | str, contract_address: str, admin_address: str
+) -> None:
+    admin = validated(
+        _Admin, chain_id=chain_id, contract_address=contract_address, admin_address=admin_address
+    )
+    with writing(target) as conn:
+        conn.execute(
+            contract_admins.update()
+            .where(*_admin_matches(admin), contract_admins.c.revoked_at.is_(None))
+            .values(revoked_at=utc_now())
+        )
+
+
+def is_contract_admin(
+    target: Database | Connection, *, chain_id: int | str, contract_address: str, admin_address: str
+) -> bool:
+    admin = validated(
+        _Admin, chain_id=chain_id, contract_address=contract_address, admin_address=admin_address
+    )
+    with reading(target) as conn:
+        found = conn.execute(
+            sa.select(contract_admins.c.id).where(
+                *_admin_matches(admin), contract_admins.c.revoked_at.is_(None)
+            )
+        ).first()
+    return found is not None
+
+
+def _admin_matches(admin: _Admin) -> list[sa.ColumnElement[bool]]:
+    return [
+        contract_admins.c.chain_id == admin.chain_id,
+        contract_admins.c.contract_address == admin.contract_address,
+        contract_admins.c.admin_address == admin.admin_address,
+    ]

@@ -1,18 +1,25 @@
-"""The audit trail of admin signatures (resolutions signed off-chain, verified later)."""
+"""The audit trail of admin signatures, each verified as it is logged.
+
+Give the signed content (an EIP-191 `message`, or EIP-712 `typed_data`) and the signer is
+recovered with eth-account: is_verified says whether it is `admin_address`. Given only a
+message_hash, a signature cannot be checked and is logged unverified.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
+from eth_utils import keccak
 from pydantic import AfterValidator, StringConstraints
 from sqlalchemy.engine import Connection
 
 from chaindb.core.schema import admin_signatures_log as signatures
 from chaindb.database import Database, dialect_insert, reading, writing
-from chaindb.errors import Conflict
+from chaindb.errors import Conflict, InvalidInput
 from chaindb.types import Address, Hash32, RowId, UtcDatetime, parse_utc, utc_now
 from chaindb.validation import Input, Row, validated
 
@@ -30,13 +37,14 @@ Signature = Annotated[str, AfterValidator(_signature_rule)]
 
 class NewSignature(Input):
     admin_address: Address
-    message_hash: Hash32
     signature: Signature
-    signature_type: Literal["eip191", "eip712"] = "eip191"
+    message: str | None = None
+    typed_data: dict[str, Any] | None = None
+    message_hash: Hash32 | None = None
+    signature_type: Literal["eip191", "eip712"] | None = None  # implied by message/typed_data
     challenge_id: RowId | None = None
-    subject: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    subject: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     winner: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
-    is_verified: bool = False
     signed_at: UtcDatetime | None = None
 
 
@@ -57,7 +65,8 @@ class AdminSignature(Row):
 def log_admin_signature(target: Database | Connection, **fields: Any) -> AdminSignature:
     """Record a signature; logging the same (message_hash, signature) again returns the first."""
     new = validated(NewSignature, **fields)
-    values = new.model_dump(exclude_none=True)
+    checked = check_signature(new)
+    values = new.model_dump(exclude_none=True, exclude={"message", "typed_data"}) | checked
     values.setdefault("signed_at", utc_now())
     with writing(target) as conn:
         conn.execute(
@@ -97,3 +106,50 @@ def get_admin_signatures(
     query = query.order_by(signatures.c.signed_at.desc(), signatures.c.id.desc()).limit(limit)
     with reading(target) as conn:
         return [AdminSignature.model_validate(row) for row in conn.execute(query)]
+
+
+def check_signature(new: NewSignature) -> dict[str, Any]:
+    """message_hash, signature_type, subject and is_verified, from the signed content."""
+    if new.message is not None and new.typed_data is not None:
+        raise InvalidInput(
+            "typed_data", "...", "give either message (EIP-191) or typed_data (EIP-712)"
+        )
+    if new.message is None and new.typed_data is None:
+        if new.message_hash is None:
+            raise InvalidInput("message_hash", None, "give message, typed_data or message_hash")
+        return {"signature_type": new.signature_type or "eip191", "is_verified": False}
+    signable, kind, subject = _signable(new)
+    if new.signature_type not in (None, kind):
+        raise InvalidInput("signature_type", new.signature_type, f"the content given is {kind}")
+    digest = "0x" + keccak(b"\x19" + signable.version + signable.header + signable.body).hex()
+    if new.message_hash is not None and new.message_hash != digest:
+        raise InvalidInput("message_hash", new.message_hash, f"does not match the {kind} content")
+    return {
+        "message_hash": digest,
+        "signature_type": kind,
+        "subject": new.subject or subject,
+        "is_verified": recover_signer(signable, new.signature) == new.admin_address,
+    }
+
+
+def recover_signer(signable: Any, signature: str) -> str | None:
+    """The address that signed, lowercase; None when the bytes are not a valid signature."""
+    from eth_account import Account
+
+    try:
+        return Account.recover_message(signable, signature=signature).lower()
+    except (ValueError, TypeError):
+        return None
+
+
+def _signable(new: NewSignature) -> tuple[Any, str, str]:
+    from eth_account.messages import encode_defunct, encode_typed_data
+
+    if new.typed_data is not None:
+        try:
+            signable = encode_typed_data(full_message=new.typed_data)
+        except Exception as error:  # eth-account raises several types for malformed data
+            raise InvalidInput("typed_data", "...", f"is not EIP-712 typed data: {error}") from None
+        return signable, "eip712", json.dumps(new.typed_data, sort_keys=True, default=str)
+    assert new.message is not None
+    return encode_defunct(text=new.message), "eip191", new.message

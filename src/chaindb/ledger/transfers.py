@@ -292,10 +292,15 @@ class _Batch:
             self._shift_balance(debit, held - amount)
             self._shift_balance(credit, amount)
         if amount and phase in ("single", "post"):
-            if debit["owner_type"] == "system" and debit["owner_id"] == ISSUANCE:
+            # Net figures: a return to issuance (or out of burn) undoes an issue (or a burn).
+            if _is_system(debit, ISSUANCE):
                 self._add(credit, "issued", amount)
-            if credit["owner_type"] == "system" and credit["owner_id"] == BURN:
+            if _is_system(credit, ISSUANCE):
+                self._take(debit, "issued", amount, "was issued")
+            if _is_system(credit, BURN):
                 self._add(debit, "burned", amount)
+            if _is_system(debit, BURN):
+                self._take(credit, "burned", amount, "was burned")
         for account in (debit, credit):
             account["transfer_count"] += 1
             self.changed.add(account["id"])
@@ -320,9 +325,22 @@ class _Batch:
             raise Conflict(f"{column} of account {account['id']} would exceed 2**256 - 1")
 
     @staticmethod
+    def _take(account: dict[str, Any], column: str, amount: int, what: str) -> None:
+        if account[column] < amount:
+            raise Conflict(
+                f"account {account['owner_type']}:{account['owner_id']} would return {amount}, "
+                f"more than {account[column]} that {what}"
+            )
+        account[column] -= amount
+
+    @staticmethod
     def _shift_balance(account: dict[str, Any], amount: int) -> None:
         if account["balance"] is not None:
             account["balance"] += amount
+
+
+def _is_system(account: dict[str, Any], name: str) -> bool:
+    return account["owner_type"] == "system" and account["owner_id"] == name
 
 
 def _apply(conn: Connection, requests: list[Request], *, skip_resolved: bool) -> list[Transfer]:

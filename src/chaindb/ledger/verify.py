@@ -112,9 +112,12 @@ def recompute(
     ):
         for account_id, total in _sums(conn, column, account_ids, open_hold):
             expected[account_id][side] = total
-    for side, column, other, name in (
-        ("issued", t.c.credit_account_id, t.c.debit_account_id, ISSUANCE),
-        ("burned", t.c.debit_account_id, t.c.credit_account_id, BURN),
+    # Net figures: issued = from issuance - back to it; burned = to burn - back out of it.
+    for side, sign, column, other, name in (
+        ("issued", 1, t.c.credit_account_id, t.c.debit_account_id, ISSUANCE),
+        ("issued", -1, t.c.debit_account_id, t.c.credit_account_id, ISSUANCE),
+        ("burned", 1, t.c.debit_account_id, t.c.credit_account_id, BURN),
+        ("burned", -1, t.c.credit_account_id, t.c.debit_account_id, BURN),
     ):
         system = sa.select(ledger_accounts.c.id).where(
             ledger_accounts.c.owner_type == "system", ledger_accounts.c.owner_id == name
@@ -122,7 +125,7 @@ def recompute(
         for account_id, total in _sums(
             conn, column, account_ids, sa.and_(posted, other.in_(system))
         ):
-            expected[account_id][side] = total
+            expected[account_id][side] += sign * total  # type: ignore[operator]
     for column in (t.c.debit_account_id, t.c.credit_account_id):
         counts = conn.execute(
             sa.select(column, sa.func.count()).where(column.in_(account_ids)).group_by(column)

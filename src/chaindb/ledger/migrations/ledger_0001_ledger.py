@@ -288,10 +288,15 @@ BEGIN
         SELECT
             coalesce(sum(amount) FILTER (WHERE debit_account_id = v_account), 0) AS debits,
             coalesce(sum(amount) FILTER (WHERE credit_account_id = v_account), 0) AS credits,
+            -- net: issued minus returned to issuance; burned minus taken back out of burn
             coalesce(sum(amount) FILTER (
-                WHERE credit_account_id = v_account AND debit_account_id = v_issuance), 0) AS issued,
+                WHERE credit_account_id = v_account AND debit_account_id = v_issuance), 0)
+            - coalesce(sum(amount) FILTER (
+                WHERE debit_account_id = v_account AND credit_account_id = v_issuance), 0) AS issued,
             coalesce(sum(amount) FILTER (
-                WHERE debit_account_id = v_account AND credit_account_id = v_burn), 0) AS burned,
+                WHERE debit_account_id = v_account AND credit_account_id = v_burn), 0)
+            - coalesce(sum(amount) FILTER (
+                WHERE credit_account_id = v_account AND debit_account_id = v_burn), 0) AS burned,
             count(*) AS transfers
         FROM ledger_transfers
         WHERE (debit_account_id = v_account OR credit_account_id = v_account)
