@@ -23,7 +23,13 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import (
+    BlockNotFound,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
+)
 
 from chaindb.errors import ChaindbError
 
@@ -36,6 +42,7 @@ class ErrorKind(Enum):
     NONCE = "nonce"  # nonce too low / already known / replacement underpriced
     GAS = "gas"  # out of gas, fee too low, funds for gas
     EXECUTION = "execution"  # the EVM reverted: never retried
+    NOT_FOUND = "not_found"  # the node answered: no such transaction or block (not an outage)
 
 
 class ChainUnavailable(ChaindbError):
@@ -47,6 +54,8 @@ _GAS_WORDS = ("gas", "fee", "insufficient funds")
 
 
 def classify(error: BaseException) -> ErrorKind:
+    if isinstance(error, TransactionNotFound | BlockNotFound):
+        return ErrorKind.NOT_FOUND
     if isinstance(error, ContractLogicError):
         return ErrorKind.EXECUTION
     if isinstance(

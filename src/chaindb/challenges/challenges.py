@@ -91,6 +91,7 @@ class Challenge(Row):
     on_chain_resolved: bool
     resolution_timestamp: datetime | None
     on_chain_metadata: dict[str, Any] | None
+    reorged_at: datetime | None
 
 
 class PendingResolution(Row):

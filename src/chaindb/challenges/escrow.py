@@ -150,11 +150,13 @@ def get_escrow_records(target: Database | Connection, challenge_id: int) -> list
         return [EscrowRecord.model_validate(row) for row in rows]
 
 
-def refund(conn: Connection, record: EscrowRecord) -> EscrowRecord:
+def refund(
+    conn: Connection, record: EscrowRecord, *, idempotency_key: str | None = None
+) -> EscrowRecord:
     void = VoidRequest(
         pending_id=record.hold_transfer_id,
         kind="refunded",
-        idempotency_key=stake_key(record.challenge_id, record.user_id, "refund"),
+        idempotency_key=idempotency_key or stake_key(record.challenge_id, record.user_id, "refund"),
     )
     (settled,) = run(conn, [void])
     return _update(

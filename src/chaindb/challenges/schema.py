@@ -102,6 +102,8 @@ challenges = sa.Table(
     sa.Column("on_chain_resolved", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("resolution_timestamp", UtcDateTime, nullable=True),
     sa.Column("on_chain_metadata", JSONType, nullable=True),
+    # challenges_0002: set when a reorg undid the resolution (the only way back, see trigger).
+    sa.Column("reorged_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("blockchain_creation_tx_hash", name="uq_challenges_creation_tx_hash"),
     sa.CheckConstraint(f"status IN {STATUSES}", name="ck_challenges_status"),
     sa.CheckConstraint(f"result IS NULL OR result IN {RESULTS}", name="ck_challenges_result"),

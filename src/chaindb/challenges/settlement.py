@@ -21,13 +21,13 @@ from chaindb.challenges.escrow import (
     get_escrow_records,
     mark_claimed,
     refund,
-    stake_key,
 )
 from chaindb.challenges.schema import challenge_escrow_records as records
+from chaindb.challenges.schema import challenges
 from chaindb.database import Database, writing
 from chaindb.errors import Conflict, NotFound
 from chaindb.ledger.accounts import ESCROW, ISSUANCE, POINTS
-from chaindb.ledger.schema import ledger_assets
+from chaindb.ledger.schema import ledger_accounts, ledger_assets, ledger_transfers
 from chaindb.ledger.transfers import PostRequest, Request, TransferRequest, run
 from chaindb.types import Amount, TxHash, utc_now
 from chaindb.validation import Input, Row, validated
@@ -66,33 +66,49 @@ def resolve_challenge(
                     f"challenge {challenge_id} is already resolved as {challenge.result}"
                 )
             return _settlement(challenge, get_escrow_records(conn, challenge_id))
-        if challenge.on_chain_status != "active":
-            raise Conflict(
-                f"challenge {challenge_id} is {challenge.on_chain_status}: activate it first"
-            )
-        stakes = [r for r in get_escrow_records(conn, challenge_id) if r.status == "locked"]
-        winners = [r for r in stakes if r.side == resolution.winning_side]
-        if winners and len(winners) < len(stakes):
-            points = _pay_winners(conn, challenge, stakes, winners, resolution.base_points)
-        else:
-            for record in stakes:
-                refund(conn, record)
-            points = 0
-        resolved = move_on_chain_status(
-            conn,
-            challenge,
-            "resolved",
-            on_chain_resolved=True,
-            result=result,
-            status="completed",
-            completed_at=utc_now(),
-            resolution_timestamp=utc_now(),
-            points_awarded=points,
-            admin_signature=resolution.admin_signature,
-            blockchain_resolution_tx_hash=resolution.resolution_tx_hash,
-            blockchain_settlement_block_number=resolution.settlement_block_number,
-        )
+        resolved = settle(conn, challenge, resolution, key_prefix=f"challenge:{challenge_id}")
         return _settlement(resolved, get_escrow_records(conn, challenge_id))
+
+
+def settle(
+    conn: Connection,
+    challenge: Challenge,
+    resolution: Resolution,
+    *,
+    key_prefix: str,
+    rounding: Literal["exact", "floor"] = "exact",
+) -> Challenge:
+    """Settle an active challenge in the caller's transaction. Every ledger step is keyed
+    '<key_prefix>:<step>:<user>'. rounding 'floor' pays what ChallengeEscrow.payoutOf pays
+    (the dust stays in escrow); 'exact' shares the whole pot."""
+    if challenge.on_chain_status != "active":
+        raise Conflict(
+            f"challenge {challenge.id} is {challenge.on_chain_status}: activate it first"
+        )
+    stakes = [r for r in get_escrow_records(conn, challenge.id) if r.status == "locked"]
+    winners = [r for r in stakes if r.side == resolution.winning_side]
+    if winners and len(winners) < len(stakes):
+        points = _pay_winners(
+            conn, challenge, stakes, winners, resolution.base_points, key_prefix, rounding
+        )
+    else:
+        for record in stakes:
+            refund(conn, record, idempotency_key=f"{key_prefix}:refund:{record.user_id}")
+        points = 0
+    return move_on_chain_status(
+        conn,
+        challenge,
+        "resolved",
+        on_chain_resolved=True,
+        result=RESULT_OF_SIDE[resolution.winning_side],
+        status="completed",
+        completed_at=utc_now(),
+        resolution_timestamp=utc_now(),
+        points_awarded=points,
+        admin_signature=resolution.admin_signature,
+        blockchain_resolution_tx_hash=resolution.resolution_tx_hash,
+        blockchain_settlement_block_number=resolution.settlement_block_number,
+    )
 
 
 def claim_payout(
@@ -129,6 +145,12 @@ class _Claim(Input):
     claim_tx_hash: TxHash | None = None
 
 
+def split_pot_floor(pot: int, stakes: dict[str, int]) -> dict[str, int]:
+    """The contract's shares: each rounded down, the dust left over."""
+    total = sum(stakes.values())
+    return {user: stake * pot // total for user, stake in stakes.items()}
+
+
 def split_pot(pot: int, stakes: dict[str, int]) -> dict[str, int]:
     """Share `pot` in proportion to `stakes`, exactly: floor shares, then one unit each to the
     largest remainders (ties by user id) until the pot is spent."""
@@ -146,11 +168,14 @@ def _pay_winners(
     stakes: list[EscrowRecord],
     winners: list[EscrowRecord],
     base_points: int,
+    key_prefix: str,
+    rounding: str,
 ) -> int:
     code = conn.execute(
         sa.select(ledger_assets.c.code).where(ledger_assets.c.id == challenge.payment_asset_id)
     ).scalar_one()
-    payouts = split_pot(
+    share = split_pot if rounding == "exact" else split_pot_floor
+    payouts = share(
         sum(r.amount_escrowed for r in stakes), {r.user_id: r.amount_escrowed for r in winners}
     )
     points = int(
@@ -160,7 +185,7 @@ def _pay_winners(
         PostRequest(
             pending_id=r.hold_transfer_id,
             kind="released_escrow",
-            idempotency_key=stake_key(challenge.id, r.user_id, "settle"),
+            idempotency_key=f"{key_prefix}:settle:{r.user_id}",
         )
         for r in stakes
     ]
@@ -172,7 +197,7 @@ def _pay_winners(
             amount=amount,
             kind="payout",
             challenge_id=challenge.id,
-            idempotency_key=stake_key(challenge.id, user, "payout"),
+            idempotency_key=f"{key_prefix}:payout:{user}",
         )
         for user, amount in payouts.items()
         if amount > 0
@@ -187,7 +212,7 @@ def _pay_winners(
                 kind="earned_challenge",
                 challenge_id=challenge.id,
                 reason="Won challenge",
-                idempotency_key=stake_key(challenge.id, user, "points"),
+                idempotency_key=f"{key_prefix}:points:{user}",
             )
             for user in payouts
         ]
@@ -204,7 +229,7 @@ def _pay_winners(
                 status="released",
                 amount_released=payout,
                 settle_transfer_id=settled[record.hold_transfer_id],
-                payout_transfer_id=paid.get(stake_key(challenge.id, record.user_id, "payout")),
+                payout_transfer_id=paid.get(f"{key_prefix}:payout:{record.user_id}"),
                 released_at=now,
                 updated_at=now,
             )
@@ -220,3 +245,111 @@ def _settlement(challenge: Challenge, escrows: list[EscrowRecord]) -> Settlement
         points={user: challenge.points_awarded or 0 for user in winners},
         refunded=[r.user_id for r in escrows if r.status == "refunded"],
     )
+
+
+def unsettle(conn: Connection, challenge_id: int, *, key_prefix: str) -> Challenge:
+    """Undo a settlement whose resolution left the chain (a reorg): compensating transfers,
+    never deletions. Payouts and points go back, posted stakes return to their owners and are
+    held again (a new hold each), the records are locked again and the challenge is active,
+    its reorged_at stamped (the one way the status trigger lets it step back)."""
+    challenge = lock_challenge(conn, challenge_id)
+    if challenge.on_chain_status not in ("resolved", "claimed"):
+        return challenge
+    code = conn.execute(
+        sa.select(ledger_assets.c.code).where(ledger_assets.c.id == challenge.payment_asset_id)
+    ).scalar_one()
+    applied = (
+        conn.execute(
+            sa.select(ledger_transfers).where(
+                ledger_transfers.c.idempotency_key.like(f"{key_prefix}:%")
+            )
+        )
+        .mappings()
+        .all()
+    )
+    by_step: dict[str, list[sa.RowMapping]] = {}
+    for transfer in applied:
+        step = transfer["idempotency_key"][len(key_prefix) + 1 :].split(":", 1)[0]
+        by_step.setdefault(step, []).append(transfer)
+    requests: list[Request] = []
+    for step, debit, credit in (
+        ("payout", "user", f"system:{ESCROW}"),
+        ("settle", f"system:{ESCROW}", "user"),
+        ("points", "user", f"system:{ISSUANCE}"),
+    ):
+        for transfer in by_step.get(step, []):
+            user = "user:" + transfer["idempotency_key"].rsplit(":", 1)[1]
+            requests.append(
+                TransferRequest(
+                    asset=POINTS if step == "points" else code,
+                    debit=user if debit == "user" else debit,
+                    credit=user if credit == "user" else credit,
+                    amount=transfer["amount"],
+                    kind="adjustment",
+                    reason="reorg: resolution left the chain",
+                    challenge_id=challenge.id,
+                    idempotency_key=f"undo:{transfer['idempotency_key']}",
+                )
+            )
+    settled = [r for r in get_escrow_records(conn, challenge.id) if r.status != "locked"]
+    requests += [
+        TransferRequest(
+            asset=code,
+            debit=f"user:{r.user_id}",
+            credit=f"system:{ESCROW}",
+            amount=r.amount_escrowed,
+            kind="locked_escrow",
+            pending=True,
+            challenge_id=challenge.id,
+            idempotency_key=f"{key_prefix}:relock:{r.user_id}",
+        )
+        for r in settled
+    ]
+    relocks = {t.debit_account_id: t.id for t in run(conn, requests) if t.phase == "pending"}
+    for record in settled:
+        account = _account_id(conn, record.asset_id, record.user_id)
+        conn.execute(
+            records.update()
+            .where(records.c.id == record.id)
+            .values(
+                status="locked",
+                amount_released=0,
+                hold_transfer_id=relocks[account],
+                settle_transfer_id=None,
+                payout_transfer_id=None,
+                released_at=None,
+                claimed_at=None,
+                claim_tx_hash=None,
+                updated_at=utc_now(),
+            )
+        )
+    row = conn.execute(
+        challenges.update()
+        .where(challenges.c.id == challenge.id)
+        .values(
+            on_chain_status="active",
+            status="active",
+            result=None,
+            on_chain_resolved=False,
+            completed_at=None,
+            resolution_timestamp=None,
+            points_awarded=None,
+            blockchain_resolution_tx_hash=None,
+            blockchain_settlement_block_number=None,
+            blockchain_payout_tx_hash=None,
+            reorged_at=utc_now(),
+            updated_at=utc_now(),
+        )
+        .returning(challenges)
+    ).one()
+    return Challenge.model_validate(row)
+
+
+def _account_id(conn: Connection, asset_id: int, user_id: str) -> int:
+    return conn.execute(
+        sa.select(ledger_accounts.c.id).where(
+            ledger_accounts.c.asset_id == asset_id,
+            ledger_accounts.c.owner_type == "user",
+            ledger_accounts.c.owner_id == user_id,
+        )
+    ).scalar_one()

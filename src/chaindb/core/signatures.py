@@ -76,7 +76,7 @@ def log_admin_signature(target: Database | Connection, **fields: Any) -> AdminSi
         )
         row = conn.execute(
             sa.select(signatures).where(
-                signatures.c.message_hash == new.message_hash,
+                signatures.c.message_hash == values["message_hash"],
                 signatures.c.signature == new.signature,
             )
         ).one()

@@ -8,10 +8,10 @@ Every update is one indexed row lookup: (chain_id, transaction_hash) is unique.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import Field
+from pydantic import Field, StringConstraints
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -65,6 +65,7 @@ class NewTransaction(Input):
     user_id: UserId | None = None
     challenge_id: RowId | None = None
     created_at: UtcDatetime | None = None
+    raw_transaction: Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]+$")] | None = None
 
 
 class StatusUpdate(Input):
@@ -73,6 +74,7 @@ class StatusUpdate(Input):
     block_hash: Hash32 | None = None
     gas_used: BlockNumber | None = None
     gas_price_wei: Amount | None = None
+    effective_gas_price_wei: Amount | None = None
     error_message: str | None = Field(default=None, max_length=10_000)
     replaced_by_hash: TxHash | None = None
 
@@ -99,6 +101,12 @@ class BlockchainTransaction(Row):
     created_at: datetime
     updated_at: datetime
     confirmed_at: datetime | None
+    raw_transaction: str | None = None
+    effective_gas_price_wei: int | None = None
+    confirmations: int | None = None
+    is_final: bool = False
+    finalized_at: datetime | None = None
+    last_seen_at: datetime | None = None
 
 
 def log_blockchain_transaction(
@@ -146,6 +154,23 @@ def update_blockchain_transaction_status(
             txs.update().where(txs.c.id == current.id).values(**values).returning(txs)
         ).one()
     return BlockchainTransaction.model_validate(row)
+
+
+def set_confirmations(
+    target: Database | Connection, tx_id: int, confirmations: int, *, final: bool
+) -> None:
+    """The tracker's count of blocks on top of (and including) the transaction's block."""
+    values: dict[str, Any] = {"confirmations": confirmations, "updated_at": utc_now()}
+    if final:
+        values.update(is_final=True, finalized_at=utc_now())
+    with writing(target) as conn:
+        conn.execute(txs.update().where(txs.c.id == tx_id).values(**values))
+
+
+def mark_seen(target: Database | Connection, tx_id: int) -> None:
+    """The node still knows this pending transaction (it is not dropped)."""
+    with writing(target) as conn:
+        conn.execute(txs.update().where(txs.c.id == tx_id).values(last_seen_at=utc_now()))
 
 
 def get_blockchain_transaction(
@@ -241,7 +266,17 @@ def _status_values(current: BlockchainTransaction, update: StatusUpdate) -> dict
     values: dict[str, Any] = {"status": update.status}
     values.update(update.model_dump(exclude_none=True, exclude={"status"}))
     if update.status == "pending" and current.status in MINED:
-        values.update(block_number=None, block_hash=None, gas_used=None, confirmed_at=None)
+        # A reorg: what the receipt said no longer holds.
+        values.update(
+            block_number=None,
+            block_hash=None,
+            gas_used=None,
+            effective_gas_price_wei=None,
+            confirmed_at=None,
+            confirmations=None,
+            is_final=False,
+            finalized_at=None,
+        )
     if update.status in MINED:
         if values.get("block_number", current.block_number) is None:
             raise InvalidInput("block_number", None, f"required when status is {update.status}")
