@@ -83,6 +83,12 @@ class RetryPolicy:
     jitter_s: float = 1.0
     attempts_max: int = 6  # the first try and five retries: 2, 4, 8, 16, 30 s
 
+    def wait(self) -> Any:
+        """tenacity's wait: first_wait_s doubling up to max_wait_s, plus random jitter."""
+        return wait_exponential(
+            multiplier=self.first_wait_s, min=self.first_wait_s, max=self.max_wait_s
+        ) + wait_random(0, self.jitter_s)
+
     def schedule_s(self) -> list[float]:
         """The waits between attempts, before jitter."""
         return [
@@ -131,12 +137,7 @@ class Resilience:
                     and not isinstance(e, pybreaker.CircuitBreakerError)
                 )
             ),
-            wait=wait_exponential(
-                multiplier=self.policy.first_wait_s,
-                min=self.policy.first_wait_s,
-                max=self.policy.max_wait_s,
-            )
-            + wait_random(0, self.policy.jitter_s),
+            wait=self.policy.wait(),
             stop=stop_after_attempt(self.policy.attempts_max),
             reraise=True,
         )

@@ -54,8 +54,15 @@ def build_transaction(
         estimate = chain.call(lambda: chain.w3.eth.estimate_gas(transaction))
         transaction["gas"] = estimate * (100 + GAS_MARGIN_PERCENT) // 100
     if "gasPrice" not in transaction and "maxFeePerGas" not in transaction:
-        transaction["gasPrice"] = int(chain.call(lambda: chain.w3.eth.gas_price))
+        transaction.update(eip1559_fees(chain))
     return transaction
+
+
+def eip1559_fees(chain: Chain) -> dict[str, int]:
+    """Type-2 fees: twice the current base fee plus the node's suggested tip."""
+    base = int(chain.call(lambda: chain.w3.eth.get_block("latest"))["baseFeePerGas"])
+    tip = int(chain.call(lambda: chain.w3.eth.max_priority_fee))
+    return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
 
 
 def send_transaction(
@@ -97,7 +104,9 @@ def replace_transaction(
     if original.nonce is None or original.gas_price_wei is None:
         raise SendFailed(f"{original.transaction_hash} has no nonce or gas price to replace")
     replacement = call or {"to": sender.address, "value": 0, "gas": 21_000}  # a cancel
-    priced = {**replacement, "gasPrice": original.gas_price_wei}
+    # The original's tip is at most its max fee: bumping both from the max fee outbids it.
+    fee = original.gas_price_wei
+    priced = {**replacement, "maxFeePerGas": fee, "maxPriorityFeePerGas": fee}
     transaction = bump_gas(build_transaction(chain, sender, priced, nonce=original.nonce))
     labels = {"transaction_type": transaction_type}
     return _sign_log_broadcast(db, chain, sender, transaction, (), labels)

@@ -70,7 +70,8 @@ def track(db: Database, chain: Chain, *, dropped_after_s: float | None = None) -
     """One pass over this chain's transactions (see the module's doc)."""
     report = TrackReport(head=chain.head())
     _heal_reorgs(db, chain, report)
-    _follow_pending(db, chain, report, dropped_after_s or DEFAULT_DROPPED_AFTER_S)
+    dropped_after_s = DEFAULT_DROPPED_AFTER_S if dropped_after_s is None else dropped_after_s
+    _follow_pending(db, chain, report, dropped_after_s)
     _count_confirmations(db, chain, report)
     return report
 

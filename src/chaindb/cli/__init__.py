@@ -7,7 +7,7 @@ import sys
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from chaindb.cli import challenges, health, maintenance, migrate
+from chaindb.cli import chain, challenges, health, maintenance, migrate
 from chaindb.cli.output import error_console, masked_text
 from chaindb.errors import ChaindbError
 
@@ -34,6 +34,7 @@ migrate.register(app)
 health.register(app)
 maintenance.register(app)
 challenges.register(app)
+chain.register(app)
 
 
 def main() -> None:
