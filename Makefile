@@ -18,7 +18,8 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 demo: install
-	@echo "== chaindb demo: embedded SQLite database at ./$(DEMO_DB)"
+	@echo "== chaindb demo: a new embedded SQLite database at ./$(DEMO_DB), an in-process EVM"
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb migrate
 	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb status
 	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb demo
@@ -31,7 +32,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 
 bench: install
-	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py"
+	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/chain.py"
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache

@@ -1,0 +1,59 @@
+"""`chaindb watch` as a user runs it: a real process, a real node, stopped by a signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from eth_account import Account
+
+from chaindb import core
+from chaindb.chain.client import connect_chain
+from chaindb.chain.sending import send_transaction
+from tests.chain.rpc_server import FlakyNode
+
+PASS_WAIT_S = 60
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT])
+def test_watch_tracks_until_a_signal_then_finishes_its_pass(core_db, db_url, stop_with):
+    with FlakyNode() as node:
+        chain = connect_chain(node.url)
+        payer = Account.from_key(node.tester.backend.account_keys[1].to_bytes())
+        sent = send_transaction(
+            core_db, chain, payer, {"to": payer.address, "value": 1}, transaction_type="payment"
+        )
+        watcher = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chaindb",
+                "watch",
+                "--rpc-url",
+                node.url,
+                "--interval",
+                "0.1",
+                "--confirmations",
+                "1",
+            ],
+            env={**os.environ, "CHAINDB_URL": db_url, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines = []
+        deadline = time.monotonic() + PASS_WAIT_S
+        while not any(line.startswith("pass 2") for line in lines) and time.monotonic() < deadline:
+            lines.append(watcher.stdout.readline())
+        watcher.send_signal(stop_with)
+        out, err = watcher.communicate(timeout=PASS_WAIT_S)
+    assert watcher.returncode == 0, err
+    output = "".join(lines) + out
+    assert "pass 1: head 1: 1 mined, 1 final" in output
+    assert f"stopped by {signal.Signals(stop_with).name}" in output
+    tracked = core.get_blockchain_transaction(core_db, sent.transaction_hash)
+    assert (tracked.status, tracked.is_final) == ("success", True)
