@@ -102,3 +102,29 @@ def test_resolving_again_after_a_crash_sends_nothing_new(bridge):
     bridge.mine(CONFIRMATIONS)
     track(bridge.db, bridge.chain)
     assert_settled_once(bridge, challenge)
+
+
+class Crash(BaseException):
+    """The process dies (not an error anyone catches)."""
+
+
+def test_a_crash_between_logging_and_broadcasting_loses_nothing(bridge, monkeypatch):
+    challenge = open_challenge(bridge, STAKES)
+
+    def die(*_args):
+        raise Crash
+
+    with monkeypatch.context() as patch:
+        patch.setattr("chaindb.chain.sending._broadcast", die)
+        with pytest.raises(Crash):
+            resolve(bridge, challenge)
+    logged = core.get_recent_blockchain_transactions(
+        bridge.db, transaction_type="challenge_resolve"
+    )
+    assert [t.status for t in logged] == ["pending"], "logged, with its effect, before sending"
+    assert bridge.chain.transaction(logged[0].transaction_hash) is None, "the node never got it"
+    rerun = resolve(bridge, challenge).transaction
+    assert rerun.transaction_hash == logged[0].transaction_hash
+    bridge.mine(CONFIRMATIONS)
+    track(bridge.db, bridge.chain)
+    assert_settled_once(bridge, challenge)
