@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from chaindb.core.schema import CHAIN_ID_LENGTH
+from chaindb.columns import chain_id, row_id, timestamp, tx_hash
 from chaindb.types import (
     AddressType,
-    IdType,
     JSONType,
-    TxHashType,
-    UtcDateTime,
     address_check,
-    chain_id_check,
     hash32_check,
-    tx_hash_check,
-    utc_now,
 )
 
 metadata = sa.MetaData()
@@ -31,28 +25,12 @@ EFFECT_STATES = ("waiting", "applied")  # compensation sends an effect back to w
 EVENT_STATUSES = ("new", "projected", "skipped", "removed")
 
 
-def _chain_id() -> sa.Column[str]:
-    return sa.Column(
-        "chain_id", sa.String(CHAIN_ID_LENGTH), chain_id_check("chain_id"), nullable=False
-    )
-
-
-def _timestamp(name: str) -> sa.Column[object]:
-    return sa.Column(
-        name,
-        UtcDateTime,
-        nullable=False,
-        default=utc_now,
-        server_default=sa.text("CURRENT_TIMESTAMP"),
-    )
-
-
 chain_tx_effects = sa.Table(
     "chain_tx_effects",
     metadata,
-    sa.Column("id", IdType, primary_key=True, autoincrement=True),
-    _chain_id(),
-    sa.Column("transaction_hash", TxHashType, tx_hash_check("transaction_hash"), nullable=False),
+    row_id(),
+    chain_id(),
+    tx_hash("transaction_hash", nullable=False),
     sa.Column("effect", sa.String(32), nullable=False),
     sa.Column("payload", JSONType, nullable=False),
     sa.Column("state", sa.String(12), nullable=False, server_default="waiting"),
@@ -61,8 +39,8 @@ chain_tx_effects = sa.Table(
     ),
     sa.Column("applications", sa.Integer, nullable=False, server_default="0"),
     sa.Column("compensations", sa.Integer, nullable=False, server_default="0"),
-    _timestamp("created_at"),
-    _timestamp("updated_at"),
+    timestamp("created_at"),
+    timestamp("updated_at"),
     sa.UniqueConstraint("chain_id", "transaction_hash", "effect", name="uq_chain_tx_effects"),
     sa.CheckConstraint(f"state IN {EFFECT_STATES}", name="ck_chain_tx_effects_state"),
     sa.CheckConstraint(
@@ -74,19 +52,19 @@ chain_tx_effects = sa.Table(
 chain_events = sa.Table(
     "chain_events",
     metadata,
-    sa.Column("id", IdType, primary_key=True, autoincrement=True),
-    _chain_id(),
+    row_id(),
+    chain_id(),
     sa.Column("contract_address", AddressType, address_check("contract_address"), nullable=False),
     sa.Column("block_number", sa.BigInteger, nullable=False),
     sa.Column("block_hash", sa.String(66), hash32_check("block_hash"), nullable=False),
-    sa.Column("transaction_hash", TxHashType, tx_hash_check("transaction_hash"), nullable=False),
+    tx_hash("transaction_hash", nullable=False),
     sa.Column("log_index", sa.Integer, nullable=False),
     sa.Column("event", sa.String(64), nullable=False),
     sa.Column("args", JSONType, nullable=False),
     sa.Column("status", sa.String(10), nullable=False, server_default="new"),
     sa.Column("note", sa.Text, nullable=True),
-    _timestamp("ingested_at"),
-    _timestamp("updated_at"),
+    timestamp("ingested_at"),
+    timestamp("updated_at"),
     sa.UniqueConstraint("chain_id", "block_hash", "log_index", name="uq_chain_events_log"),
     sa.CheckConstraint(f"status IN {EVENT_STATUSES}", name="ck_chain_events_status"),
     sa.Index("ix_chain_events_block", "chain_id", "block_number"),
@@ -96,9 +74,9 @@ chain_events = sa.Table(
 chain_cursors = sa.Table(
     "chain_cursors",
     metadata,
-    sa.Column("chain_id", sa.String(CHAIN_ID_LENGTH), chain_id_check("chain_id"), primary_key=True),
+    chain_id(primary_key=True),
     sa.Column("stream", sa.String(120), primary_key=True),
     sa.Column("block_number", sa.BigInteger, nullable=False),
     sa.Column("block_hash", sa.String(66), hash32_check("block_hash"), nullable=True),
-    _timestamp("updated_at"),
+    timestamp("updated_at"),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from chaindb.columns import amount, row_id, timestamp, tx_hash
 from chaindb.core.schema import users
 from chaindb.ledger.schema import ledger_assets, ledger_transfers
 from chaindb.types import (
@@ -17,13 +18,9 @@ from chaindb.types import (
     DecimalText,
     IdType,
     JSONType,
-    TxHashType,
     UtcDateTime,
     address_check,
     amount_check,
-    amount_zero,
-    tx_hash_check,
-    utc_now,
 )
 
 metadata = sa.MetaData()
@@ -36,45 +33,20 @@ SIDES = ("YES", "NO")
 ESCROW_STATUSES = ("locked", "released", "claimed", "refunded")
 
 
-def _amount(name: str) -> sa.Column[int]:
-    return sa.Column(
-        name,
-        AmountType,
-        amount_check(name),
-        nullable=False,
-        default=0,
-        server_default=amount_zero(),
-    )
-
-
-def _tx_hash(name: str) -> sa.Column[str]:
-    return sa.Column(name, TxHashType, tx_hash_check(name), nullable=True)
-
-
-def _timestamp(name: str) -> sa.Column[object]:
-    return sa.Column(
-        name,
-        UtcDateTime,
-        nullable=False,
-        default=utc_now,
-        server_default=sa.text("CURRENT_TIMESTAMP"),
-    )
-
-
 challenges = sa.Table(
     "challenges",
     metadata,
-    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    row_id(),
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("description", sa.Text, nullable=True),
     sa.Column("challenger", sa.String(64), sa.ForeignKey(users.c.id), nullable=False),
     sa.Column("challenged", sa.String(64), sa.ForeignKey(users.c.id), nullable=True),
-    _amount("amount"),
+    amount("amount"),
     sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
     sa.Column("result", sa.String(16), nullable=True),
     sa.Column("due_date", UtcDateTime, nullable=True),
-    _timestamp("created_at"),
-    _timestamp("updated_at"),
+    timestamp("created_at"),
+    timestamp("updated_at"),
     sa.Column("completed_at", UtcDateTime, nullable=True),
     # Seed 000's blockchain fields.
     sa.Column("blockchain_chain_id", sa.BigInteger, nullable=True),
@@ -84,10 +56,10 @@ challenges = sa.Table(
         address_check("blockchain_contract_address"),
         nullable=True,
     ),
-    _tx_hash("blockchain_creation_tx_hash"),
-    _tx_hash("blockchain_resolution_tx_hash"),
-    _tx_hash("blockchain_payout_tx_hash"),
-    _tx_hash("blockchain_settlement_tx_hash"),
+    tx_hash("blockchain_creation_tx_hash"),
+    tx_hash("blockchain_resolution_tx_hash"),
+    tx_hash("blockchain_payout_tx_hash"),
+    tx_hash("blockchain_settlement_tx_hash"),
     sa.Column("blockchain_block_number", sa.BigInteger, nullable=True),
     sa.Column("blockchain_settlement_block_number", sa.BigInteger, nullable=True),
     sa.Column(
@@ -126,13 +98,13 @@ challenges = sa.Table(
 challenge_participants = sa.Table(
     "challenge_participants",
     metadata,
-    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    row_id(),
     sa.Column(
         "challenge_id", IdType, sa.ForeignKey("challenges.id", ondelete="CASCADE"), nullable=False
     ),
     sa.Column("user_id", sa.String(64), sa.ForeignKey(users.c.id), nullable=False),
     sa.Column("side", sa.String(3), nullable=False),
-    _timestamp("joined_at"),
+    timestamp("joined_at"),
     sa.UniqueConstraint("challenge_id", "user_id", name="uq_challenge_participants_user"),
     sa.UniqueConstraint("challenge_id", "user_id", "side", name="uq_challenge_participants_side"),
     sa.CheckConstraint(f"side IN {SIDES}", name="ck_challenge_participants_side"),
@@ -143,22 +115,22 @@ challenge_participants = sa.Table(
 challenge_escrow_records = sa.Table(
     "challenge_escrow_records",
     metadata,
-    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    row_id(),
     sa.Column("challenge_id", IdType, nullable=False),
     sa.Column("user_id", sa.String(64), nullable=False),
     sa.Column("side", sa.String(3), nullable=False),
     sa.Column("asset_id", IdType, sa.ForeignKey(ledger_assets.c.id), nullable=False),
     sa.Column("token_address", AddressType, address_check("token_address"), nullable=True),
-    _amount("amount_escrowed"),
-    _amount("amount_released"),
+    amount("amount_escrowed"),
+    amount("amount_released"),
     sa.Column("status", sa.String(10), nullable=False, server_default="locked"),
     sa.Column("hold_transfer_id", IdType, sa.ForeignKey(ledger_transfers.c.id), nullable=False),
     sa.Column("settle_transfer_id", IdType, sa.ForeignKey(ledger_transfers.c.id), nullable=True),
     sa.Column("payout_transfer_id", IdType, sa.ForeignKey(ledger_transfers.c.id), nullable=True),
-    _tx_hash("escrow_tx_hash"),
-    _tx_hash("claim_tx_hash"),
-    _timestamp("created_at"),
-    _timestamp("updated_at"),
+    tx_hash("escrow_tx_hash"),
+    tx_hash("claim_tx_hash"),
+    timestamp("created_at"),
+    timestamp("updated_at"),
     sa.Column("released_at", UtcDateTime, nullable=True),
     sa.Column("claimed_at", UtcDateTime, nullable=True),
     sa.ForeignKeyConstraint(

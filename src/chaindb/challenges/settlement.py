@@ -26,8 +26,8 @@ from chaindb.challenges.schema import challenge_escrow_records as records
 from chaindb.challenges.schema import challenges
 from chaindb.database import Database, writing
 from chaindb.errors import Conflict, NotFound
-from chaindb.ledger.accounts import ESCROW, ISSUANCE, POINTS
-from chaindb.ledger.schema import ledger_accounts, ledger_assets, ledger_transfers
+from chaindb.ledger.accounts import ESCROW, ISSUANCE, POINTS, AccountKey, account_id
+from chaindb.ledger.schema import ledger_assets, ledger_transfers
 from chaindb.ledger.transfers import PostRequest, Request, TransferRequest, run
 from chaindb.types import Amount, TxHash, utc_now
 from chaindb.validation import Input, Row, validated
@@ -307,7 +307,7 @@ def unsettle(conn: Connection, challenge_id: int, *, key_prefix: str) -> Challen
     ]
     relocks = {t.debit_account_id: t.id for t in run(conn, requests) if t.phase == "pending"}
     for record in settled:
-        account = _account_id(conn, record.asset_id, record.user_id)
+        account = account_id(conn, record.asset_id, AccountKey("user", record.user_id))
         conn.execute(
             records.update()
             .where(records.c.id == record.id)
@@ -343,13 +343,3 @@ def unsettle(conn: Connection, challenge_id: int, *, key_prefix: str) -> Challen
         .returning(challenges)
     ).one()
     return Challenge.model_validate(row)
-
-
-def _account_id(conn: Connection, asset_id: int, user_id: str) -> int:
-    return conn.execute(
-        sa.select(ledger_accounts.c.id).where(
-            ledger_accounts.c.asset_id == asset_id,
-            ledger_accounts.c.owner_type == "user",
-            ledger_accounts.c.owner_id == user_id,
-        )
-    ).scalar_one()

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from chaindb.columns import CHAIN_ID_LENGTH, address, amount, chain_id, row_id, timestamp
 from chaindb.types import (
-    AddressType,
     AmountSumType,
     AmountType,
-    IdType,
     JSONType,
     TxHashType,
     UtcDateTime,
-    address_check,
     amount_check,
-    amount_zero,
-    chain_id_check,
     hash32_check,
     tx_hash_check,
     utc_now,
@@ -28,53 +24,6 @@ metadata = sa.MetaData()
 TX_STATUSES = ("pending", "success", "failed", "dropped", "replaced")
 SEVERITIES = ("info", "warning", "error", "critical")
 SIGNATURE_TYPES = ("eip191", "eip712")
-CHAIN_ID_LENGTH = 41  # CAIP-2: 8 (namespace) + 1 + 32 (reference)
-
-
-def _id() -> sa.Column[int]:
-    return sa.Column("id", IdType, primary_key=True, autoincrement=True)
-
-
-def _created_at() -> sa.Column[object]:
-    return sa.Column(
-        "created_at",
-        UtcDateTime,
-        nullable=False,
-        default=utc_now,
-        server_default=sa.text("CURRENT_TIMESTAMP"),
-    )
-
-
-def _updated_at() -> sa.Column[object]:
-    return sa.Column(
-        "updated_at",
-        UtcDateTime,
-        nullable=False,
-        default=utc_now,
-        onupdate=utc_now,
-        server_default=sa.text("CURRENT_TIMESTAMP"),
-    )
-
-
-def _amount(name: str) -> sa.Column[int]:
-    return sa.Column(
-        name,
-        AmountType,
-        amount_check(name),
-        nullable=False,
-        default=0,
-        server_default=amount_zero(),
-    )
-
-
-def _address(name: str, *, nullable: bool) -> sa.Column[str]:
-    return sa.Column(name, AddressType, address_check(name), nullable=nullable)
-
-
-def _chain_id() -> sa.Column[str]:
-    return sa.Column(
-        "chain_id", sa.String(CHAIN_ID_LENGTH), chain_id_check("chain_id"), nullable=False
-    )
 
 
 users = sa.Table(
@@ -82,8 +31,8 @@ users = sa.Table(
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("username", sa.String(64), nullable=True),
-    _created_at(),
-    _updated_at(),
+    timestamp("created_at"),
+    timestamp("updated_at", onupdate=True),
     sa.CheckConstraint("length(id) > 0", name="ck_users_id_not_empty"),
     sa.UniqueConstraint("username", name="uq_users_username"),
 )
@@ -91,21 +40,21 @@ users = sa.Table(
 user_wallet_addresses = sa.Table(
     "user_wallet_addresses",
     metadata,
-    _id(),
+    row_id(),
     sa.Column(
         "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
     ),
-    _address("wallet_address", nullable=False),
+    address("wallet_address", nullable=False),
     sa.Column("wallet_type", sa.String(32), nullable=False, server_default="external"),
-    _chain_id(),
+    chain_id(),
     sa.Column("is_primary", sa.Boolean, nullable=False, server_default=sa.false()),
-    _amount("usdc_balance"),
-    _amount("usdt_balance"),
-    _amount("points_balance"),
-    _amount("eth_balance"),
+    amount("usdc_balance"),
+    amount("usdt_balance"),
+    amount("points_balance"),
+    amount("eth_balance"),
     sa.Column("balances_updated_at", UtcDateTime, nullable=True),
-    _created_at(),
-    _updated_at(),
+    timestamp("created_at"),
+    timestamp("updated_at", onupdate=True),
     sa.UniqueConstraint("chain_id", "wallet_address", name="uq_wallet_chain_address"),
     sa.CheckConstraint("length(wallet_type) > 0", name="ck_wallet_type_not_empty"),
     sa.Index("ix_wallets_user", "user_id"),
@@ -122,14 +71,14 @@ user_wallet_addresses = sa.Table(
 blockchain_transactions = sa.Table(
     "blockchain_transactions",
     metadata,
-    _id(),
-    _chain_id(),
+    row_id(),
+    chain_id(),
     sa.Column("transaction_hash", TxHashType, tx_hash_check("transaction_hash"), nullable=False),
     sa.Column("transaction_type", sa.String(64), nullable=False),
-    _address("contract_address", nullable=True),
-    _address("from_address", nullable=True),
-    _address("to_address", nullable=True),
-    _amount("value_wei"),
+    address("contract_address", nullable=True),
+    address("from_address", nullable=True),
+    address("to_address", nullable=True),
+    amount("value_wei"),
     sa.Column("nonce", sa.BigInteger, nullable=True),
     sa.Column("gas_used", sa.BigInteger, nullable=True),
     sa.Column("gas_price_wei", AmountType, amount_check("gas_price_wei"), nullable=True),
@@ -142,8 +91,8 @@ blockchain_transactions = sa.Table(
         "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     ),
     sa.Column("challenge_id", sa.BigInteger, nullable=True),
-    _created_at(),
-    _updated_at(),
+    timestamp("created_at"),
+    timestamp("updated_at", onupdate=True),
     sa.Column("confirmed_at", UtcDateTime, nullable=True),
     # core_0003: what the transaction tracker needs.
     sa.Column("raw_transaction", sa.Text, nullable=True),
@@ -182,14 +131,14 @@ blockchain_transactions = sa.Table(
 contract_deployments = sa.Table(
     "contract_deployments",
     metadata,
-    _id(),
+    row_id(),
     sa.Column("contract_name", sa.String(128), nullable=False),
-    _address("contract_address", nullable=False),
-    _chain_id(),
+    address("contract_address", nullable=False),
+    chain_id(),
     sa.Column("version", sa.String(32), nullable=False, server_default="1"),
     sa.Column("abi_hash", sa.String(66), hash32_check("abi_hash"), nullable=True),
     sa.Column("deployment_tx_hash", TxHashType, tx_hash_check("deployment_tx_hash"), nullable=True),
-    _address("deployer_address", nullable=True),
+    address("deployer_address", nullable=True),
     sa.Column("block_number", sa.BigInteger, nullable=True),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column(
@@ -199,7 +148,7 @@ contract_deployments = sa.Table(
         default=utc_now,
         server_default=sa.text("CURRENT_TIMESTAMP"),
     ),
-    _created_at(),
+    timestamp("created_at"),
     sa.UniqueConstraint("chain_id", "contract_address", name="uq_contract_chain_address"),
     sa.CheckConstraint("length(contract_name) > 0", name="ck_contract_name_not_empty"),
     sa.Index("ix_contracts_name", "contract_name", "chain_id"),
@@ -216,9 +165,9 @@ contract_deployments = sa.Table(
 admin_signatures_log = sa.Table(
     "admin_signatures_log",
     metadata,
-    _id(),
+    row_id(),
     sa.Column("challenge_id", sa.BigInteger, nullable=True),
-    _address("admin_address", nullable=False),
+    address("admin_address", nullable=False),
     sa.Column("message_hash", sa.String(66), hash32_check("message_hash"), nullable=False),
     sa.Column("signature", sa.String(132), nullable=False),
     sa.Column("signature_type", sa.String(16), nullable=False, server_default="eip191"),
@@ -232,7 +181,7 @@ admin_signatures_log = sa.Table(
         default=utc_now,
         server_default=sa.text("CURRENT_TIMESTAMP"),
     ),
-    _created_at(),
+    timestamp("created_at"),
     sa.UniqueConstraint("message_hash", "signature", name="uq_admin_signature"),
     sa.CheckConstraint(f"signature_type IN {SIGNATURE_TYPES}", name="ck_admin_signature_type"),
     sa.CheckConstraint(
@@ -246,17 +195,17 @@ admin_signatures_log = sa.Table(
 security_events = sa.Table(
     "security_events",
     metadata,
-    _id(),
+    row_id(),
     sa.Column("event_type", sa.String(64), nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("ip_address", sa.String(45), nullable=True),
     sa.Column(
         "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     ),
-    _address("wallet_address", nullable=True),
+    address("wallet_address", nullable=True),
     sa.Column("metadata", JSONType, nullable=True),
     sa.Column("severity", sa.String(16), nullable=False, server_default="info"),
-    _created_at(),
+    timestamp("created_at"),
     sa.CheckConstraint(f"severity IN {SEVERITIES}", name="ck_security_event_severity"),
     sa.CheckConstraint("length(event_type) > 0", name="ck_security_event_type_not_empty"),
     sa.Index("ix_security_events_created", "created_at"),
@@ -268,10 +217,10 @@ security_events = sa.Table(
 contract_admins = sa.Table(
     "contract_admins",
     metadata,
-    _id(),
-    _chain_id(),
-    _address("contract_address", nullable=False),
-    _address("admin_address", nullable=False),
+    row_id(),
+    chain_id(),
+    address("contract_address", nullable=False),
+    address("admin_address", nullable=False),
     sa.Column(
         "added_at",
         UtcDateTime,
@@ -286,7 +235,7 @@ contract_admins = sa.Table(
 settings = sa.Table(
     "settings",
     metadata,
-    _id(),
+    row_id(),
     sa.Column("key", sa.String(128), nullable=False),
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("description", sa.Text, nullable=True),

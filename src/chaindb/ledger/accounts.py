@@ -260,6 +260,17 @@ def _select_locked(
     return list(conn.execute(statement, params).mappings())
 
 
+def account_id(conn: Connection, asset_id: int, owner: AccountKey) -> int | None:
+    """The id of the account `owner` holds in `asset_id`, if it exists (no lock, no creation)."""
+    return conn.execute(
+        sa.select(ledger_accounts.c.id).where(
+            ledger_accounts.c.asset_id == asset_id,
+            ledger_accounts.c.owner_type == owner.owner_type,
+            ledger_accounts.c.owner_id == owner.owner_id,
+        )
+    ).scalar()
+
+
 def get_account(
     target: Database | Connection, owner: str | AccountKey, asset: str = POINTS
 ) -> Account | None:

@@ -20,6 +20,7 @@ from chaindb.ledger.accounts import (
     ISSUANCE,
     POINTS,
     AccountKey,
+    account_id,
     get_balance,
     lock_accounts,
 )
@@ -230,10 +231,4 @@ def _history_entry(row: sa.Row[Any], direction: str) -> HistoryEntry:
 
 
 def _points_account_id(conn: Connection, user_id: str) -> int | None:
-    return conn.execute(
-        sa.select(ledger_accounts.c.id).where(
-            ledger_accounts.c.asset_id == POINTS_ASSET_ID,
-            ledger_accounts.c.owner_type == "user",
-            ledger_accounts.c.owner_id == user_id,
-        )
-    ).scalar()
+    return account_id(conn, POINTS_ASSET_ID, AccountKey("user", user_id))

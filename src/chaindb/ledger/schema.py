@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from chaindb.core.schema import CHAIN_ID_LENGTH, users
+from chaindb.columns import CHAIN_ID_LENGTH, amount, row_id, timestamp
+from chaindb.core.schema import users
 from chaindb.types import (
     AddressType,
     AmountType,
@@ -22,11 +23,8 @@ from chaindb.types import (
     TxHashType,
     UtcDateTime,
     address_check,
-    amount_check,
-    amount_zero,
     chain_id_check,
     tx_hash_check,
-    utc_now,
 )
 
 metadata = sa.MetaData()
@@ -63,34 +61,17 @@ ACCOUNT_COUNTERS = (
 )
 
 
-def _amount(name: str, *, nullable: bool = False) -> sa.Column[int]:
-    return sa.Column(
-        name,
-        AmountType,
-        amount_check(name),
-        nullable=nullable,
-        default=None if nullable else 0,
-        server_default=None if nullable else amount_zero(),
-    )
-
-
 ledger_assets = sa.Table(
     "ledger_assets",
     metadata,
-    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    row_id(),
     sa.Column("code", sa.String(120), nullable=False),
     sa.Column("kind", sa.String(8), nullable=False),
     sa.Column("chain_id", sa.String(CHAIN_ID_LENGTH), chain_id_check("chain_id"), nullable=True),
     sa.Column("token_address", AddressType, address_check("token_address"), nullable=True),
     sa.Column("symbol", sa.String(16), nullable=False),
     sa.Column("decimals", sa.SmallInteger, nullable=False),
-    sa.Column(
-        "created_at",
-        UtcDateTime,
-        nullable=False,
-        default=utc_now,
-        server_default=sa.text("CURRENT_TIMESTAMP"),
-    ),
+    timestamp("created_at"),
     sa.UniqueConstraint("code", name="uq_ledger_assets_code"),
     sa.UniqueConstraint("chain_id", "token_address", name="uq_ledger_assets_token"),
     sa.CheckConstraint(f"kind IN {ASSET_KINDS}", name="ck_ledger_assets_kind"),
@@ -106,7 +87,7 @@ ledger_assets = sa.Table(
 ledger_accounts = sa.Table(
     "ledger_accounts",
     metadata,
-    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    row_id(),
     sa.Column("asset_id", IdType, sa.ForeignKey("ledger_assets.id"), nullable=False),
     sa.Column("owner_type", sa.String(8), nullable=False),
     sa.Column("owner_id", sa.String(64), nullable=False),
@@ -114,28 +95,16 @@ ledger_accounts = sa.Table(
         "user_id", sa.String(64), sa.ForeignKey(users.c.id, ondelete="RESTRICT"), nullable=True
     ),
     sa.Column("allow_overdraft", sa.Boolean, nullable=False, server_default=sa.false()),
-    _amount("debits_posted"),
-    _amount("credits_posted"),
-    _amount("debits_pending"),
-    _amount("credits_pending"),
-    _amount("balance", nullable=True),
-    _amount("issued"),
-    _amount("burned"),
+    amount("debits_posted"),
+    amount("credits_posted"),
+    amount("debits_pending"),
+    amount("credits_pending"),
+    amount("balance", nullable=True),
+    amount("issued"),
+    amount("burned"),
     sa.Column("transfer_count", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column(
-        "created_at",
-        UtcDateTime,
-        nullable=False,
-        default=utc_now,
-        server_default=sa.text("CURRENT_TIMESTAMP"),
-    ),
-    sa.Column(
-        "updated_at",
-        UtcDateTime,
-        nullable=False,
-        default=utc_now,
-        server_default=sa.text("CURRENT_TIMESTAMP"),
-    ),
+    timestamp("created_at"),
+    timestamp("updated_at"),
     sa.UniqueConstraint("asset_id", "owner_type", "owner_id", name="uq_ledger_accounts_owner"),
     sa.CheckConstraint(f"owner_type IN {OWNER_TYPES}", name="ck_ledger_accounts_owner_type"),
     sa.CheckConstraint(
@@ -173,11 +142,11 @@ sa.Index(
 ledger_transfers = sa.Table(
     "ledger_transfers",
     metadata,
-    sa.Column("id", IdType, primary_key=True, autoincrement=True),
+    row_id(),
     sa.Column("asset_id", IdType, sa.ForeignKey("ledger_assets.id"), nullable=False),
     sa.Column("debit_account_id", IdType, sa.ForeignKey("ledger_accounts.id"), nullable=False),
     sa.Column("credit_account_id", IdType, sa.ForeignKey("ledger_accounts.id"), nullable=False),
-    _amount("amount"),
+    amount("amount"),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("phase", sa.String(8), nullable=False, server_default="single"),
     sa.Column("pending_id", IdType, sa.ForeignKey("ledger_transfers.id"), nullable=True),
@@ -186,13 +155,7 @@ ledger_transfers = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("challenge_id", sa.BigInteger, nullable=True),
     sa.Column("chain_tx_hash", TxHashType, tx_hash_check("chain_tx_hash"), nullable=True),
-    sa.Column(
-        "created_at",
-        UtcDateTime,
-        nullable=False,
-        default=utc_now,
-        server_default=sa.text("CURRENT_TIMESTAMP"),
-    ),
+    timestamp("created_at"),
     sa.UniqueConstraint("idempotency_key", name="uq_ledger_transfers_idempotency_key"),
     # A hold is posted or voided at most once: the database says so.
     sa.UniqueConstraint("pending_id", name="uq_ledger_transfers_resolve_once"),
@@ -221,7 +184,7 @@ ledger_holds = sa.Table(
     sa.Column("transfer_id", IdType, sa.ForeignKey("ledger_transfers.id"), primary_key=True),
     sa.Column("debit_account_id", IdType, sa.ForeignKey("ledger_accounts.id"), nullable=False),
     sa.Column("credit_account_id", IdType, sa.ForeignKey("ledger_accounts.id"), nullable=False),
-    _amount("amount"),
+    amount("amount"),
     sa.Column("expires_at", UtcDateTime, nullable=True),
     sa.Index("ix_ledger_holds_debit", "debit_account_id"),
     sa.Index("ix_ledger_holds_expires", "expires_at"),
