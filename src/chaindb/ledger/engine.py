@@ -1,0 +1,386 @@
+"""The write path: one transaction, a fixed number of statements, whatever the batch size.
+
+Lock the accounts the requests touch (one SELECT ... ORDER BY id FOR UPDATE: writers never
+deadlock on each other), look up their idempotency keys and open holds, apply every request to
+the accounts' counters in memory (TigerBeetle's rules, refusing overdrafts), then insert the
+transfers and update the accounts. A balance is never recomputed from history here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from chaindb.errors import Conflict, InvalidInput, NotFound
+from chaindb.ledger.accounts import BURN, ISSUANCE, AccountKey, asset_ids, lock_accounts
+from chaindb.ledger.requests import (
+    InsufficientFunds,
+    PostRequest,
+    Request,
+    Transfer,
+    TransferRequest,
+    VoidRequest,
+)
+from chaindb.ledger.schema import ACCOUNT_COUNTERS, ledger_accounts, ledger_holds, ledger_transfers
+from chaindb.types import UINT256_MAX, utc_now
+
+
+class _Batch:
+    """The accounts of one write, locked, and the rows it will insert."""
+
+    def __init__(self, accounts: dict[int, dict[str, Any]], codes: dict[int, str]) -> None:
+        self.accounts = accounts
+        self.codes = codes
+        self.changed: set[int] = set()
+        self.rows: list[dict[str, Any]] = []
+
+    def move(self, debit_id: int, credit_id: int, amount: int, phase: str, held: int = 0) -> None:
+        """Apply one transfer's effect on both accounts' counters (TigerBeetle's rules)."""
+        debit, credit = self.accounts[debit_id], self.accounts[credit_id]
+        if phase == "single":
+            self._add(debit, "debits_posted", amount)
+            self._add(credit, "credits_posted", amount)
+            self._shift_balance(debit, -amount)
+            self._shift_balance(credit, amount)
+        elif phase == "pending":
+            self._add(debit, "debits_pending", amount)
+            self._add(credit, "credits_pending", amount)
+            self._shift_balance(debit, -amount)
+        else:  # post (amount <= held) or void (amount == 0): the hold ends either way
+            self._add(debit, "debits_pending", -held)
+            self._add(credit, "credits_pending", -held)
+            self._add(debit, "debits_posted", amount)
+            self._add(credit, "credits_posted", amount)
+            self._shift_balance(debit, held - amount)
+            self._shift_balance(credit, amount)
+        if amount and phase in ("single", "post"):
+            # Net figures: a return to issuance (or out of burn) undoes an issue (or a burn).
+            if _is_system(debit, ISSUANCE):
+                self._add(credit, "issued", amount)
+            if _is_system(credit, ISSUANCE):
+                self._take(debit, "issued", amount, "was issued")
+            if _is_system(credit, BURN):
+                self._add(debit, "burned", amount)
+            if _is_system(debit, BURN):
+                self._take(credit, "burned", amount, "was burned")
+        for account in (debit, credit):
+            account["transfer_count"] += 1
+            self.changed.add(account["id"])
+
+    def refuse_overdraft(
+        self, debit_id: int, amount: int, has_expired_holds: Callable[[int], bool]
+    ) -> None:
+        debit = self.accounts[debit_id]
+        if debit["balance"] is not None and debit["balance"] < 0:
+            raise InsufficientFunds(
+                f"{debit['owner_type']}:{debit['owner_id']}",
+                self.codes.get(debit["asset_id"], f"asset {debit['asset_id']}"),
+                debit["balance"] + amount,
+                amount,
+                debit["debits_pending"] > 0 and has_expired_holds(debit_id),
+            )
+
+    @staticmethod
+    def _add(account: dict[str, Any], column: str, amount: int) -> None:
+        account[column] += amount
+        if account[column] > UINT256_MAX:
+            raise Conflict(f"{column} of account {account['id']} would exceed 2**256 - 1")
+
+    @staticmethod
+    def _take(account: dict[str, Any], column: str, amount: int, what: str) -> None:
+        if account[column] < amount:
+            raise Conflict(
+                f"account {account['owner_type']}:{account['owner_id']} would return {amount}, "
+                f"more than {account[column]} that {what}"
+            )
+        account[column] -= amount
+
+    @staticmethod
+    def _shift_balance(account: dict[str, Any], amount: int) -> None:
+        if account["balance"] is not None:
+            account["balance"] += amount
+
+
+def _is_system(account: dict[str, Any], name: str) -> bool:
+    return account["owner_type"] == "system" and account["owner_id"] == name
+
+
+def apply(conn: Connection, requests: list[Request], *, skip_resolved: bool) -> list[Transfer]:
+    now = utc_now()
+    singles = [r for r in requests if isinstance(r, TransferRequest)]
+    codes = asset_ids(conn, {r.asset for r in singles})
+    pendings = _load_pending(
+        conn, {r.pending_id for r in requests if not isinstance(r, TransferRequest)}
+    )
+    accounts = lock_accounts(
+        conn,
+        {(codes[r.asset], key) for r in singles for key in (r.debit, r.credit)},
+        {p[side] for p in pendings.values() for side in ("debit_account_id", "credit_account_id")},
+    )
+    ids_by_key = {
+        (a["asset_id"], AccountKey(a["owner_type"], a["owner_id"])): i for i, a in accounts.items()
+    }
+    earlier = _by_idempotency_key(conn, {r.idempotency_key for r in requests if r.idempotency_key})
+    holds = _lock_holds(conn, set(pendings))
+    batch = _Batch(accounts, {asset_id: code for code, asset_id in codes.items()})
+    planned: list[tuple[Request, dict[str, Any] | Transfer]] = []
+    seen_keys: dict[str, dict[str, Any]] = {}
+    for request in requests:
+        if request.idempotency_key in earlier:
+            existing = earlier[request.idempotency_key]
+            _refuse_different(request, existing, ids_by_key, codes)
+            planned.append((request, existing))
+            continue
+        if request.idempotency_key in seen_keys:
+            row = seen_keys[request.idempotency_key]
+            _refuse_different(request, Transfer.of(row | {"id": 0}), ids_by_key, codes)
+            planned.append((request, row))
+            continue
+        if isinstance(request, TransferRequest):
+            row = _plan_single(
+                request, batch, ids_by_key, codes, lambda a: _has_expired(conn, a, now)
+            )
+        else:
+            row = _plan_resolution(request, batch, pendings, holds, now, skip_resolved)
+            if row is None:
+                continue
+        batch.rows.append(row)
+        planned.append((request, row))
+        if request.idempotency_key:
+            seen_keys[request.idempotency_key] = row
+    _write(conn, batch, holds_ended=[r["pending_id"] for r in batch.rows if r["pending_id"]])
+    # Rows built here from validated requests: no need to validate them again.
+    return [item if isinstance(item, Transfer) else Transfer(**item) for _r, item in planned]
+
+
+def _plan_single(
+    request: TransferRequest,
+    batch: _Batch,
+    ids_by_key: dict[tuple[int, AccountKey], int],
+    codes: dict[str, int],
+    has_expired_holds: Callable[[int], bool],
+) -> dict[str, Any]:
+    asset_id = codes[request.asset]
+    debit_id = ids_by_key[(asset_id, request.debit)]
+    credit_id = ids_by_key[(asset_id, request.credit)]
+    if debit_id == credit_id:
+        raise InvalidInput("credit", str(request.credit), "must differ from debit")
+    if request.expires_at is not None and not request.pending:
+        raise InvalidInput("expires_at", request.expires_at, "only a pending transfer expires")
+    phase = "pending" if request.pending else "single"
+    batch.move(debit_id, credit_id, request.amount, phase)
+    batch.refuse_overdraft(debit_id, request.amount, has_expired_holds)
+    return {
+        "asset_id": asset_id,
+        "debit_account_id": debit_id,
+        "credit_account_id": credit_id,
+        "amount": request.amount,
+        "kind": request.kind,
+        "phase": phase,
+        "pending_id": None,
+        "expires_at": request.expires_at,
+        "idempotency_key": request.idempotency_key,
+        "reason": request.reason,
+        "challenge_id": request.challenge_id,
+        "chain_tx_hash": request.chain_tx_hash,
+        "created_at": utc_now(),
+    }
+
+
+def _plan_resolution(
+    request: PostRequest | VoidRequest,
+    batch: _Batch,
+    pendings: dict[int, dict[str, Any]],
+    holds: dict[int, dict[str, Any]],
+    now: datetime,
+    skip_resolved: bool,
+) -> dict[str, Any] | None:
+    pending = pendings[request.pending_id]
+    hold = holds.pop(request.pending_id, None)
+    if hold is None:
+        if skip_resolved:
+            return None
+        raise Conflict(f"pending_id: hold {request.pending_id} was already posted or voided")
+    held = hold["amount"]
+    if isinstance(request, PostRequest):
+        if hold["expires_at"] is not None and hold["expires_at"] <= now:
+            raise Conflict(f"pending_id: hold {request.pending_id} expired at {hold['expires_at']}")
+        amount = held if request.amount is None else request.amount
+        if amount > held:
+            raise InvalidInput("amount", amount, f"must be <= the held amount {held}")
+        phase = "post"
+    else:
+        amount, phase = 0, "void"
+    batch.move(pending["debit_account_id"], pending["credit_account_id"], amount, phase, held)
+    return {
+        "asset_id": pending["asset_id"],
+        "debit_account_id": pending["debit_account_id"],
+        "credit_account_id": pending["credit_account_id"],
+        "amount": amount if phase == "post" else held,
+        "kind": request.kind,
+        "phase": phase,
+        "pending_id": request.pending_id,
+        "expires_at": None,
+        "idempotency_key": request.idempotency_key,
+        "reason": request.reason,
+        "challenge_id": pending["challenge_id"],
+        "chain_tx_hash": request.chain_tx_hash,
+        "created_at": now,
+    }
+
+
+# Built once: every write runs them.
+
+
+_INSERT_TRANSFERS = sa.insert(ledger_transfers)
+_INSERT_HOLDS = sa.insert(ledger_holds)
+_END_HOLDS = sa.delete(ledger_holds).where(
+    ledger_holds.c.transfer_id.in_(sa.bindparam("ids", expanding=True))
+)
+_UPDATE_ACCOUNT = (
+    sa.update(ledger_accounts)
+    .where(ledger_accounts.c.id == sa.bindparam("account_id"))
+    .values(
+        {name: sa.bindparam(name) for name in ACCOUNT_COUNTERS}
+        | {"updated_at": sa.bindparam("now")}
+    )
+)
+_BY_KEY = sa.select(ledger_transfers).where(
+    ledger_transfers.c.idempotency_key.in_(sa.bindparam("keys", expanding=True))
+)
+_NEXT_IDS = {
+    # Sequence values, taken up front so the inserts need no RETURNING round trip.
+    "postgresql": sa.text(
+        "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) "
+        "FROM generate_series(1, :n)"
+    ),
+    # The transaction holds SQLite's only write lock: nobody else can take these ids.
+    "sqlite": sa.text("SELECT coalesce(max(id), 0) FROM ledger_transfers"),
+}
+
+
+def _allocate_ids(conn: Connection, count: int) -> list[int]:
+    if conn.dialect.name == "postgresql":
+        return sorted(conn.execute(_NEXT_IDS["postgresql"], {"n": count}).scalars())
+    last = conn.execute(_NEXT_IDS["sqlite"]).scalar_one()
+    return list(range(last + 1, last + 1 + count))
+
+
+def _write(conn: Connection, batch: _Batch, holds_ended: list[int]) -> None:
+    if not batch.rows:
+        return
+    if len(batch.rows) == 1:  # the insert reports its own id: one statement fewer
+        (row,) = batch.rows
+        row["id"] = conn.execute(_INSERT_TRANSFERS, row).inserted_primary_key[0]
+    else:
+        for row, transfer_id in zip(batch.rows, _allocate_ids(conn, len(batch.rows)), strict=True):
+            row["id"] = transfer_id
+        conn.execute(_INSERT_TRANSFERS, batch.rows)
+    new_holds = [
+        {
+            "transfer_id": row["id"],
+            "debit_account_id": row["debit_account_id"],
+            "credit_account_id": row["credit_account_id"],
+            "amount": row["amount"],
+            "expires_at": row["expires_at"],
+        }
+        for row in batch.rows
+        if row["phase"] == "pending"
+    ]
+    if new_holds:
+        conn.execute(_INSERT_HOLDS, new_holds)
+    if holds_ended:
+        conn.execute(_END_HOLDS, {"ids": holds_ended})
+    now = utc_now()
+    conn.execute(
+        _UPDATE_ACCOUNT,
+        [
+            {"account_id": account_id, "now": now}
+            | {name: batch.accounts[account_id][name] for name in ACCOUNT_COUNTERS}
+            for account_id in sorted(batch.changed)
+        ],
+    )
+
+
+def _load_pending(conn: Connection, pending_ids: set[int]) -> dict[int, dict[str, Any]]:
+    if not pending_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(ledger_transfers).where(ledger_transfers.c.id.in_(pending_ids))
+    ).mappings()
+    found = {row["id"]: dict(row) for row in rows}
+    for pending_id in sorted(pending_ids):
+        if pending_id not in found:
+            raise NotFound(f"pending_id: transfer {pending_id} does not exist")
+        if found[pending_id]["phase"] != "pending":
+            raise InvalidInput("pending_id", pending_id, "is not a pending transfer")
+    return found
+
+
+def _lock_holds(conn: Connection, pending_ids: set[int]) -> dict[int, dict[str, Any]]:
+    if not pending_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(ledger_holds)
+        .where(ledger_holds.c.transfer_id.in_(pending_ids))
+        .order_by(ledger_holds.c.transfer_id)
+        .with_for_update()
+    ).mappings()
+    return {row["transfer_id"]: dict(row) for row in rows}
+
+
+def _has_expired(conn: Connection, account_id: int, now: datetime) -> bool:
+    """Asked only when a transfer is refused: does the account hold funds past their expiry?"""
+    return (
+        conn.execute(
+            sa.select(ledger_holds.c.transfer_id)
+            .where(ledger_holds.c.debit_account_id == account_id, ledger_holds.c.expires_at <= now)
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _by_idempotency_key(conn: Connection, keys: set[str | None]) -> dict[str, Transfer]:
+    wanted = {key for key in keys if key}
+    if not wanted:
+        return {}
+    rows = conn.execute(_BY_KEY, {"keys": list(wanted)})
+    return {row.idempotency_key: Transfer.of(row._mapping) for row in rows}
+
+
+def _refuse_different(
+    request: Request,
+    existing: Transfer,
+    ids_by_key: dict[tuple[int, AccountKey], int],
+    codes: dict[str, int],
+) -> None:
+    """The same idempotency key with a different payload is an error, not a silent success."""
+    if isinstance(request, TransferRequest):
+        asset_id = codes[request.asset]
+        expected = {
+            "phase": "pending" if request.pending else "single",
+            "asset_id": asset_id,
+            "debit_account_id": ids_by_key[(asset_id, request.debit)],
+            "credit_account_id": ids_by_key[(asset_id, request.credit)],
+            "amount": request.amount,
+            "kind": request.kind,
+        }
+    else:
+        expected = {
+            "phase": "post" if isinstance(request, PostRequest) else "void",
+            "pending_id": request.pending_id,
+            "kind": request.kind,
+        }
+        if isinstance(request, PostRequest) and request.amount is not None:
+            expected["amount"] = request.amount
+    different = sorted(k for k, v in expected.items() if getattr(existing, k) != v)
+    if different:
+        raise Conflict(
+            f"idempotency_key {request.idempotency_key!r} was used for a different transfer "
+            f"(differs in {', '.join(different)})"
+        )

@@ -1,0 +1,128 @@
+"""What a ledger write asks for (transfer, post, void) and what it returns (Transfer)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
+
+from chaindb.errors import ChaindbError, InvalidInput
+from chaindb.ledger.accounts import AccountKey
+from chaindb.ledger.schema import IDEMPOTENCY_KEY_LENGTH, TRANSFER_KINDS
+from chaindb.types import RowId, TxHash, UtcDatetime, amount_rule
+from chaindb.validation import Input, validated
+
+Kind = Literal[TRANSFER_KINDS]  # type: ignore[valid-type]
+PositiveAmount = Annotated[int, BeforeValidator(amount_rule), Field(gt=0)]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH)]
+Reason = Annotated[str, StringConstraints(max_length=1000)]
+
+
+def _account_rule(value: object) -> AccountKey:
+    try:
+        return AccountKey.parse(value)
+    except InvalidInput as error:
+        raise ValueError(error.rule) from None
+
+
+AccountRef = Annotated[AccountKey, BeforeValidator(_account_rule)]
+
+
+class InsufficientFunds(ChaindbError):
+    """A transfer would take an account that forbids overdraft below zero. Nothing was written."""
+
+    def __init__(
+        self, account: str, asset: str, available: int, amount: int, expired: bool
+    ) -> None:
+        self.account = account
+        self.available = available
+        self.amount = amount
+        self.expired_holds = expired
+        super().__init__(
+            f"insufficient funds: {account} has {available} {asset} available, "
+            f"the transfer needs {amount}"
+        )
+
+
+class TransferRequest(Input):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    debit: AccountRef
+    credit: AccountRef
+    amount: PositiveAmount
+    kind: Kind
+    asset: Annotated[str, StringConstraints(min_length=1, max_length=120)] = "points"
+    pending: bool = False
+    expires_at: UtcDatetime | None = None
+    idempotency_key: IdempotencyKey | None = None
+    reason: Reason | None = None
+    challenge_id: RowId | None = None
+    chain_tx_hash: TxHash | None = None
+
+
+class PostRequest(Input):
+    pending_id: RowId
+    amount: PositiveAmount | None = None
+    kind: Kind = "released_escrow"
+    idempotency_key: IdempotencyKey | None = None
+    reason: Reason | None = None
+    chain_tx_hash: TxHash | None = None
+
+
+class VoidRequest(Input):
+    pending_id: RowId
+    kind: Kind = "refunded"
+    idempotency_key: IdempotencyKey | None = None
+    reason: Reason | None = None
+    chain_tx_hash: TxHash | None = None
+
+
+Request = TransferRequest | PostRequest | VoidRequest
+_REQUEST_TYPES: dict[str, type[Request]] = {
+    "transfer": TransferRequest,
+    "post": PostRequest,
+    "void": VoidRequest,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One immutable ledger entry. (A dataclass, not a pydantic model: batches make thousands.)"""
+
+    id: int
+    asset_id: int
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    kind: str
+    phase: str
+    pending_id: int | None
+    expires_at: datetime | None
+    idempotency_key: str | None
+    reason: str | None
+    challenge_id: int | None
+    chain_tx_hash: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Transfer:
+        return cls(**{name: row[name] for name in _TRANSFER_FIELDS})
+
+
+_TRANSFER_FIELDS = tuple(field.name for field in dataclasses.fields(Transfer))
+
+
+def parse_request(index: int, item: Request | Mapping[str, Any]) -> Request:
+    if isinstance(item, TransferRequest | PostRequest | VoidRequest):
+        return item
+    fields = dict(item)
+    action = fields.pop("action", "transfer")
+    if action not in _REQUEST_TYPES:
+        raise InvalidInput(f"requests[{index}].action", action, "must be transfer, post or void")
+    try:
+        return validated(_REQUEST_TYPES[action], **fields)
+    except InvalidInput as error:
+        raise InvalidInput(f"requests[{index}].{error.field}", error.value, error.rule) from None
