@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from chaindb.errors import Conflict, InvalidInput, NotFound
+from chaindb.ledger import statements
 from chaindb.ledger.accounts import BURN, ISSUANCE, AccountKey, asset_ids, lock_accounts
 from chaindb.ledger.requests import (
     InsufficientFunds,
@@ -25,7 +26,7 @@ from chaindb.ledger.requests import (
     TransferRequest,
     VoidRequest,
 )
-from chaindb.ledger.schema import ACCOUNT_COUNTERS, ledger_accounts, ledger_holds, ledger_transfers
+from chaindb.ledger.schema import ledger_holds, ledger_transfers
 from chaindb.types import UINT256_MAX, utc_now
 
 
@@ -233,53 +234,14 @@ def _plan_resolution(
     }
 
 
-# Built once: every write runs them.
-
-
-_INSERT_TRANSFERS = sa.insert(ledger_transfers)
-_INSERT_HOLDS = sa.insert(ledger_holds)
-_END_HOLDS = sa.delete(ledger_holds).where(
-    ledger_holds.c.transfer_id.in_(sa.bindparam("ids", expanding=True))
-)
-_UPDATE_ACCOUNT = (
-    sa.update(ledger_accounts)
-    .where(ledger_accounts.c.id == sa.bindparam("account_id"))
-    .values(
-        {name: sa.bindparam(name) for name in ACCOUNT_COUNTERS}
-        | {"updated_at": sa.bindparam("now")}
-    )
-)
-_BY_KEY = sa.select(ledger_transfers).where(
-    ledger_transfers.c.idempotency_key.in_(sa.bindparam("keys", expanding=True))
-)
-_NEXT_IDS = {
-    # Sequence values, taken up front so the inserts need no RETURNING round trip.
-    "postgresql": sa.text(
-        "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) "
-        "FROM generate_series(1, :n)"
-    ),
-    # The transaction holds SQLite's only write lock: nobody else can take these ids.
-    "sqlite": sa.text("SELECT coalesce(max(id), 0) FROM ledger_transfers"),
-}
-
-
-def _allocate_ids(conn: Connection, count: int) -> list[int]:
-    if conn.dialect.name == "postgresql":
-        return sorted(conn.execute(_NEXT_IDS["postgresql"], {"n": count}).scalars())
-    last = conn.execute(_NEXT_IDS["sqlite"]).scalar_one()
-    return list(range(last + 1, last + 1 + count))
-
-
 def _write(conn: Connection, batch: _Batch, holds_ended: list[int]) -> None:
     if not batch.rows:
         return
-    if len(batch.rows) == 1:  # the insert reports its own id: one statement fewer
-        (row,) = batch.rows
-        row["id"] = conn.execute(_INSERT_TRANSFERS, row).inserted_primary_key[0]
+    accounts = [batch.accounts[account_id] for account_id in sorted(batch.changed)]
+    if len(batch.rows) == 1:
+        statements.insert_one(conn, batch.rows[0], accounts)
     else:
-        for row, transfer_id in zip(batch.rows, _allocate_ids(conn, len(batch.rows)), strict=True):
-            row["id"] = transfer_id
-        conn.execute(_INSERT_TRANSFERS, batch.rows)
+        statements.insert_many(conn, batch.rows, accounts)
     new_holds = [
         {
             "transfer_id": row["id"],
@@ -292,18 +254,9 @@ def _write(conn: Connection, batch: _Batch, holds_ended: list[int]) -> None:
         if row["phase"] == "pending"
     ]
     if new_holds:
-        conn.execute(_INSERT_HOLDS, new_holds)
+        conn.execute(statements.INSERT_HOLDS, new_holds)
     if holds_ended:
-        conn.execute(_END_HOLDS, {"ids": holds_ended})
-    now = utc_now()
-    conn.execute(
-        _UPDATE_ACCOUNT,
-        [
-            {"account_id": account_id, "now": now}
-            | {name: batch.accounts[account_id][name] for name in ACCOUNT_COUNTERS}
-            for account_id in sorted(batch.changed)
-        ],
-    )
+        conn.execute(statements.END_HOLDS, {"ids": holds_ended})
 
 
 def _load_pending(conn: Connection, pending_ids: set[int]) -> dict[int, dict[str, Any]]:
@@ -349,7 +302,7 @@ def _by_idempotency_key(conn: Connection, keys: set[str | None]) -> dict[str, Tr
     wanted = {key for key in keys if key}
     if not wanted:
         return {}
-    rows = conn.execute(_BY_KEY, {"keys": list(wanted)})
+    rows = conn.execute(statements.BY_IDEMPOTENCY_KEY, {"keys": list(wanted)})
     return {row.idempotency_key: Transfer.of(row._mapping) for row in rows}
 
 

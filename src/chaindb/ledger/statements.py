@@ -1,0 +1,153 @@
+"""The write path's SQL, built once per shape and reused: every transfer runs these.
+
+A write stores its transfer rows and the new counters of the accounts they touched. The accounts
+go in one UPDATE ... FROM (VALUES ...) (not one statement per account); on PostgreSQL a single
+transfer and its accounts go in one statement (a data-modifying WITH), one round trip fewer.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from chaindb.ledger.schema import ACCOUNT_COUNTERS, ledger_accounts, ledger_holds, ledger_transfers
+from chaindb.types import utc_now
+
+# A transfer's optional links: left out of the INSERT when no row of the write sets them.
+OPTIONAL_COLUMNS = (
+    "pending_id",
+    "expires_at",
+    "idempotency_key",
+    "reason",
+    "challenge_id",
+    "chain_tx_hash",
+)
+# What an account update sets: its id picks the row, the counters are its new values.
+UPDATED_COLUMNS = ("id", *ACCOUNT_COUNTERS)
+ACCOUNTS_PER_UPDATE_MAX = 1_000  # 9 parameters each: within both backends' limits
+
+INSERT_TRANSFERS = sa.insert(ledger_transfers)
+INSERT_HOLDS = sa.insert(ledger_holds)
+END_HOLDS = sa.delete(ledger_holds).where(
+    ledger_holds.c.transfer_id.in_(sa.bindparam("ids", expanding=True))
+)
+BY_IDEMPOTENCY_KEY = sa.select(ledger_transfers).where(
+    ledger_transfers.c.idempotency_key.in_(sa.bindparam("keys", expanding=True))
+)
+_NEXT_IDS = {
+    # Sequence values, taken up front so the inserts need no RETURNING.
+    "postgresql": sa.text(
+        "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) "
+        "FROM generate_series(1, :n)"
+    ),
+    # The transaction holds SQLite's only write lock: nobody else can take these ids.
+    "sqlite": sa.text("SELECT coalesce(max(id), 0) FROM ledger_transfers"),
+}
+
+
+def insert_one(conn: Connection, row: dict[str, Any], accounts: list[dict[str, Any]]) -> None:
+    """Store one transfer (its id is set on `row`) and its accounts' new counters."""
+    columns = _columns([row])  # no id yet: the database assigns it
+    if conn.dialect.name != "postgresql":  # in-process SQLite: statements cost no round trip
+        row["id"] = conn.execute(INSERT_TRANSFERS, _only(row, columns)).inserted_primary_key[0]
+        update_accounts(conn, accounts)
+        return
+    params = {f"t_{name}": row[name] for name in columns} | _account_params(accounts)
+    row["id"] = conn.execute(_insert_one_statement(columns, len(accounts)), params).scalar_one()
+
+
+def insert_many(
+    conn: Connection, rows: list[dict[str, Any]], accounts: list[dict[str, Any]]
+) -> None:
+    """Store many transfers (ids allocated up front and set on the rows) and the accounts."""
+    for row, transfer_id in zip(rows, _allocate_ids(conn, len(rows)), strict=True):
+        row["id"] = transfer_id
+    columns = _columns(rows)
+    conn.execute(INSERT_TRANSFERS, [_only(row, columns) for row in rows])
+    update_accounts(conn, accounts)
+
+
+def update_accounts(conn: Connection, accounts: list[dict[str, Any]]) -> None:
+    for start in range(0, len(accounts), ACCOUNTS_PER_UPDATE_MAX):
+        chunk = accounts[start : start + ACCOUNTS_PER_UPDATE_MAX]
+        conn.execute(_update_statement(conn.dialect.name, len(chunk)), _account_params(chunk))
+
+
+def _columns(rows: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The row's columns less the optional links no row sets: less to bind per row."""
+    unset = {name for name in OPTIONAL_COLUMNS if all(row[name] is None for row in rows)}
+    return tuple(name for name in rows[0] if name not in unset)
+
+
+def _only(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    return {name: row[name] for name in columns}
+
+
+def _account_params(accounts: list[dict[str, Any]]) -> dict[str, Any]:
+    params: dict[str, Any] = {"now": utc_now()}
+    for n, account in enumerate(accounts):
+        params.update({f"{name}_{n}": account[name] for name in UPDATED_COLUMNS})
+    return params
+
+
+def _allocate_ids(conn: Connection, count: int) -> list[int]:
+    if conn.dialect.name == "postgresql":
+        return sorted(conn.execute(_NEXT_IDS["postgresql"], {"n": count}).scalars())
+    last = conn.execute(_NEXT_IDS["sqlite"]).scalar_one()
+    return list(range(last + 1, last + 1 + count))
+
+
+# --- statements, one per shape ---------------------------------------------------------------
+
+
+def _accounts_sql(dialect: str, count: int) -> tuple[str, str]:
+    """`WITH`-able SQL naming the accounts' new values `v`, and the UPDATE that stores them."""
+
+    def value(name: str, n: int) -> str:
+        if dialect != "postgresql":  # SQLite takes the stored form as it comes
+            return f":{name}_{n}"
+        sql_type = "BIGINT" if name in ("id", "transfer_count") else "NUMERIC"
+        return f"CAST(:{name}_{n} AS {sql_type})"  # a VALUES list of NULLs needs its type
+
+    rows = ", ".join(
+        "(" + ", ".join(value(name, n) for name in UPDATED_COLUMNS) + ")" for n in range(count)
+    )
+    settings = ", ".join(f"{name} = v.{name}" for name in ACCOUNT_COUNTERS)
+    return (
+        f"v ({', '.join(UPDATED_COLUMNS)}) AS (VALUES {rows})",
+        f"UPDATE ledger_accounts SET {settings}, updated_at = :now "
+        "FROM v WHERE ledger_accounts.id = v.id",
+    )
+
+
+def _account_binds(count: int) -> list[sa.BindParameter[Any]]:
+    return [
+        sa.bindparam(f"{name}_{n}", type_=ledger_accounts.c[name].type)
+        for n in range(count)
+        for name in UPDATED_COLUMNS
+    ] + [sa.bindparam("now", type_=ledger_accounts.c.updated_at.type)]
+
+
+@functools.lru_cache(maxsize=128)
+def _update_statement(dialect: str, count: int) -> sa.TextClause:
+    values, update = _accounts_sql(dialect, count)
+    return sa.text(f"WITH {values} {update}").bindparams(*_account_binds(count))
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_one_statement(columns: tuple[str, ...], count: int) -> sa.TextClause:
+    """PostgreSQL: the transfer's INSERT and its accounts' UPDATE in one statement."""
+    values, update = _accounts_sql("postgresql", count)
+    sql = (
+        f"WITH moved AS (INSERT INTO ledger_transfers ({', '.join(columns)}) "
+        f"VALUES ({', '.join(f':t_{name}' for name in columns)}) RETURNING id), "
+        f"{values}, updated AS ({update} RETURNING ledger_accounts.id) "
+        "SELECT id FROM moved"
+    )
+    transfer_binds = [
+        sa.bindparam(f"t_{name}", type_=ledger_transfers.c[name].type) for name in columns
+    ]
+    return sa.text(sql).bindparams(*transfer_binds, *_account_binds(count))
