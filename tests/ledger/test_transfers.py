@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from chaindb import Conflict, InvalidInput, NotFound, ledger
+from chaindb import Conflict, InvalidInput, NotFound, core, ledger
 from chaindb.ledger import InsufficientFunds
 from chaindb.types import UINT256_MAX
 
@@ -146,6 +146,33 @@ def test_a_batch_is_all_or_nothing(ledger_db):
     written = ledger.transfer_batch(ledger_db, [good, {**overdraw, "amount": 40}])
     assert [t.amount for t in written] == [60, 40]
     assert balance(ledger_db, "alice").available == 0
+
+
+def test_a_batch_touching_more_accounts_than_one_update_holds_keeps_every_balance(ledger_db):
+    # 1,100 users + issuance: the accounts are stored in two statements (1,024 + the rest).
+    users = [f"many{n}" for n in range(1_100)]
+    with ledger_db.transaction() as conn:
+        for user in users:
+            core.create_user(conn, user)
+    written = ledger.transfer_batch(
+        ledger_db,
+        [
+            {
+                "debit": "system:issuance",
+                "credit": f"user:{user}",
+                "amount": 2**64 + n,
+                "kind": "deposit",
+            }
+            for n, user in enumerate(users)
+        ],
+    )
+    assert len({t.id for t in written}) == 1_100
+    assert [balance(ledger_db, user).available for user in (users[0], users[1_023], users[-1])] == [
+        2**64,
+        2**64 + 1_023,
+        2**64 + 1_099,
+    ]
+    assert ledger.check_ledger(ledger_db).ok
 
 
 def test_a_bad_item_in_a_batch_names_its_position(ledger_db):

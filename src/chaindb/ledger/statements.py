@@ -27,7 +27,7 @@ OPTIONAL_COLUMNS = (
 )
 # What an account update sets: its id picks the row, the counters are its new values.
 UPDATED_COLUMNS = ("id", *ACCOUNT_COUNTERS)
-ACCOUNTS_PER_UPDATE_MAX = 1_000  # 9 parameters each: within both backends' limits
+ACCOUNTS_PER_UPDATE_MAX = 1_024  # 9 parameters each: within both backends' limits
 
 INSERT_TRANSFERS = sa.insert(ledger_transfers)
 INSERT_HOLDS = sa.insert(ledger_holds)
@@ -55,8 +55,9 @@ def insert_one(conn: Connection, row: dict[str, Any], accounts: list[dict[str, A
         row["id"] = conn.execute(INSERT_TRANSFERS, _only(row, columns)).inserted_primary_key[0]
         update_accounts(conn, accounts)
         return
-    params = {f"t_{name}": row[name] for name in columns} | _account_params(accounts)
-    row["id"] = conn.execute(_insert_one_statement(columns, len(accounts)), params).scalar_one()
+    size = _slots(len(accounts))
+    params = {f"t_{name}": row[name] for name in columns} | _account_params(accounts, size)
+    row["id"] = conn.execute(_insert_one_statement(columns, size), params).scalar_one()
 
 
 def insert_many(
@@ -73,7 +74,8 @@ def insert_many(
 def update_accounts(conn: Connection, accounts: list[dict[str, Any]]) -> None:
     for start in range(0, len(accounts), ACCOUNTS_PER_UPDATE_MAX):
         chunk = accounts[start : start + ACCOUNTS_PER_UPDATE_MAX]
-        conn.execute(_update_statement(conn.dialect.name, len(chunk)), _account_params(chunk))
+        size = _slots(len(chunk))
+        conn.execute(_update_statement(conn.dialect.name, size), _account_params(chunk, size))
 
 
 def _columns(rows: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -86,10 +88,18 @@ def _only(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
     return {name: row[name] for name in columns}
 
 
-def _account_params(accounts: list[dict[str, Any]]) -> dict[str, Any]:
+def _slots(count: int) -> int:
+    """Statements come in power-of-two sizes, so a few shapes serve every write (and the caches
+    of built statements stay small); the unused slots hold NULL ids, which match no account."""
+    return 1 << (count - 1).bit_length()
+
+
+def _account_params(accounts: list[dict[str, Any]], size: int) -> dict[str, Any]:
     params: dict[str, Any] = {"now": utc_now()}
     for n, account in enumerate(accounts):
         params.update({f"{name}_{n}": account[name] for name in UPDATED_COLUMNS})
+    for n in range(len(accounts), size):
+        params.update({f"{name}_{n}": None for name in UPDATED_COLUMNS})
     return params
 
 
@@ -131,7 +141,7 @@ def _account_binds(count: int) -> list[sa.BindParameter[Any]]:
     ] + [sa.bindparam("now", type_=ledger_accounts.c.updated_at.type)]
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=32)
 def _update_statement(dialect: str, count: int) -> sa.TextClause:
     values, update = _accounts_sql(dialect, count)
     return sa.text(f"WITH {values} {update}").bindparams(*_account_binds(count))
