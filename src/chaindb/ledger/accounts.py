@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import Field, StringConstraints
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -227,21 +228,30 @@ _LOCKED_COLUMNS = [
 
 
 @functools.lru_cache(maxsize=256)
-def _lock_statement(group_sizes: tuple[int, ...], id_count: int) -> sa.Select[Any]:
+def _lock_statement(dialect: str, group_sizes: tuple[int, ...], id_count: int) -> sa.Select[Any]:
     """The locking SELECT for this shape of request, built once: one (asset, owner type, owner
-    ids) condition per group, each served by the unique index. Plain bind parameters (no
-    expanding IN) keep the per-call cost low: the write path runs this on every transfer."""
+    ids) condition per group, each served by the unique index. SQLite gets plain parameters
+    (cheap to bind on every transfer); PostgreSQL one array per group, so the statement stays
+    short and the driver prepares it once whatever the number of accounts."""
     a = ledger_accounts.c
+
+    def one_of(
+        column: sa.Column[Any], name: str, count: int, item: sa.types.TypeEngine[Any]
+    ) -> Any:
+        if dialect == "postgresql":
+            return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(item)))
+        return column.in_([sa.bindparam(f"{name}_{n}") for n in range(count)])
+
     conditions = [
         sa.and_(
             a.asset_id == sa.bindparam(f"asset_{g}"),
             a.owner_type == sa.bindparam(f"type_{g}"),
-            a.owner_id.in_([sa.bindparam(f"owner_{g}_{n}") for n in range(size)]),
+            one_of(a.owner_id, f"owner_{g}", size, sa.String()),
         )
         for g, size in enumerate(group_sizes)
     ]
     if id_count:
-        conditions.append(a.id.in_([sa.bindparam(f"id_{n}") for n in range(id_count)]))
+        conditions.append(one_of(a.id, "id", id_count, sa.BigInteger()))
     return sa.select(*_LOCKED_COLUMNS).where(sa.or_(*conditions)).order_by(a.id).with_for_update()
 
 
@@ -251,13 +261,26 @@ def _select_locked(
     groups: dict[tuple[int, str], list[str]] = {}
     for asset_id, key in keys:
         groups.setdefault((asset_id, key.owner_type), []).append(key.owner_id)
-    params: dict[str, Any] = {f"id_{n}": account_id for n, account_id in enumerate(sorted(ids))}
     ordered = sorted(groups.items())
+    dialect = conn.dialect.name
+    params: dict[str, Any] = {}
+    _add_list(params, dialect, "id", sorted(ids))
     for g, ((asset_id, owner_type), owners) in enumerate(ordered):
         params.update({f"asset_{g}": asset_id, f"type_{g}": owner_type})
-        params.update({f"owner_{g}_{n}": owner for n, owner in enumerate(owners)})
-    statement = _lock_statement(tuple(len(owners) for _group, owners in ordered), len(ids))
+        _add_list(params, dialect, f"owner_{g}", owners)
+    if dialect == "postgresql":  # arrays: the statement's shape does not depend on the sizes
+        shape, id_count = tuple(0 for _group in ordered), int(bool(ids))
+    else:
+        shape, id_count = tuple(len(owners) for _group, owners in ordered), len(ids)
+    statement = _lock_statement(dialect, shape, id_count)
     return list(conn.execute(statement, params).mappings())
+
+
+def _add_list(params: dict[str, Any], dialect: str, name: str, values: list[Any]) -> None:
+    if dialect == "postgresql":
+        params[name] = values
+    else:
+        params.update({f"{name}_{n}": value for n, value in enumerate(values)})
 
 
 def account_id(conn: Connection, asset_id: int, owner: AccountKey) -> int | None:

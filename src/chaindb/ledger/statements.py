@@ -1,8 +1,9 @@
 """The write path's SQL, built once per shape and reused: every transfer runs these.
 
 A write stores its transfer rows and the new counters of the accounts they touched. The accounts
-go in one UPDATE ... FROM (VALUES ...) (not one statement per account); on PostgreSQL a single
-transfer and its accounts go in one statement (a data-modifying WITH), one round trip fewer.
+go in one UPDATE ... FROM a list of new values (not one statement per account): arrays on
+PostgreSQL, a VALUES list on SQLite. On PostgreSQL a single transfer and its accounts go in one
+statement (a data-modifying WITH): one round trip fewer.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ OPTIONAL_COLUMNS = (
 )
 # What an account update sets: its id picks the row, the counters are its new values.
 UPDATED_COLUMNS = ("id", *ACCOUNT_COUNTERS)
-ACCOUNTS_PER_UPDATE_MAX = 1_024  # 9 parameters each: within both backends' limits
+SQLITE_ACCOUNTS_PER_UPDATE_MAX = 1_024  # 9 parameters each: within SQLite's 32,766
 
 INSERT_TRANSFERS = sa.insert(ledger_transfers)
 INSERT_HOLDS = sa.insert(ledger_holds)
@@ -55,9 +56,8 @@ def insert_one(conn: Connection, row: dict[str, Any], accounts: list[dict[str, A
         row["id"] = conn.execute(INSERT_TRANSFERS, _only(row, columns)).inserted_primary_key[0]
         update_accounts(conn, accounts)
         return
-    size = _slots(len(accounts))
-    params = {f"t_{name}": row[name] for name in columns} | _account_params(accounts, size)
-    row["id"] = conn.execute(_insert_one_statement(columns, size), params).scalar_one()
+    params = {f"t_{name}": row[name] for name in columns} | _account_arrays(accounts)
+    row["id"] = conn.execute(_insert_one_statement(columns), params).scalar_one()
 
 
 def insert_many(
@@ -72,10 +72,13 @@ def insert_many(
 
 
 def update_accounts(conn: Connection, accounts: list[dict[str, Any]]) -> None:
-    for start in range(0, len(accounts), ACCOUNTS_PER_UPDATE_MAX):
-        chunk = accounts[start : start + ACCOUNTS_PER_UPDATE_MAX]
+    if conn.dialect.name == "postgresql":
+        conn.execute(_UPDATE_FROM_ARRAYS, _account_arrays(accounts))
+        return
+    for start in range(0, len(accounts), SQLITE_ACCOUNTS_PER_UPDATE_MAX):
+        chunk = accounts[start : start + SQLITE_ACCOUNTS_PER_UPDATE_MAX]
         size = _slots(len(chunk))
-        conn.execute(_update_statement(conn.dialect.name, size), _account_params(chunk, size))
+        conn.execute(_sqlite_update_statement(size), _account_slots(chunk, size))
 
 
 def _columns(rows: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -88,13 +91,65 @@ def _only(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
     return {name: row[name] for name in columns}
 
 
+def _allocate_ids(conn: Connection, count: int) -> list[int]:
+    if conn.dialect.name == "postgresql":
+        return sorted(conn.execute(_NEXT_IDS["postgresql"], {"n": count}).scalars())
+    last = conn.execute(_NEXT_IDS["sqlite"]).scalar_one()
+    return list(range(last + 1, last + 1 + count))
+
+
+# --- PostgreSQL: the accounts as one array per column ----------------------------------------
+# One short statement whatever the number of accounts: the driver parses and prepares it once
+# (a statement with hundreds of parameters would be parsed again on every call).
+
+_ARRAY_TYPES = {name: "NUMERIC[]" for name in ACCOUNT_COUNTERS} | {
+    "id": "BIGINT[]",
+    "transfer_count": "BIGINT[]",
+}
+_SET_FROM_V = ", ".join(f"{name} = v.{name}" for name in ACCOUNT_COUNTERS)
+_UPDATE_FROM_ARRAYS_SQL = (
+    f"UPDATE ledger_accounts SET {_SET_FROM_V}, updated_at = :now "
+    "FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES[name]})" for name in UPDATED_COLUMNS)
+    + f") AS v ({', '.join(UPDATED_COLUMNS)}) WHERE ledger_accounts.id = v.id"
+)
+_NOW = sa.bindparam("now", type_=ledger_accounts.c.updated_at.type)
+_UPDATE_FROM_ARRAYS = sa.text(_UPDATE_FROM_ARRAYS_SQL).bindparams(_NOW)
+
+
+def _account_arrays(accounts: list[dict[str, Any]]) -> dict[str, Any]:
+    # Plain Python ints: psycopg sends them exactly, whatever their size.
+    return {name: [account[name] for account in accounts] for name in UPDATED_COLUMNS} | {
+        "now": utc_now()
+    }
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_one_statement(columns: tuple[str, ...]) -> sa.TextClause:
+    """The transfer's INSERT and its accounts' UPDATE in one statement: one round trip."""
+    sql = (
+        f"WITH moved AS (INSERT INTO ledger_transfers ({', '.join(columns)}) "
+        f"VALUES ({', '.join(f':t_{name}' for name in columns)}) RETURNING id), "
+        f"updated AS ({_UPDATE_FROM_ARRAYS_SQL} RETURNING ledger_accounts.id) "
+        "SELECT id FROM moved"
+    )
+    transfer_binds = [
+        sa.bindparam(f"t_{name}", type_=ledger_transfers.c[name].type) for name in columns
+    ]
+    return sa.text(sql).bindparams(*transfer_binds, _NOW)
+
+
+# --- SQLite: the accounts as a VALUES list ----------------------------------------------------
+# sqlite3 caches statements by their text, whatever their length.
+
+
 def _slots(count: int) -> int:
-    """Statements come in power-of-two sizes, so a few shapes serve every write (and the caches
-    of built statements stay small); the unused slots hold NULL ids, which match no account."""
+    """Statements come in power-of-two sizes, so a few shapes serve every write (and the cache
+    of built statements stays small); the unused slots hold NULL ids, which match no account."""
     return 1 << (count - 1).bit_length()
 
 
-def _account_params(accounts: list[dict[str, Any]], size: int) -> dict[str, Any]:
+def _account_slots(accounts: list[dict[str, Any]], size: int) -> dict[str, Any]:
     params: dict[str, Any] = {"now": utc_now()}
     for n, account in enumerate(accounts):
         params.update({f"{name}_{n}": account[name] for name in UPDATED_COLUMNS})
@@ -103,61 +158,19 @@ def _account_params(accounts: list[dict[str, Any]], size: int) -> dict[str, Any]
     return params
 
 
-def _allocate_ids(conn: Connection, count: int) -> list[int]:
-    if conn.dialect.name == "postgresql":
-        return sorted(conn.execute(_NEXT_IDS["postgresql"], {"n": count}).scalars())
-    last = conn.execute(_NEXT_IDS["sqlite"]).scalar_one()
-    return list(range(last + 1, last + 1 + count))
-
-
-# --- statements, one per shape ---------------------------------------------------------------
-
-
-def _accounts_sql(dialect: str, count: int) -> tuple[str, str]:
-    """`WITH`-able SQL naming the accounts' new values `v`, and the UPDATE that stores them."""
-
-    def value(name: str, n: int) -> str:
-        if dialect != "postgresql":  # SQLite takes the stored form as it comes
-            return f":{name}_{n}"
-        sql_type = "BIGINT" if name in ("id", "transfer_count") else "NUMERIC"
-        return f"CAST(:{name}_{n} AS {sql_type})"  # a VALUES list of NULLs needs its type
-
+@functools.lru_cache(maxsize=16)
+def _sqlite_update_statement(size: int) -> sa.TextClause:
     rows = ", ".join(
-        "(" + ", ".join(value(name, n) for name in UPDATED_COLUMNS) + ")" for n in range(count)
+        "(" + ", ".join(f":{name}_{n}" for name in UPDATED_COLUMNS) + ")" for n in range(size)
     )
-    settings = ", ".join(f"{name} = v.{name}" for name in ACCOUNT_COUNTERS)
-    return (
-        f"v ({', '.join(UPDATED_COLUMNS)}) AS (VALUES {rows})",
-        f"UPDATE ledger_accounts SET {settings}, updated_at = :now "
-        "FROM v WHERE ledger_accounts.id = v.id",
-    )
-
-
-def _account_binds(count: int) -> list[sa.BindParameter[Any]]:
-    return [
-        sa.bindparam(f"{name}_{n}", type_=ledger_accounts.c[name].type)
-        for n in range(count)
-        for name in UPDATED_COLUMNS
-    ] + [sa.bindparam("now", type_=ledger_accounts.c.updated_at.type)]
-
-
-@functools.lru_cache(maxsize=32)
-def _update_statement(dialect: str, count: int) -> sa.TextClause:
-    values, update = _accounts_sql(dialect, count)
-    return sa.text(f"WITH {values} {update}").bindparams(*_account_binds(count))
-
-
-@functools.lru_cache(maxsize=128)
-def _insert_one_statement(columns: tuple[str, ...], count: int) -> sa.TextClause:
-    """PostgreSQL: the transfer's INSERT and its accounts' UPDATE in one statement."""
-    values, update = _accounts_sql("postgresql", count)
     sql = (
-        f"WITH moved AS (INSERT INTO ledger_transfers ({', '.join(columns)}) "
-        f"VALUES ({', '.join(f':t_{name}' for name in columns)}) RETURNING id), "
-        f"{values}, updated AS ({update} RETURNING ledger_accounts.id) "
-        "SELECT id FROM moved"
+        f"WITH v ({', '.join(UPDATED_COLUMNS)}) AS (VALUES {rows}) "
+        f"UPDATE ledger_accounts SET {_SET_FROM_V}, updated_at = :now "
+        "FROM v WHERE ledger_accounts.id = v.id"
     )
-    transfer_binds = [
-        sa.bindparam(f"t_{name}", type_=ledger_transfers.c[name].type) for name in columns
+    binds = [
+        sa.bindparam(f"{name}_{n}", type_=ledger_accounts.c[name].type)
+        for n in range(size)
+        for name in UPDATED_COLUMNS
     ]
-    return sa.text(sql).bindparams(*transfer_binds, *_account_binds(count))
+    return sa.text(sql).bindparams(*binds, _NOW)
