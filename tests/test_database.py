@@ -107,3 +107,40 @@ def test_health_of_an_unmigrated_database_is_reachable_but_not_up_to_date(db):
     report = db.health()
     assert report["reachable"] and not report["up_to_date"]
     assert report["migrations"]["core"]["pending"] == len(CORE)
+
+
+def test_sqlite_driver_statements_store_what_sqlalchemy_stores(tmp_path):
+    # SQLite alone: SqliteStatement is the ledger's SQLite-only shortcut past SQLAlchemy.
+    from datetime import UTC, datetime
+
+    from chaindb import migrations
+    from chaindb.database import SqliteStatement
+    from chaindb.ledger.schema import ledger_assets
+
+    db = chaindb.connect(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    migrations.migrate(db)
+    created = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
+    row = {"code": "X", "kind": "points", "symbol": "X", "decimals": 0, "created_at": created}
+    driver = SqliteStatement(
+        sa.insert(ledger_assets).values(
+            {name: sa.bindparam(name, type_=ledger_assets.c[name].type) for name in row}
+        ),
+        db.engine.dialect,
+        [],
+    )
+    with db.transaction() as conn:
+        driver.execute(conn, row)
+        conn.execute(sa.insert(ledger_assets), {**row, "code": "Y"})
+        stored = conn.exec_driver_sql(
+            "SELECT code, created_at FROM ledger_assets WHERE code IN ('X', 'Y') ORDER BY code"
+        ).all()
+        read = SqliteStatement(
+            sa.select(ledger_assets.c.created_at).where(ledger_assets.c.code == sa.bindparam("c")),
+            db.engine.dialect,
+            [ledger_assets.c.created_at],
+        ).mappings(conn, {"c": "X"})
+    assert stored[0][1] == stored[1][1]  # the same text for the same datetime
+    assert read == [{"created_at": created}]
+    with pytest.raises(sa.exc.IntegrityError), db.transaction() as conn:
+        driver.execute(conn, row)  # the code is taken: SQLAlchemy's exception, not sqlite3's
+    db.close()

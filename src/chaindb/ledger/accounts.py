@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from chaindb.database import Database, dialect_insert, reading, writing
+from chaindb.database import Database, SqliteStatement, dialect_insert, reading, writing
 from chaindb.errors import InvalidInput, NotFound
 from chaindb.ledger.schema import (
     ACCOUNT_COUNTERS,
@@ -217,7 +217,7 @@ def lock_accounts(
     if keys - found:
         create_accounts(conn, keys - found)
         rows = _select_locked(conn, keys, ids)
-    return {row["id"]: dict(row) for row in rows}
+    return {row["id"]: row for row in rows}
 
 
 # What the write path needs of an account (timestamps are never read there: parsing them costs).
@@ -257,7 +257,7 @@ def _lock_statement(dialect: str, group_sizes: tuple[int, ...], id_count: int) -
 
 def _select_locked(
     conn: Connection, keys: set[tuple[int, AccountKey]], ids: set[int]
-) -> list[sa.RowMapping]:
+) -> list[dict[str, Any]]:
     groups: dict[tuple[int, str], list[str]] = {}
     for asset_id, key in keys:
         groups.setdefault((asset_id, key.owner_type), []).append(key.owner_id)
@@ -272,8 +272,17 @@ def _select_locked(
         shape, id_count = tuple(0 for _group in ordered), int(bool(ids))
     else:
         shape, id_count = tuple(len(owners) for _group, owners in ordered), len(ids)
-    statement = _lock_statement(dialect, shape, id_count)
-    return list(conn.execute(statement, params).mappings())
+    if dialect == "sqlite":
+        return _sqlite_lock(conn.dialect, shape, id_count).mappings(conn, params)
+    return [
+        dict(row)
+        for row in conn.execute(_lock_statement(dialect, shape, id_count), params).mappings()
+    ]
+
+
+@functools.lru_cache(maxsize=256)
+def _sqlite_lock(dialect: sa.Dialect, shape: tuple[int, ...], id_count: int) -> SqliteStatement:
+    return SqliteStatement(_lock_statement("sqlite", shape, id_count), dialect, _LOCKED_COLUMNS)
 
 
 def _add_list(params: dict[str, Any], dialect: str, name: str, values: list[Any]) -> None:

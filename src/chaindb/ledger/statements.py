@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from chaindb.database import SqliteStatement
 from chaindb.ledger.schema import ACCOUNT_COUNTERS, ledger_accounts, ledger_holds, ledger_transfers
 from chaindb.types import utc_now
 
@@ -53,7 +54,7 @@ def insert_one(conn: Connection, row: dict[str, Any], accounts: list[dict[str, A
     """Store one transfer (its id is set on `row`) and its accounts' new counters."""
     columns = _columns([row])  # no id yet: the database assigns it
     if conn.dialect.name != "postgresql":  # in-process SQLite: statements cost no round trip
-        row["id"] = conn.execute(INSERT_TRANSFERS, _only(row, columns)).inserted_primary_key[0]
+        row["id"] = _sqlite_insert(conn.dialect, columns).execute(conn, row).lastrowid
         update_accounts(conn, accounts)
         return
     params = {f"t_{name}": row[name] for name in columns} | _account_arrays(accounts)
@@ -78,7 +79,7 @@ def update_accounts(conn: Connection, accounts: list[dict[str, Any]]) -> None:
     for start in range(0, len(accounts), SQLITE_ACCOUNTS_PER_UPDATE_MAX):
         chunk = accounts[start : start + SQLITE_ACCOUNTS_PER_UPDATE_MAX]
         size = _slots(len(chunk))
-        conn.execute(_sqlite_update_statement(size), _account_slots(chunk, size))
+        _sqlite_update(conn.dialect, size).execute(conn, _account_slots(chunk, size))
 
 
 def _columns(rows: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -140,7 +141,9 @@ def _insert_one_statement(columns: tuple[str, ...]) -> sa.TextClause:
 
 
 # --- SQLite: the accounts as a VALUES list ----------------------------------------------------
-# sqlite3 caches statements by their text, whatever their length.
+# sqlite3 caches statements by their text, whatever their length. The write path's statements
+# run on the driver's cursor (database.SqliteStatement): SQLAlchemy's per-call cost is as
+# large as SQLite's own work here.
 
 
 def _slots(count: int) -> int:
@@ -158,7 +161,17 @@ def _account_slots(accounts: list[dict[str, Any]], size: int) -> dict[str, Any]:
     return params
 
 
+@functools.lru_cache(maxsize=128)
+def _sqlite_insert(dialect: sa.Dialect, columns: tuple[str, ...]) -> SqliteStatement:
+    values = {name: sa.bindparam(name, type_=ledger_transfers.c[name].type) for name in columns}
+    return SqliteStatement(sa.insert(ledger_transfers).values(values), dialect, [])
+
+
 @functools.lru_cache(maxsize=16)
+def _sqlite_update(dialect: sa.Dialect, size: int) -> SqliteStatement:
+    return SqliteStatement(_sqlite_update_statement(size), dialect, [])
+
+
 def _sqlite_update_statement(size: int) -> sa.TextClause:
     rows = ", ".join(
         "(" + ", ".join(f":{name}_{n}" for name in UPDATED_COLUMNS) + ")" for n in range(size)
