@@ -141,9 +141,9 @@ class SqliteStatement:
             (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in compiled.positiontup or ()
         ]
-        self._names = [column.key for column in results]
-        self._converters = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in results
+        self._results = [
+            (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in results
         ]
 
     def execute(self, conn: Connection, params: dict[str, Any]) -> sqlite3.Cursor:
@@ -157,11 +157,10 @@ class SqliteStatement:
             raise DBAPIError.instance(self.sql, values, error, sqlite3.Error) from error
 
     def mappings(self, conn: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
-        converters = list(zip(self._names, self._converters, strict=True))
         return [
             {
                 name: value if convert is None else convert(value)
-                for (name, convert), value in zip(converters, row, strict=True)
+                for (name, convert), value in zip(self._results, row, strict=True)
             }
             for row in self.execute(conn, params)
         ]

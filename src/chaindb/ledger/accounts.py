@@ -268,16 +268,12 @@ def _select_locked(
     for g, ((asset_id, owner_type), owners) in enumerate(ordered):
         params.update({f"asset_{g}": asset_id, f"type_{g}": owner_type})
         _add_list(params, dialect, f"owner_{g}", owners)
-    if dialect == "postgresql":  # arrays: the statement's shape does not depend on the sizes
-        shape, id_count = tuple(0 for _group in ordered), int(bool(ids))
-    else:
-        shape, id_count = tuple(len(owners) for _group, owners in ordered), len(ids)
     if dialect == "sqlite":
-        return _sqlite_lock(conn.dialect, shape, id_count).mappings(conn, params)
-    return [
-        dict(row)
-        for row in conn.execute(_lock_statement(dialect, shape, id_count), params).mappings()
-    ]
+        shape = tuple(len(owners) for _group, owners in ordered)
+        return _sqlite_lock(conn.dialect, shape, len(ids)).mappings(conn, params)
+    # PostgreSQL takes arrays: the statement's shape does not depend on their sizes.
+    statement = _lock_statement(dialect, tuple(0 for _group in ordered), int(bool(ids)))
+    return [dict(row) for row in conn.execute(statement, params).mappings()]
 
 
 @functools.lru_cache(maxsize=256)
