@@ -8,9 +8,10 @@ writes that belong together share one transaction.
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -137,24 +138,39 @@ class SqliteStatement:
     ) -> None:
         compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         self.sql: str = compiled.string
-        self._binds = [
-            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in compiled.positiontup or ()
+        names = list(compiled.positiontup or ())
+        processors = [
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in names
         ]
+        # Plain values are picked by one itemgetter; only the typed ones go through a function.
+        self._pick = operator.itemgetter(*names) if len(names) > 1 else _one_item_getter(names)
+        self._processed = [(n, p) for n, p in enumerate(processors) if p is not None]
         self._results = [
             (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
             for column in results
         ]
 
     def execute(self, conn: Connection, params: dict[str, Any]) -> sqlite3.Cursor:
-        values = tuple(
-            params[name] if process is None else process(params[name])
-            for name, process in self._binds
-        )
+        values = self._values(params)
         try:
             return conn.connection.driver_connection.execute(self.sql, values)  # type: ignore[union-attr]
         except sqlite3.Error as error:  # the same exceptions as through SQLAlchemy
             raise DBAPIError.instance(self.sql, values, error, sqlite3.Error) from error
+
+    def executemany(self, conn: Connection, many_params: list[dict[str, Any]]) -> None:
+        """The statement once per set of parameters, in the driver's own loop."""
+        values = [self._values(params) for params in many_params]
+        try:
+            conn.connection.driver_connection.executemany(self.sql, values)  # type: ignore[union-attr]
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(self.sql, values[:1], error, sqlite3.Error) from error
+
+    def _values(self, params: dict[str, Any]) -> list[Any]:
+        values = list(self._pick(params))
+        for position, process in self._processed:
+            values[position] = process(values[position])
+        return values
 
     def mappings(self, conn: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
         return [
@@ -164,6 +180,11 @@ class SqliteStatement:
             }
             for row in self.execute(conn, params)
         ]
+
+
+def _one_item_getter(names: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """What itemgetter gives for many names, for none or one: always a tuple."""
+    return lambda params: tuple(params[name] for name in names)
 
 
 def dialect_insert(conn: Connection, table: sa.Table) -> Any:

@@ -7,7 +7,9 @@ dialect differences in one place and back every rule with a CHECK constraint in 
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -287,6 +289,14 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
         if getattr(value, "tzinfo", None) is not UTC:
             value = utc_rule(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        process = super().bind_processor(dialect)
+        if dialect.name != "sqlite" or process is None:
+            return process
+        # SQLite gets text, and formatting it costs more than writing a row; the rows of one
+        # write share their timestamp, so recent values are converted once.
+        return functools.lru_cache(maxsize=64)(process)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from chaindb.errors import InvalidInput
 
@@ -28,7 +30,24 @@ def validated(model: type[M], **values: Any) -> M:
     try:
         return model(**values)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or model.__name__
-        rule = first["msg"].removeprefix("Value error, ")
-        raise InvalidInput(field, first.get("input"), rule) from None
+        raise _invalid(error.errors()[0], model.__name__) from None
+
+
+def validated_list(model: type[M], items: list[dict[str, Any]]) -> list[M]:
+    """Many `model(**item)` in one call into pydantic (a call per item costs more than the
+    validation itself). The InvalidInput's field starts with the item's position: '3.amount'."""
+    try:
+        return _list_adapter(model).validate_python(items)
+    except ValidationError as error:
+        raise _invalid(error.errors()[0], model.__name__) from None
+
+
+@functools.cache
+def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def _invalid(first: ErrorDetails, default_field: str) -> InvalidInput:
+    field = ".".join(str(part) for part in first["loc"]) or default_field
+    rule = first["msg"].removeprefix("Value error, ")
+    return InvalidInput(field, first.get("input"), rule)

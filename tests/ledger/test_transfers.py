@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -148,8 +148,8 @@ def test_a_batch_is_all_or_nothing(ledger_db):
     assert balance(ledger_db, "alice").available == 0
 
 
-def test_a_batch_touching_more_accounts_than_one_update_holds_keeps_every_balance(ledger_db):
-    # 1,100 users + issuance: the accounts are stored in two statements (1,024 + the rest).
+def test_a_batch_touching_1100_accounts_keeps_every_balance(ledger_db):
+    # 1,100 users + issuance, amounts past 2**64: every account's counters are stored.
     users = [f"many{n}" for n in range(1_100)]
     with ledger_db.transaction() as conn:
         for user in users:
@@ -175,6 +175,45 @@ def test_a_batch_touching_more_accounts_than_one_update_holds_keeps_every_balanc
     assert ledger.check_ledger(ledger_db).ok
 
 
+def test_a_batch_stores_exactly_what_single_transfers_store(ledger_db):
+    # Batches and single transfers take different statements (PostgreSQL: one INSERT from
+    # arrays against an INSERT ... VALUES): every column must come out the same.
+    in_two_hours = datetime.now(timezone(timedelta(hours=5))) + timedelta(hours=2)
+    hold = {
+        "debit": "user:alice",
+        "credit": "user:bob",
+        "amount": 2**64 + 3,
+        "kind": "locked_escrow",
+        "pending": True,
+        "expires_at": in_two_hours,
+        "reason": "stake",
+        "challenge_id": 7,
+        "chain_tx_hash": "0x" + "AB" * 32,
+    }
+    deposit = {"debit": "system:issuance", "credit": "user:alice", "amount": 2**200}
+    gift = {"debit": "user:alice", "credit": "user:carol", "amount": 1, "reason": ""}
+    requests = [{**deposit, "kind": "deposit"}, hold, {**gift, "kind": "transfer"}]
+    singles = [
+        ledger.transfer(ledger_db, **request, idempotency_key=f"s{n}")
+        for n, request in enumerate(requests)
+    ]
+    batch = ledger.transfer_batch(
+        ledger_db, [{**request, "idempotency_key": f"b{n}"} for n, request in enumerate(requests)]
+    )
+    compared = ("amount", "kind", "phase", "expires_at", "reason", "challenge_id", "chain_tx_hash")
+    for single, batched in zip(singles, batch, strict=True):
+        stored_single = ledger.get_transfer(ledger_db, single.id)
+        stored_batched = ledger.get_transfer(ledger_db, batched.id)
+        for name in compared:
+            assert getattr(stored_batched, name) == getattr(stored_single, name), name
+            assert getattr(batched, name) == getattr(stored_batched, name), name
+    stored_hold = ledger.get_transfer(ledger_db, batch[1].id)
+    assert stored_hold.chain_tx_hash == "0x" + "ab" * 32
+    assert stored_hold.expires_at == in_two_hours and stored_hold.expires_at.tzinfo is UTC
+    assert ledger.get_transfer(ledger_db, batch[2].id).reason == ""
+    assert ledger.check_ledger(ledger_db).ok
+
+
 def test_a_bad_item_in_a_batch_names_its_position(ledger_db):
     with pytest.raises(InvalidInput, match=r"requests\[1\]\.amount"):
         ledger.transfer_batch(
@@ -194,6 +233,22 @@ def test_a_bad_item_in_a_batch_names_its_position(ledger_db):
                 },
             ],
         )
+    assert transfer_count(ledger_db) == 0
+
+
+def test_the_first_bad_item_of_a_mixed_batch_is_named_and_nothing_is_written(ledger_db):
+    deposit = {"debit": "system:issuance", "credit": "user:alice", "amount": 5, "kind": "deposit"}
+    bad_void = {"action": "void", "pending_id": 0}
+    bad_transfer = {**deposit, "kind": "gift"}
+    with pytest.raises(InvalidInput, match=r"requests\[1\]\.pending_id") as error:
+        ledger.transfer_batch(ledger_db, [deposit, bad_void, bad_transfer])
+    assert error.value.value == 0
+    with pytest.raises(InvalidInput, match=r"requests\[2\]\.kind"):
+        ledger.transfer_batch(ledger_db, [deposit, deposit, bad_transfer, bad_void])
+    with pytest.raises(InvalidInput, match=r"requests\[0\]\.action"):
+        ledger.transfer_batch(ledger_db, [{**deposit, "action": "send"}])
+    with pytest.raises(InvalidInput, match=r"requests\[1\]\.surplus"):
+        ledger.transfer_batch(ledger_db, [deposit, {**deposit, "surplus": 1}])
     assert transfer_count(ledger_db) == 0
 
 

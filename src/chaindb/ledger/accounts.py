@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import Field, StringConstraints
@@ -34,9 +33,9 @@ _ACCOUNT_KEY = re.compile(r"^(user|system):(.{1,64})$", re.DOTALL)
 _SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
-@dataclass(frozen=True)
-class AccountKey:
-    """An account named by its owner: 'user:<user id>' or 'system:<name>'."""
+class AccountKey(NamedTuple):
+    """An account named by its owner: 'user:<user id>' or 'system:<name>'. (A named tuple: the
+    write path hashes two keys per transfer, and a tuple's hash is computed in C.)"""
 
     owner_type: str
     owner_id: str

@@ -8,6 +8,7 @@ transfers and update the accounts. A balance is never recomputed from history he
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -37,40 +38,50 @@ class _Batch:
         self.accounts = accounts
         self.codes = codes
         self.changed: set[int] = set()
+        self.system = {i for i, account in accounts.items() if account["owner_type"] == "system"}
         self.rows: list[dict[str, Any]] = []
 
     def move(self, debit_id: int, credit_id: int, amount: int, phase: str, held: int = 0) -> None:
         """Apply one transfer's effect on both accounts' counters (TigerBeetle's rules)."""
         debit, credit = self.accounts[debit_id], self.accounts[credit_id]
         if phase == "single":
-            self._add(debit, "debits_posted", amount)
-            self._add(credit, "credits_posted", amount)
-            self._shift_balance(debit, -amount)
-            self._shift_balance(credit, amount)
+            debit["debits_posted"] += amount
+            credit["credits_posted"] += amount
+            _shift_balance(debit, -amount)
+            _shift_balance(credit, amount)
         elif phase == "pending":
-            self._add(debit, "debits_pending", amount)
-            self._add(credit, "credits_pending", amount)
-            self._shift_balance(debit, -amount)
+            debit["debits_pending"] += amount
+            credit["credits_pending"] += amount
+            _shift_balance(debit, -amount)
         else:  # post (amount <= held) or void (amount == 0): the hold ends either way
-            self._add(debit, "debits_pending", -held)
-            self._add(credit, "credits_pending", -held)
-            self._add(debit, "debits_posted", amount)
-            self._add(credit, "credits_posted", amount)
-            self._shift_balance(debit, held - amount)
-            self._shift_balance(credit, amount)
-        if amount and phase in ("single", "post"):
-            # Net figures: a return to issuance (or out of burn) undoes an issue (or a burn).
-            if _is_system(debit, ISSUANCE):
-                self._add(credit, "issued", amount)
-            if _is_system(credit, ISSUANCE):
-                self._take(debit, "issued", amount, "was issued")
-            if _is_system(credit, BURN):
-                self._add(debit, "burned", amount)
-            if _is_system(debit, BURN):
-                self._take(credit, "burned", amount, "was burned")
-        for account in (debit, credit):
-            account["transfer_count"] += 1
-            self.changed.add(account["id"])
+            debit["debits_pending"] -= held
+            credit["credits_pending"] -= held
+            debit["debits_posted"] += amount
+            credit["credits_posted"] += amount
+            _shift_balance(debit, held - amount)
+            _shift_balance(credit, amount)
+        # Only the debit side's debits and the credit side's credits grow: check those.
+        for account, column in ((debit, _DEBITS[phase]), (credit, _CREDITS[phase])):
+            if account[column] > UINT256_MAX:
+                raise Conflict(f"{column} of account {account['id']} would exceed 2**256 - 1")
+        if amount and phase != "pending" and (debit_id in self.system or credit_id in self.system):
+            self._net_figures(debit, credit, amount)
+        debit["transfer_count"] += 1
+        credit["transfer_count"] += 1
+        self.changed.add(debit_id)
+        self.changed.add(credit_id)
+
+    def _net_figures(self, debit: dict[str, Any], credit: dict[str, Any], amount: int) -> None:
+        """A transfer out of issuance issues (into burn, burns); a return to issuance undoes an
+        issue (out of burn, a burn)."""
+        if _is_system(debit, ISSUANCE):
+            self._add(credit, "issued", amount)
+        if _is_system(credit, ISSUANCE):
+            self._take(debit, "issued", amount, "was issued")
+        if _is_system(credit, BURN):
+            self._add(debit, "burned", amount)
+        if _is_system(debit, BURN):
+            self._take(credit, "burned", amount, "was burned")
 
     def refuse_overdraft(
         self, debit_id: int, amount: int, has_expired_holds: Callable[[int], bool]
@@ -100,10 +111,16 @@ class _Batch:
             )
         account[column] -= amount
 
-    @staticmethod
-    def _shift_balance(account: dict[str, Any], amount: int) -> None:
-        if account["balance"] is not None:
-            account["balance"] += amount
+
+# The counters a transfer of each phase makes grow, on its debit and on its credit account.
+_DEBITS = {"single": "debits_posted", "pending": "debits_pending", "post": "debits_posted"}
+_CREDITS = {"single": "credits_posted", "pending": "credits_pending", "post": "credits_posted"}
+_DEBITS["void"], _CREDITS["void"] = _DEBITS["post"], _CREDITS["post"]  # by 0
+
+
+def _shift_balance(account: dict[str, Any], amount: int) -> None:
+    if account["balance"] is not None:  # kept only where overdraft is forbidden
+        account["balance"] += amount
 
 
 def _is_system(account: dict[str, Any], name: str) -> bool:
@@ -130,6 +147,7 @@ def apply(conn: Connection, requests: list[Request], *, skip_resolved: bool) -> 
     batch = _Batch(accounts, {asset_id: code for code, asset_id in codes.items()})
     planned: list[tuple[Request, dict[str, Any] | Transfer]] = []
     seen_keys: dict[str, dict[str, Any]] = {}
+    has_expired_holds = functools.partial(_has_expired, conn, now=now)
     for request in requests:
         if request.idempotency_key in earlier:
             existing = earlier[request.idempotency_key]
@@ -142,9 +160,7 @@ def apply(conn: Connection, requests: list[Request], *, skip_resolved: bool) -> 
             planned.append((request, row))
             continue
         if isinstance(request, TransferRequest):
-            row = _plan_single(
-                request, batch, ids_by_key, codes, lambda a: _has_expired(conn, a, now)
-            )
+            row = _plan_single(request, batch, ids_by_key, codes, now, has_expired_holds)
         else:
             row = _plan_resolution(request, batch, pendings, holds, now, skip_resolved)
             if row is None:
@@ -163,6 +179,7 @@ def _plan_single(
     batch: _Batch,
     ids_by_key: dict[tuple[int, AccountKey], int],
     codes: dict[str, int],
+    now: datetime,
     has_expired_holds: Callable[[int], bool],
 ) -> dict[str, Any]:
     asset_id = codes[request.asset]
@@ -188,7 +205,7 @@ def _plan_single(
         "reason": request.reason,
         "challenge_id": request.challenge_id,
         "chain_tx_hash": request.chain_tx_hash,
-        "created_at": utc_now(),
+        "created_at": now,  # the write's time, as PostgreSQL's now() is the transaction's
     }
 
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator, StringConstraints
 
 from chaindb.errors import ChaindbError, InvalidInput
 from chaindb.ledger.accounts import AccountKey
 from chaindb.ledger.schema import IDEMPOTENCY_KEY_LENGTH, TRANSFER_KINDS
 from chaindb.types import RowId, TxHash, UtcDatetime, amount_rule
-from chaindb.validation import Input, validated
+from chaindb.validation import Input, validated_list
 
 Kind = Literal[TRANSFER_KINDS]  # type: ignore[valid-type]
 PositiveAmount = Annotated[int, BeforeValidator(amount_rule), Field(gt=0)]
@@ -29,7 +29,8 @@ def _account_rule(value: object) -> AccountKey:
         raise ValueError(error.rule) from None
 
 
-AccountRef = Annotated[AccountKey, BeforeValidator(_account_rule)]
+# PlainValidator: the rule alone decides (pydantic would otherwise re-check the named tuple).
+AccountRef = Annotated[AccountKey, PlainValidator(_account_rule)]
 
 
 class InsufficientFunds(ChaindbError):
@@ -86,6 +87,7 @@ _REQUEST_TYPES: dict[str, type[Request]] = {
     "post": PostRequest,
     "void": VoidRequest,
 }
+_REQUEST_MODELS = tuple(_REQUEST_TYPES.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +117,35 @@ class Transfer:
 _TRANSFER_FIELDS = tuple(field.name for field in dataclasses.fields(Transfer))
 
 
-def parse_request(index: int, item: Request | Mapping[str, Any]) -> Request:
-    if isinstance(item, TransferRequest | PostRequest | VoidRequest):
-        return item
-    fields = dict(item)
-    action = fields.pop("action", "transfer")
-    if action not in _REQUEST_TYPES:
-        raise InvalidInput(f"requests[{index}].action", action, "must be transfer, post or void")
-    try:
-        return validated(_REQUEST_TYPES[action], **fields)
-    except InvalidInput as error:
-        raise InvalidInput(f"requests[{index}].{error.field}", error.value, error.rule) from None
+def parse_requests(items: list[Request | Mapping[str, Any]]) -> list[Request]:
+    """A batch's requests, validated: the mappings of each action in one call. The error
+    raised is the broken rule of the first bad item, named by its position."""
+    parsed: list[Request | None] = list(items)
+    pending: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
+    for index, item in enumerate(items):
+        if isinstance(item, _REQUEST_MODELS):
+            continue
+        fields = dict(item)
+        action = fields.pop("action", "transfer")
+        if action not in _REQUEST_TYPES:
+            raise InvalidInput(
+                f"requests[{index}].action", action, "must be transfer, post or void"
+            )
+        positions, group = pending.setdefault(action, ([], []))
+        positions.append(index)
+        group.append(fields)
+    errors: list[tuple[int, InvalidInput]] = []
+    for action, (positions, group) in pending.items():
+        try:
+            models = validated_list(_REQUEST_TYPES[action], group)
+        except InvalidInput as error:
+            position, _, field = error.field.partition(".")
+            index = positions[int(position)]
+            name = f"requests[{index}]" + (f".{field}" if field else "")
+            errors.append((index, InvalidInput(name, error.value, error.rule)))
+            continue
+        for index, model in zip(positions, models, strict=True):
+            parsed[index] = model
+    if errors:
+        raise min(errors, key=lambda found: found[0])[1]
+    return parsed  # type: ignore[return-value]

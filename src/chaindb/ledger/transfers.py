@@ -26,7 +26,7 @@ from chaindb.ledger.requests import (
     Transfer,
     TransferRequest,
     VoidRequest,
-    parse_request,
+    parse_requests,
 )
 from chaindb.ledger.schema import ledger_holds, ledger_transfers
 from chaindb.types import utc_now
@@ -65,10 +65,10 @@ def transfer_batch(
 ) -> list[Transfer]:
     """Many transfers in one transaction: all are written or none. A mapping's `action` is
     'transfer' (default), 'post' or 'void'; its other keys are that call's arguments."""
-    parsed = [parse_request(index, item) for index, item in enumerate(requests)]
-    if len(parsed) > BATCH_SIZE_MAX:
-        raise InvalidInput("requests", len(parsed), f"at most {BATCH_SIZE_MAX} per batch")
-    return run(target, parsed) if parsed else []
+    items = list(requests)
+    if len(items) > BATCH_SIZE_MAX:
+        raise InvalidInput("requests", len(items), f"at most {BATCH_SIZE_MAX} per batch")
+    return run(target, parse_requests(items)) if items else []
 
 
 def get_transfer(target: Database | Connection, transfer_id: int) -> Transfer | None:
