@@ -13,7 +13,7 @@ durability settings on its backend (SQLite: WAL + synchronous=FULL; PostgreSQL: 
   commit each and 1,000 per commit. For reference: the same into a bare table with only a
   primary key, and on PostgreSQL the batch as one INSERT from arrays (the statement chaindb's
   batches use there).
-Measured at 10k and 100k existing transfers, each approach in 5 turns taken in turn with the
+Measured at 10k and 100k existing transfers, each approach in 7 turns taken in turn with the
 others (medians), so that a slow spell of the machine does not fall on one approach alone. The
 floor's batch rate against the seed's is reported too. On PostgreSQL, the leaderboard's top 100
 and a user's rank are timed with 1M accounts.
@@ -44,9 +44,9 @@ BATCH = 1_000
 CHECKPOINTS = (10_000, 100_000)
 # Each approach is measured in ROUNDS short turns, taken in turn with the others, and its median
 # reported: a VM whose disk or CPU slows down for a while slows every approach alike.
-ROUNDS = 5
+ROUNDS = 7
 SINGLE_SECONDS = 1.0  # each single-commit turn runs this long (and at least 50 ops)
-BATCHES_MEASURED = 3  # per turn
+BATCHES_MEASURED = 5  # per turn
 LEADERBOARD_ACCOUNTS = 1_000_000
 LATENCY_SAMPLES = 300
 

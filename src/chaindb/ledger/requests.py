@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator, StringConstraints
 
@@ -90,9 +88,9 @@ _REQUEST_TYPES: dict[str, type[Request]] = {
 _REQUEST_MODELS = tuple(_REQUEST_TYPES.values())
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    """One immutable ledger entry. (A dataclass, not a pydantic model: batches make thousands.)"""
+class Transfer(NamedTuple):
+    """One immutable ledger entry. (A named tuple, not a pydantic model or a frozen dataclass:
+    batches make thousands, and a named tuple is built several times faster.)"""
 
     id: int
     asset_id: int
@@ -111,10 +109,7 @@ class Transfer:
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Transfer:
-        return cls(**{name: row[name] for name in _TRANSFER_FIELDS})
-
-
-_TRANSFER_FIELDS = tuple(field.name for field in dataclasses.fields(Transfer))
+        return cls(**{name: row[name] for name in cls._fields})
 
 
 def parse_requests(items: list[Request | Mapping[str, Any]]) -> list[Request]:
