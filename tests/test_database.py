@@ -109,38 +109,66 @@ def test_health_of_an_unmigrated_database_is_reachable_but_not_up_to_date(db):
     assert report["migrations"]["core"]["pending"] == len(CORE)
 
 
-def test_sqlite_driver_statements_store_what_sqlalchemy_stores(tmp_path):
-    # SQLite alone: SqliteStatement is the ledger's SQLite-only shortcut past SQLAlchemy.
+def test_driver_statements_store_and_read_what_sqlalchemy_does(core_db):
+    # DriverStatement is the ledger's shortcut past SQLAlchemy, to sqlite3 and to psycopg.
     from datetime import UTC, datetime
 
-    from chaindb import migrations
-    from chaindb.database import SqliteStatement
-    from chaindb.ledger.schema import ledger_assets
+    from chaindb.database import DriverStatement
+    from chaindb.ledger.schema import ledger_accounts, ledger_assets
 
-    db = chaindb.connect(f"sqlite:///{tmp_path / 'x.sqlite3'}")
-    migrations.migrate(db)
     created = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
     row = {"code": "X", "kind": "points", "symbol": "X", "decimals": 0, "created_at": created}
-    driver = SqliteStatement(
+    dialect = core_db.engine.dialect
+    driver = DriverStatement(
         sa.insert(ledger_assets).values(
             {name: sa.bindparam(name, type_=ledger_assets.c[name].type) for name in row}
         ),
-        db.engine.dialect,
+        dialect,
         [],
     )
-    with db.transaction() as conn:
+    core.create_user(core_db, "alice")
+    with core_db.transaction() as conn:
         driver.execute(conn, row)
         conn.execute(sa.insert(ledger_assets), {**row, "code": "Y"})
-        stored = conn.exec_driver_sql(
-            "SELECT code, created_at FROM ledger_assets WHERE code IN ('X', 'Y') ORDER BY code"
+        asset_ids = dict(
+            conn.execute(
+                sa.select(ledger_assets.c.code, ledger_assets.c.id).where(
+                    ledger_assets.c.code.in_(["X", "Y"])
+                )
+            ).all()
+        )
+        stored = conn.execute(
+            sa.select(ledger_assets.c.code, ledger_assets.c.created_at)
+            .where(ledger_assets.c.code.in_(["X", "Y"]))
+            .order_by(ledger_assets.c.code)
         ).all()
-        read = SqliteStatement(
-            sa.select(ledger_assets.c.created_at).where(ledger_assets.c.code == sa.bindparam("c")),
-            db.engine.dialect,
-            [ledger_assets.c.created_at],
-        ).mappings(conn, {"c": "X"})
-    assert stored[0][1] == stored[1][1]  # the same text for the same datetime
-    assert read == [{"created_at": created}]
-    with pytest.raises(sa.exc.IntegrityError), db.transaction() as conn:
-        driver.execute(conn, row)  # the code is taken: SQLAlchemy's exception, not sqlite3's
-    db.close()
+        conn.execute(
+            sa.insert(ledger_accounts),
+            [
+                {
+                    "asset_id": asset,
+                    "owner_type": "user",
+                    "owner_id": "alice",
+                    "user_id": "alice",
+                    "balance": 2**255 + asset,
+                    "credits_posted": 2**255 + asset,
+                }
+                for asset in asset_ids.values()
+            ],
+        )
+        read = DriverStatement(
+            sa.select(ledger_assets.c.created_at, ledger_accounts.c.balance)
+            .join(ledger_accounts, ledger_accounts.c.asset_id == ledger_assets.c.id)
+            .where(ledger_assets.c.code == sa.bindparam("c")),
+            dialect,
+            [ledger_assets.c.created_at, ledger_accounts.c.balance],
+        )
+        read_x = read.mappings(conn, {"c": "X"})
+        read_y = read.mappings(conn, {"c": "Y"})
+    assert stored[0].created_at == stored[1].created_at == created
+    assert read_x[0]["created_at"] == created and read_x[0]["created_at"].tzinfo is UTC
+    assert read_x[0]["balance"] == 2**255 + asset_ids["X"]  # exact, far past 2**64
+    assert read_y[0]["balance"] == 2**255 + asset_ids["Y"]
+    assert type(read_x[0]["balance"]) is int
+    with pytest.raises(sa.exc.IntegrityError), core_db.transaction() as conn:
+        driver.execute(conn, row)  # the code is taken: SQLAlchemy's exception, not the driver's

@@ -124,13 +124,14 @@ def reading(target: Database | Connection) -> Iterator[Connection]:
         yield target
 
 
-class SqliteStatement:
-    """A statement compiled once for SQLite and run on the driver's own cursor.
+class DriverStatement:
+    """A statement compiled once and run on the driver's own connection (sqlite3 or psycopg).
 
-    For the ledger's write path, which runs three statements per transfer: SQLAlchemy's per-call
-    bookkeeping costs about as much as SQLite's own work there. Values still go through the
-    columns' types (their bind and result processors), so what is stored and read back is what
-    SQLAlchemy would store and read. The connection must be in a transaction.
+    For the ledger's write path, which runs two or three statements per transfer: SQLAlchemy's
+    per-call bookkeeping costs about as much as SQLite's own work there, and as much as a round
+    trip to PostgreSQL. Values still go through the columns' types (their bind and result
+    processors), so what is stored and read back is what SQLAlchemy would store and read, and
+    errors are SQLAlchemy's. The connection must be in a transaction.
     """
 
     def __init__(
@@ -138,48 +139,68 @@ class SqliteStatement:
     ) -> None:
         compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         self.sql: str = compiled.string
-        names = list(compiled.positiontup or ())
+        # sqlite3 takes positional parameters (qmark), psycopg named ones (pyformat).
+        self._positional = compiled.positiontup is not None
+        self._names = list(compiled.positiontup if self._positional else compiled.binds)
         processors = [
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in names
+            for name in self._names
         ]
         # Plain values are picked by one itemgetter; only the typed ones go through a function.
-        self._pick = operator.itemgetter(*names) if len(names) > 1 else _one_item_getter(names)
+        self._pick = (
+            operator.itemgetter(*self._names)
+            if len(self._names) > 1
+            else _one_item_getter(self._names)
+        )
         self._processed = [(n, p) for n, p in enumerate(processors) if p is not None]
-        self._results = [
-            (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
-            for column in results
-        ]
+        self._dialect = dialect
+        self._results = results
+        # Result converters depend on the column types the server reports: set on first read.
+        self._converters: list[tuple[str, Any]] | None = None
+        self._driver_error = dialect.loaded_dbapi.Error
 
-    def execute(self, conn: Connection, params: dict[str, Any]) -> sqlite3.Cursor:
+    def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """Run the statement; returns the driver's cursor."""
         values = self._values(params)
         try:
             return conn.connection.driver_connection.execute(self.sql, values)  # type: ignore[union-attr]
-        except sqlite3.Error as error:  # the same exceptions as through SQLAlchemy
-            raise DBAPIError.instance(self.sql, values, error, sqlite3.Error) from error
+        except self._driver_error as error:  # the same exceptions as through SQLAlchemy
+            raise DBAPIError.instance(self.sql, values, error, self._driver_error) from error
 
     def executemany(self, conn: Connection, many_params: list[dict[str, Any]]) -> None:
-        """The statement once per set of parameters, in the driver's own loop."""
+        """The statement once per set of parameters, in the driver's own loop (sqlite3)."""
         values = [self._values(params) for params in many_params]
         try:
             conn.connection.driver_connection.executemany(self.sql, values)  # type: ignore[union-attr]
-        except sqlite3.Error as error:
-            raise DBAPIError.instance(self.sql, values[:1], error, sqlite3.Error) from error
+        except self._driver_error as error:
+            raise DBAPIError.instance(self.sql, values[:1], error, self._driver_error) from error
 
-    def _values(self, params: dict[str, Any]) -> list[Any]:
+    def _values(self, params: dict[str, Any]) -> list[Any] | dict[str, Any]:
         values = list(self._pick(params))
         for position, process in self._processed:
             values[position] = process(values[position])
-        return values
+        return values if self._positional else dict(zip(self._names, values, strict=True))
 
     def mappings(self, conn: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
+        cursor = self.execute(conn, params)
+        converters = self._converters or self._converters_for(cursor.description)
         return [
             {
                 name: value if convert is None else convert(value)
-                for (name, convert), value in zip(self._results, row, strict=True)
+                for (name, convert), value in zip(converters, row, strict=True)
             }
-            for row in self.execute(conn, params)
+            for row in cursor
         ]
+
+    def _converters_for(self, description: Any) -> list[tuple[str, Any]]:
+        self._converters = [
+            (
+                column.key,
+                column.type.dialect_impl(self._dialect).result_processor(self._dialect, d[1]),
+            )
+            for column, d in zip(self._results, description, strict=True)
+        ]
+        return self._converters
 
 
 def _one_item_getter(names: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from chaindb.database import Database, SqliteStatement, dialect_insert, reading, writing
+from chaindb.database import Database, DriverStatement, dialect_insert, reading, writing
 from chaindb.errors import InvalidInput, NotFound
 from chaindb.ledger.schema import (
     ACCOUNT_COUNTERS,
@@ -268,16 +268,16 @@ def _select_locked(
         params.update({f"asset_{g}": asset_id, f"type_{g}": owner_type})
         _add_list(params, dialect, f"owner_{g}", owners)
     if dialect == "sqlite":
-        shape = tuple(len(owners) for _group, owners in ordered)
-        return _sqlite_lock(conn.dialect, shape, len(ids)).mappings(conn, params)
-    # PostgreSQL takes arrays: the statement's shape does not depend on their sizes.
-    statement = _lock_statement(dialect, tuple(0 for _group in ordered), int(bool(ids)))
-    return [dict(row) for row in conn.execute(statement, params).mappings()]
+        shape, id_count = tuple(len(owners) for _group, owners in ordered), len(ids)
+    else:  # PostgreSQL takes arrays: the statement's shape does not depend on their sizes
+        shape, id_count = tuple(0 for _group in ordered), int(bool(ids))
+    return _driver_lock(conn.dialect, shape, id_count).mappings(conn, params)
 
 
 @functools.lru_cache(maxsize=256)
-def _sqlite_lock(dialect: sa.Dialect, shape: tuple[int, ...], id_count: int) -> SqliteStatement:
-    return SqliteStatement(_lock_statement("sqlite", shape, id_count), dialect, _LOCKED_COLUMNS)
+def _driver_lock(dialect: sa.Dialect, shape: tuple[int, ...], id_count: int) -> DriverStatement:
+    statement = _lock_statement(dialect.name, shape, id_count)
+    return DriverStatement(statement, dialect, _LOCKED_COLUMNS)
 
 
 def _add_list(params: dict[str, Any], dialect: str, name: str, values: list[Any]) -> None:

@@ -4,8 +4,9 @@ A write stores its transfer rows and the new counters of the accounts they touch
 - PostgreSQL, where every statement is a round trip: a batch's transfers in one INSERT from
   arrays, its accounts in one UPDATE ... FROM arrays; a single transfer and its accounts in one
   statement (a data-modifying WITH).
-- SQLite, in process: the driver's executemany of a plain INSERT and a plain UPDATE, past
-  SQLAlchemy (database.SqliteStatement).
+- SQLite, in process: the driver's executemany of a plain INSERT and a plain UPDATE.
+The statements a single transfer runs go to the driver directly (database.DriverStatement):
+SQLAlchemy's per-call cost is as large as SQLite's own work, or as a round trip to PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from chaindb.database import SqliteStatement
+from chaindb.database import DriverStatement
 from chaindb.ledger.schema import ACCOUNT_COUNTERS, ledger_accounts, ledger_holds, ledger_transfers
 from chaindb.types import utc_now
 
@@ -61,7 +62,7 @@ def insert_one(conn: Connection, row: dict[str, Any], accounts: list[dict[str, A
         update_accounts(conn, accounts)
         return
     params = {f"t_{name}": row[name] for name in columns} | _account_arrays(accounts)
-    row["id"] = conn.execute(_insert_one_statement(columns), params).scalar_one()
+    row["id"] = _insert_one_statement(conn.dialect, columns).execute(conn, params).fetchone()[0]
 
 
 def insert_many(
@@ -150,7 +151,7 @@ def _insert_from_arrays(columns: tuple[str, ...]) -> sa.TextClause:
 
 
 @functools.lru_cache(maxsize=128)
-def _insert_one_statement(columns: tuple[str, ...]) -> sa.TextClause:
+def _insert_one_statement(dialect: sa.Dialect, columns: tuple[str, ...]) -> DriverStatement:
     """The transfer's INSERT and its accounts' UPDATE in one statement: one round trip."""
     sql = (
         f"WITH moved AS (INSERT INTO ledger_transfers ({', '.join(columns)}) "
@@ -161,24 +162,27 @@ def _insert_one_statement(columns: tuple[str, ...]) -> sa.TextClause:
     transfer_binds = [
         sa.bindparam(f"t_{name}", type_=ledger_transfers.c[name].type) for name in columns
     ]
-    return sa.text(sql).bindparams(*transfer_binds, _NOW)
+    account_binds = [
+        sa.bindparam(name, type_=postgresql.ARRAY(ledger_accounts.c[name].type))
+        for name in UPDATED_COLUMNS
+    ]
+    statement = sa.text(sql).bindparams(*transfer_binds, *account_binds, _NOW)
+    return DriverStatement(statement, dialect, [])
 
 
 # --- SQLite: an UPDATE per account, in the driver's loop --------------------------------------
 # In process, a statement costs no round trip: the driver's executemany is cheaper than one
-# UPDATE ... FROM a VALUES list (measured: about 24 against 35 us an account). The write path's
-# statements run on the driver's cursor (database.SqliteStatement): SQLAlchemy's per-call cost
-# is as large as SQLite's own work here.
+# UPDATE ... FROM a VALUES list (measured: about 24 against 35 us an account).
 
 
 @functools.lru_cache(maxsize=128)
-def _sqlite_insert(dialect: sa.Dialect, columns: tuple[str, ...]) -> SqliteStatement:
+def _sqlite_insert(dialect: sa.Dialect, columns: tuple[str, ...]) -> DriverStatement:
     values = {name: sa.bindparam(name, type_=ledger_transfers.c[name].type) for name in columns}
-    return SqliteStatement(sa.insert(ledger_transfers).values(values), dialect, [])
+    return DriverStatement(sa.insert(ledger_transfers).values(values), dialect, [])
 
 
 @functools.lru_cache(maxsize=4)
-def _sqlite_update(dialect: sa.Dialect) -> SqliteStatement:
+def _sqlite_update(dialect: sa.Dialect) -> DriverStatement:
     a = ledger_accounts.c
     values = {name: sa.bindparam(name, type_=a[name].type) for name in ACCOUNT_COUNTERS}
     statement = (
@@ -186,4 +190,4 @@ def _sqlite_update(dialect: sa.Dialect) -> SqliteStatement:
         .where(a.id == sa.bindparam("id", type_=a.id.type))
         .values({**values, "updated_at": _NOW})
     )
-    return SqliteStatement(statement, dialect, [])
+    return DriverStatement(statement, dialect, [])
