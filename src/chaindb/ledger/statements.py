@@ -44,10 +44,11 @@ BY_IDEMPOTENCY_KEY = sa.select(ledger_transfers).where(
     ledger_transfers.c.idempotency_key.in_(sa.bindparam("keys", expanding=True))
 )
 _NEXT_IDS = {
-    # Sequence values, taken up front so the inserts need no RETURNING.
+    # Sequence values, taken up front so the inserts need no RETURNING: one array, and the
+    # sequence looked up once (a subquery), not once per value.
     "postgresql": sa.text(
-        "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) "
-        "FROM generate_series(1, :n)"
+        "SELECT array_agg(nextval((SELECT pg_get_serial_sequence('ledger_transfers', 'id'))"
+        "::regclass)) FROM generate_series(1, :n)"
     ),
     # The transaction holds SQLite's only write lock: nobody else can take these ids.
     "sqlite": sa.text("SELECT coalesce(max(id), 0) FROM ledger_transfers"),
@@ -102,7 +103,7 @@ def _all_none(values: Iterable[Any]) -> bool:
 
 def _allocate_ids(conn: Connection, count: int) -> list[int]:
     if conn.dialect.name == "postgresql":
-        return sorted(conn.execute(_NEXT_IDS["postgresql"], {"n": count}).scalars())
+        return sorted(conn.execute(_NEXT_IDS["postgresql"], {"n": count}).scalar_one())
     last = conn.execute(_NEXT_IDS["sqlite"]).scalar_one()
     return list(range(last + 1, last + 1 + count))
 
