@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -33,7 +34,7 @@ def validated(model: type[M], **values: Any) -> M:
         raise _invalid(error.errors()[0], model.__name__) from None
 
 
-def validated_list(model: type[M], items: list[dict[str, Any]]) -> list[M]:
+def validated_list(model: type[M], items: list[Mapping[str, Any]]) -> list[M]:
     """Many `model(**item)` in one call into pydantic (a call per item costs more than the
     validation itself). The InvalidInput's field starts with the item's position: '3.amount'."""
     try:

@@ -249,6 +249,8 @@ def test_the_first_bad_item_of_a_mixed_batch_is_named_and_nothing_is_written(led
         ledger.transfer_batch(ledger_db, [{**deposit, "action": "send"}])
     with pytest.raises(InvalidInput, match=r"requests\[1\]\.surplus"):
         ledger.transfer_batch(ledger_db, [deposit, {**deposit, "surplus": 1}])
+    with pytest.raises(InvalidInput, match=r"requests\[1\]: 'user:bob' .* a mapping"):
+        ledger.transfer_batch(ledger_db, [deposit, "user:bob"])
     assert transfer_count(ledger_db) == 0
 
 

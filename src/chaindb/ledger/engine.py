@@ -27,7 +27,7 @@ from chaindb.ledger.requests import (
     TransferRequest,
     VoidRequest,
 )
-from chaindb.ledger.schema import ledger_holds, ledger_transfers
+from chaindb.ledger.schema import ACCOUNT_COUNTERS, ledger_holds, ledger_transfers
 from chaindb.types import UINT256_MAX, utc_now
 
 
@@ -39,6 +39,7 @@ class _Batch:
         self.codes = codes
         self.changed: set[int] = set()
         self.system = {i for i, account in accounts.items() if account["owner_type"] == "system"}
+        self.before = {i: [account[c] for c in ACCOUNT_COUNTERS] for i, account in accounts.items()}
         self.rows: list[dict[str, Any]] = []
 
     def move(self, debit_id: int, credit_id: int, amount: int, phase: str, held: int = 0) -> None:
@@ -82,6 +83,14 @@ class _Batch:
             self._add(debit, "burned", amount)
         if _is_system(debit, BURN):
             self._take(credit, "burned", amount, "was burned")
+
+    def changed_counters(self) -> tuple[str, ...]:
+        """The counters this write changed on some account: the ones to store."""
+        return tuple(
+            name
+            for n, name in enumerate(ACCOUNT_COUNTERS)
+            if any(self.accounts[i][name] != self.before[i][n] for i in self.changed)
+        )
 
     def refuse_overdraft(
         self, debit_id: int, amount: int, has_expired_holds: Callable[[int], bool]
@@ -255,10 +264,11 @@ def _write(conn: Connection, batch: _Batch, holds_ended: list[int]) -> None:
     if not batch.rows:
         return
     accounts = [batch.accounts[account_id] for account_id in sorted(batch.changed)]
+    counters = batch.changed_counters()
     if len(batch.rows) == 1:
-        statements.insert_one(conn, batch.rows[0], accounts)
+        statements.insert_one(conn, batch.rows[0], accounts, counters)
     else:
-        statements.insert_many(conn, batch.rows, accounts)
+        statements.insert_many(conn, batch.rows, accounts, counters)
     new_holds = [
         {
             "transfer_id": row["id"],

@@ -116,12 +116,14 @@ def parse_requests(items: list[Request | Mapping[str, Any]]) -> list[Request]:
     """A batch's requests, validated: the mappings of each action in one call. The error
     raised is the broken rule of the first bad item, named by its position."""
     parsed: list[Request | None] = list(items)
-    pending: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
+    pending: dict[str, tuple[list[int], list[Mapping[str, Any]]]] = {}
     for index, item in enumerate(items):
         if isinstance(item, _REQUEST_MODELS):
             continue
-        fields = dict(item)
-        action = fields.pop("action", "transfer")
+        if not isinstance(item, Mapping):
+            raise InvalidInput(f"requests[{index}]", item, "must be a mapping or a request")
+        action = item.get("action", "transfer")
+        fields = {k: v for k, v in item.items() if k != "action"} if "action" in item else item
         if action not in _REQUEST_TYPES:
             raise InvalidInput(
                 f"requests[{index}].action", action, "must be transfer, post or void"

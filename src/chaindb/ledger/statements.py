@@ -33,8 +33,6 @@ OPTIONAL_COLUMNS = (
     "challenge_id",
     "chain_tx_hash",
 )
-# What an account update sets: its id picks the row, the counters are its new values.
-UPDATED_COLUMNS = ("id", *ACCOUNT_COUNTERS)
 
 INSERT_HOLDS = sa.insert(ledger_holds)
 END_HOLDS = sa.delete(ledger_holds).where(
@@ -55,19 +53,28 @@ _NEXT_IDS = {
 }
 
 
-def insert_one(conn: Connection, row: dict[str, Any], accounts: list[dict[str, Any]]) -> None:
-    """Store one transfer (its id is set on `row`) and its accounts' new counters."""
+def insert_one(
+    conn: Connection,
+    row: dict[str, Any],
+    accounts: list[dict[str, Any]],
+    counters: tuple[str, ...],
+) -> None:
+    """Store one transfer (its id is set on `row`) and its accounts' new `counters`."""
     columns = _columns([row])  # no id yet: the database assigns it
     if conn.dialect.name != "postgresql":  # in-process SQLite: statements cost no round trip
         row["id"] = _sqlite_insert(conn.dialect, columns).execute(conn, row).lastrowid
-        update_accounts(conn, accounts)
+        update_accounts(conn, accounts, counters)
         return
-    params = {f"t_{name}": row[name] for name in columns} | _account_arrays(accounts)
-    row["id"] = _insert_one_statement(conn.dialect, columns).execute(conn, params).fetchone()[0]
+    params = {f"t_{name}": row[name] for name in columns} | _account_arrays(accounts, counters)
+    statement = _insert_one_statement(conn.dialect, columns, counters)
+    row["id"] = statement.execute(conn, params).fetchone()[0]
 
 
 def insert_many(
-    conn: Connection, rows: list[dict[str, Any]], accounts: list[dict[str, Any]]
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    accounts: list[dict[str, Any]],
+    counters: tuple[str, ...],
 ) -> None:
     """Store many transfers (ids allocated up front and set on the rows) and the accounts.
     PostgreSQL takes all the rows in one INSERT from arrays (a statement per row costs the
@@ -80,15 +87,20 @@ def insert_many(
         conn.execute(_insert_from_arrays(columns), arrays)
     else:
         _sqlite_insert(conn.dialect, columns).executemany(conn, rows)
-    update_accounts(conn, accounts)
+    update_accounts(conn, accounts, counters)
 
 
-def update_accounts(conn: Connection, accounts: list[dict[str, Any]]) -> None:
+def update_accounts(
+    conn: Connection, accounts: list[dict[str, Any]], counters: tuple[str, ...]
+) -> None:
+    """Store the accounts' new values of `counters`, the ones the write changed: the others
+    need no binding, and (SQLite) no CHECK constraint of theirs is evaluated again."""
     if conn.dialect.name == "postgresql":
-        conn.execute(_UPDATE_FROM_ARRAYS, _account_arrays(accounts))
+        conn.execute(_update_from_arrays(counters), _account_arrays(accounts, counters))
         return
     now = utc_now()
-    _sqlite_update(conn.dialect).executemany(conn, [account | {"now": now} for account in accounts])
+    update = _sqlite_update(conn.dialect, counters)
+    update.executemany(conn, [account | {"now": now} for account in accounts])
 
 
 def _columns(rows: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -116,22 +128,28 @@ _ARRAY_TYPES = {name: "NUMERIC[]" for name in ACCOUNT_COUNTERS} | {
     "id": "BIGINT[]",
     "transfer_count": "BIGINT[]",
 }
-_SET_FROM_V = ", ".join(f"{name} = v.{name}" for name in ACCOUNT_COUNTERS)
-_UPDATE_FROM_ARRAYS_SQL = (
-    f"UPDATE ledger_accounts SET {_SET_FROM_V}, updated_at = :now "
-    "FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES[name]})" for name in UPDATED_COLUMNS)
-    + f") AS v ({', '.join(UPDATED_COLUMNS)}) WHERE ledger_accounts.id = v.id"
-)
 _NOW = sa.bindparam("now", type_=ledger_accounts.c.updated_at.type)
-_UPDATE_FROM_ARRAYS = sa.text(_UPDATE_FROM_ARRAYS_SQL).bindparams(_NOW)
 
 
-def _account_arrays(accounts: list[dict[str, Any]]) -> dict[str, Any]:
+def _update_from_arrays_sql(counters: tuple[str, ...]) -> str:
+    columns = ("id", *counters)  # the id picks the row, the counters are its new values
+    arrays = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES[name]})" for name in columns)
+    return (
+        f"UPDATE ledger_accounts SET {', '.join(f'{name} = v.{name}' for name in counters)}, "
+        f"updated_at = :now FROM unnest({arrays}) AS v ({', '.join(columns)}) "
+        "WHERE ledger_accounts.id = v.id"
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _update_from_arrays(counters: tuple[str, ...]) -> sa.TextClause:
+    return sa.text(_update_from_arrays_sql(counters)).bindparams(_NOW)
+
+
+def _account_arrays(accounts: list[dict[str, Any]], counters: tuple[str, ...]) -> dict[str, Any]:
     # Plain Python ints: psycopg sends them exactly, whatever their size.
-    return {name: [account[name] for account in accounts] for name in UPDATED_COLUMNS} | {
-        "now": utc_now()
-    }
+    arrays = {name: [account[name] for account in accounts] for name in ("id", *counters)}
+    return arrays | {"now": utc_now()}
 
 
 @functools.lru_cache(maxsize=128)
@@ -151,13 +169,15 @@ def _insert_from_arrays(columns: tuple[str, ...]) -> sa.TextClause:
     return sa.text(sql).bindparams(*binds)
 
 
-@functools.lru_cache(maxsize=128)
-def _insert_one_statement(dialect: sa.Dialect, columns: tuple[str, ...]) -> DriverStatement:
+@functools.lru_cache(maxsize=256)
+def _insert_one_statement(
+    dialect: sa.Dialect, columns: tuple[str, ...], counters: tuple[str, ...]
+) -> DriverStatement:
     """The transfer's INSERT and its accounts' UPDATE in one statement: one round trip."""
     sql = (
         f"WITH moved AS (INSERT INTO ledger_transfers ({', '.join(columns)}) "
         f"VALUES ({', '.join(f':t_{name}' for name in columns)}) RETURNING id), "
-        f"updated AS ({_UPDATE_FROM_ARRAYS_SQL} RETURNING ledger_accounts.id) "
+        f"updated AS ({_update_from_arrays_sql(counters)} RETURNING ledger_accounts.id) "
         "SELECT id FROM moved"
     )
     transfer_binds = [
@@ -165,7 +185,7 @@ def _insert_one_statement(dialect: sa.Dialect, columns: tuple[str, ...]) -> Driv
     ]
     account_binds = [
         sa.bindparam(name, type_=postgresql.ARRAY(ledger_accounts.c[name].type))
-        for name in UPDATED_COLUMNS
+        for name in ("id", *counters)
     ]
     statement = sa.text(sql).bindparams(*transfer_binds, *account_binds, _NOW)
     return DriverStatement(statement, dialect, [])
@@ -182,10 +202,10 @@ def _sqlite_insert(dialect: sa.Dialect, columns: tuple[str, ...]) -> DriverState
     return DriverStatement(sa.insert(ledger_transfers).values(values), dialect, [])
 
 
-@functools.lru_cache(maxsize=4)
-def _sqlite_update(dialect: sa.Dialect) -> DriverStatement:
+@functools.lru_cache(maxsize=256)
+def _sqlite_update(dialect: sa.Dialect, counters: tuple[str, ...]) -> DriverStatement:
     a = ledger_accounts.c
-    values = {name: sa.bindparam(name, type_=a[name].type) for name in ACCOUNT_COUNTERS}
+    values = {name: sa.bindparam(name, type_=a[name].type) for name in counters}
     statement = (
         sa.update(ledger_accounts)
         .where(a.id == sa.bindparam("id", type_=a.id.type))
