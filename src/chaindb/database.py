@@ -168,12 +168,13 @@ class DriverStatement:
             raise DBAPIError.instance(self.sql, values, error, self._driver_error) from error
 
     def executemany(self, conn: Connection, many_params: list[dict[str, Any]]) -> None:
-        """The statement once per set of parameters, in the driver's own loop (sqlite3)."""
-        values = [self._values(params) for params in many_params]
+        """The statement once per set of parameters, in the driver's own loop (sqlite3). The
+        values are made as the driver asks for them: no list of them all stays alive."""
+        driver = conn.connection.driver_connection
         try:
-            conn.connection.driver_connection.executemany(self.sql, values)  # type: ignore[union-attr]
+            driver.executemany(self.sql, map(self._values, many_params))  # type: ignore[union-attr]
         except self._driver_error as error:
-            raise DBAPIError.instance(self.sql, values[:1], error, self._driver_error) from error
+            raise DBAPIError.instance(self.sql, None, error, self._driver_error) from error
 
     def _values(self, params: dict[str, Any]) -> list[Any] | dict[str, Any]:
         values = list(self._pick(params))
