@@ -56,6 +56,17 @@ def test_amounts_cross_2_63_and_reach_2_256_minus_1_exactly(ledger_db):
     assert ledger.check_ledger(ledger_db).ok
 
 
+def test_held_amounts_past_2_256_minus_1_are_refused_and_write_nothing(ledger_db):
+    hold = {"debit": "system:issuance", "credit": "user:alice", "kind": "deposit", "pending": True}
+    ledger.transfer(ledger_db, **hold, amount=UINT256_MAX)
+    with pytest.raises(Conflict, match=r"debits_pending of account .* 2\*\*256 - 1"):
+        ledger.transfer(ledger_db, **hold, amount=1)
+    with pytest.raises(Conflict, match=r"credits_pending"):
+        ledger.transfer_batch(ledger_db, [{**hold, "amount": 1, "debit": "system:bonus"}])
+    assert transfer_count(ledger_db) == 1
+    assert ledger.check_ledger(ledger_db).ok
+
+
 def test_an_overdraft_is_refused_with_a_clear_error_and_writes_nothing(ledger_db):
     issue(ledger_db, "alice", 50)
     before = transfer_count(ledger_db)

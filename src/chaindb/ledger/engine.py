@@ -61,8 +61,8 @@ class _Batch:
             credit["credits_posted"] += amount
             _shift_balance(debit, held - amount)
             _shift_balance(credit, amount)
-        # Only the debit side's debits and the credit side's credits grow: check those.
-        for account, column in ((debit, _DEBITS[phase]), (credit, _CREDITS[phase])):
+        debit_column, credit_column = _GROWN[phase]  # the only counters that can overflow
+        for account, column in ((debit, debit_column), (credit, credit_column)):
             if account[column] > UINT256_MAX:
                 raise Conflict(f"{column} of account {account['id']} would exceed 2**256 - 1")
         if amount and phase != "pending" and (debit_id in self.system or credit_id in self.system):
@@ -122,9 +122,12 @@ class _Batch:
 
 
 # The counters a transfer of each phase makes grow, on its debit and on its credit account.
-_DEBITS = {"single": "debits_posted", "pending": "debits_pending", "post": "debits_posted"}
-_CREDITS = {"single": "credits_posted", "pending": "credits_pending", "post": "credits_posted"}
-_DEBITS["void"], _CREDITS["void"] = _DEBITS["post"], _CREDITS["post"]  # by 0
+_GROWN = {
+    "single": ("debits_posted", "credits_posted"),
+    "pending": ("debits_pending", "credits_pending"),
+    "post": ("debits_posted", "credits_posted"),
+    "void": ("debits_posted", "credits_posted"),  # by 0: a void posts nothing
+}
 
 
 def _shift_balance(account: dict[str, Any], amount: int) -> None:
