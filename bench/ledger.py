@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 import chaindb
 from chaindb import core, ledger, migrations
 from chaindb.ledger.schema import ledger_accounts, ledger_assets, ledger_transfers
+from chaindb.ledger.statements import insert_from_arrays
 from chaindb.types import AmountType, UtcDateTime, amount_sum, utc_now
 from databases import PG_SKIPPED, postgres_admin_url, postgres_url, sqlite_url
 
@@ -160,20 +161,17 @@ FLOOR_COLUMNS = (
     "phase",
     "created_at",
 )
-# PostgreSQL only: the same rows in one INSERT from arrays, the statement chaindb's batches use.
-FLOOR_FROM_ARRAYS = sa.text(
-    f"INSERT INTO bench_floor_transfers ({', '.join(FLOOR_COLUMNS)}) SELECT * FROM unnest("
-    "CAST(:asset_id AS BIGINT[]), CAST(:debit_account_id AS BIGINT[]), "
-    "CAST(:credit_account_id AS BIGINT[]), CAST(:amount AS NUMERIC(78, 0)[]), "
-    "CAST(:kind AS VARCHAR(32)[]), CAST(:phase AS VARCHAR(8)[]), "
-    "CAST(:created_at AS TIMESTAMP WITH TIME ZONE[]))"
-)
 
 
 def floor_arrays_batch(db: chaindb.Database, pairs: list[tuple[int, int, int]]) -> None:
+    """PostgreSQL only: the same rows in one INSERT from arrays, the statement chaindb's
+    batches use."""
     rows = floor_rows(pairs)
     with db.transaction() as conn:
-        conn.execute(FLOOR_FROM_ARRAYS, {c: [row[c] for row in rows] for c in FLOOR_COLUMNS})
+        conn.execute(
+            insert_from_arrays(floor_transfers, FLOOR_COLUMNS),
+            {c: [row[c] for row in rows] for c in FLOOR_COLUMNS},
+        )
 
 
 def seed_single(db: chaindb.Database, pair: tuple[int, int, int]) -> None:
