@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 import chaindb
-from chaindb import core
+from chaindb import core, ledger, migrations
 from chaindb.core.schema import users
 from chaindb.database import writing
 from tests.conftest import CORE, CORE_HEAD
@@ -172,3 +172,31 @@ def test_driver_statements_store_and_read_what_sqlalchemy_does(core_db):
     assert type(read_x[0]["balance"]) is int
     with pytest.raises(sa.exc.IntegrityError), core_db.transaction() as conn:
         driver.execute(conn, row)  # the code is taken: SQLAlchemy's exception, not the driver's
+
+
+def test_copy_statements_store_what_sqlalchemy_does_and_raise_its_errors(pg_url):
+    # PostgreSQL's alone: COPY is how the ledger's batches insert there (binary, encoded in C).
+    from datetime import UTC, datetime
+
+    from chaindb.database import CopyStatement
+    from chaindb.ledger.schema import ledger_transfers
+
+    db = chaindb.connect(pg_url)
+    migrations.migrate(db)
+    core.create_user(db, "alice")
+    ledger.transfer(db, debit="system:issuance", credit="user:alice", amount=1, kind="deposit")
+    first = ledger.get_transfer(db, 1)
+    when = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
+    row = first._asdict() | {"amount": 2**255 + 7, "idempotency_key": "k", "created_at": when}
+    columns = tuple(name for name in row if name != "pending_id")
+    copy = CopyStatement(ledger_transfers, columns, db.engine.dialect)
+    with db.transaction() as conn:
+        copy.copy(conn, [row | {"id": 2}])
+        conn.execute(sa.insert(ledger_transfers), row | {"id": 3, "idempotency_key": "k3"})
+    copied, inserted = ledger.get_transfer(db, 2), ledger.get_transfer(db, 3)
+    assert copied._replace(id=3, idempotency_key="k3") == inserted
+    assert copied.amount == 2**255 + 7 and copied.created_at == when
+    with pytest.raises(sa.exc.IntegrityError, match="idempotency_key"), db.transaction() as conn:
+        copy.copy(conn, [row | {"id": 4}])  # the key is taken: SQLAlchemy's exception
+    assert ledger.get_transfer(db, 4) is None
+    db.close()

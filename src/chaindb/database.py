@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -142,17 +142,9 @@ class DriverStatement:
         # sqlite3 takes positional parameters (qmark), psycopg named ones (pyformat).
         self._positional = compiled.positiontup is not None
         self._names = list(compiled.positiontup if self._positional else compiled.binds)
-        processors = [
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in self._names
-        ]
-        # Plain values are picked by one itemgetter; only the typed ones go through a function.
-        self._pick = (
-            operator.itemgetter(*self._names)
-            if len(self._names) > 1
-            else _one_item_getter(self._names)
+        self._bound = _Binder(
+            self._names, [compiled.binds[name].type for name in self._names], dialect
         )
-        self._processed = [(n, p) for n, p in enumerate(processors) if p is not None]
         self._dialect = dialect
         self._results = results
         # Result converters depend on the column types the server reports: set on first read.
@@ -177,9 +169,7 @@ class DriverStatement:
             raise DBAPIError.instance(self.sql, None, error, self._driver_error) from error
 
     def _values(self, params: dict[str, Any]) -> list[Any] | dict[str, Any]:
-        values = list(self._pick(params))
-        for position, process in self._processed:
-            values[position] = process(values[position])
+        values = self._bound(params)
         return values if self._positional else dict(zip(self._names, values, strict=True))
 
     def mappings(self, conn: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -204,7 +194,57 @@ class DriverStatement:
         return self._converters
 
 
-def _one_item_getter(names: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+class CopyStatement:
+    """PostgreSQL: rows into a table by one binary COPY, on the driver's own connection.
+
+    For the ledger's batches. The driver encodes each row in C, where the array parameters of
+    an `INSERT ... SELECT FROM unnest(...)` are encoded element by element in Python (measured
+    here: 26 against 34 us a row, the statement alone). As with DriverStatement, the values go
+    through the columns' bind processors and errors are SQLAlchemy's.
+    """
+
+    def __init__(self, table: sa.Table, columns: tuple[str, ...], dialect: sa.Dialect) -> None:
+        self.sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        column_types = [table.c[name].type for name in columns]
+        self._bound = _Binder(list(columns), column_types, dialect)
+        # The binary format needs every column's type: its name, less any modifiers.
+        self._type_names = [
+            t.dialect_impl(dialect).compile(dialect=dialect).split("(")[0].lower()
+            for t in column_types
+        ]
+        self._driver_error = dialect.loaded_dbapi.Error
+
+    def copy(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+        driver = conn.connection.driver_connection
+        try:
+            with driver.cursor() as cursor, cursor.copy(self.sql) as copy:  # type: ignore[union-attr]
+                copy.set_types(self._type_names)
+                for row in rows:
+                    copy.write_row(self._bound(row))
+        except self._driver_error as error:  # the same exceptions as through SQLAlchemy
+            raise DBAPIError.instance(self.sql, None, error, self._driver_error) from error
+
+
+class _Binder:
+    """A mapping's values for `names`, in order, each through its type's bind processor (as
+    SQLAlchemy would send them). Plain values are picked by one itemgetter; only the typed
+    ones go through a function."""
+
+    def __init__(
+        self, names: list[str], types: list[sa.types.TypeEngine[Any]], dialect: sa.Dialect
+    ) -> None:
+        processors = [t.dialect_impl(dialect).bind_processor(dialect) for t in types]
+        self._processed = [(n, p) for n, p in enumerate(processors) if p is not None]
+        self._pick = operator.itemgetter(*names) if len(names) > 1 else _one_item_getter(names)
+
+    def __call__(self, params: Mapping[str, Any]) -> list[Any]:
+        values = list(self._pick(params))
+        for position, process in self._processed:
+            values[position] = process(values[position])
+        return values
+
+
+def _one_item_getter(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """What itemgetter gives for many names, for none or one: always a tuple."""
     return lambda params: tuple(params[name] for name in names)
 

@@ -44,7 +44,7 @@ class AccountKey(NamedTuple):
     def parse(cls, value: object, field: str = "account") -> AccountKey:
         if isinstance(value, AccountKey):
             return value
-        key = _parse_key(value) if isinstance(value, str) else None
+        key = key_from_text(value) if isinstance(value, str) else None
         if key is None:
             raise InvalidInput(field, value, "must be 'user:<user id>' or 'system:<name>'")
         return key
@@ -54,7 +54,7 @@ class AccountKey(NamedTuple):
 
 
 @functools.lru_cache(maxsize=65_536)
-def _parse_key(value: str) -> AccountKey | None:
+def key_from_text(value: str) -> AccountKey | None:
     """Batches name the same few accounts over and over: parse each spelling once."""
     match = _ACCOUNT_KEY.match(value)
     if match is None or (match[1] == "system" and not _SYSTEM_NAME.match(match[2])):

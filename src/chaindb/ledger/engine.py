@@ -21,10 +21,10 @@ from chaindb.ledger import statements
 from chaindb.ledger.accounts import BURN, ISSUANCE, AccountKey, asset_ids, lock_accounts
 from chaindb.ledger.requests import (
     InsufficientFunds,
+    Item,
     PostRequest,
-    Request,
     Transfer,
-    TransferRequest,
+    TransferItem,
     VoidRequest,
 )
 from chaindb.ledger.schema import ACCOUNT_COUNTERS, ledger_holds, ledger_transfers
@@ -48,19 +48,22 @@ class _Batch:
         if phase == "single":
             debit["debits_posted"] += amount
             credit["credits_posted"] += amount
-            _shift_balance(debit, -amount)
-            _shift_balance(credit, amount)
+            debit_available, credit_available = -amount, amount
         elif phase == "pending":
             debit["debits_pending"] += amount
             credit["credits_pending"] += amount
-            _shift_balance(debit, -amount)
+            debit_available, credit_available = -amount, 0
         else:  # post (amount <= held) or void (amount == 0): the hold ends either way
             debit["debits_pending"] -= held
             credit["credits_pending"] -= held
             debit["debits_posted"] += amount
             credit["credits_posted"] += amount
-            _shift_balance(debit, held - amount)
-            _shift_balance(credit, amount)
+            debit_available, credit_available = held - amount, amount
+        # `balance` (what is available) is kept only where overdraft is forbidden.
+        if debit["balance"] is not None:
+            debit["balance"] += debit_available
+        if credit["balance"] is not None:
+            credit["balance"] += credit_available
         debit_column, credit_column = _GROWN[phase]  # the only counters that can overflow
         for account, column in ((debit, debit_column), (credit, credit_column)):
             if account[column] > UINT256_MAX:
@@ -130,21 +133,16 @@ _GROWN = {
 }
 
 
-def _shift_balance(account: dict[str, Any], amount: int) -> None:
-    if account["balance"] is not None:  # kept only where overdraft is forbidden
-        account["balance"] += amount
-
-
 def _is_system(account: dict[str, Any], name: str) -> bool:
     return account["owner_type"] == "system" and account["owner_id"] == name
 
 
-def apply(conn: Connection, requests: list[Request], *, skip_resolved: bool) -> list[Transfer]:
+def apply(conn: Connection, requests: list[Item], *, skip_resolved: bool) -> list[Transfer]:
     now = utc_now()
-    singles = [r for r in requests if isinstance(r, TransferRequest)]
+    singles = [r for r in requests if isinstance(r, TransferItem)]
     codes = asset_ids(conn, {r.asset for r in singles})
     pendings = _load_pending(
-        conn, {r.pending_id for r in requests if not isinstance(r, TransferRequest)}
+        conn, {r.pending_id for r in requests if not isinstance(r, TransferItem)}
     )
     accounts = lock_accounts(
         conn,
@@ -157,37 +155,49 @@ def apply(conn: Connection, requests: list[Request], *, skip_resolved: bool) -> 
     earlier = _by_idempotency_key(conn, {r.idempotency_key for r in requests if r.idempotency_key})
     holds = _lock_holds(conn, set(pendings))
     batch = _Batch(accounts, {asset_id: code for code, asset_id in codes.items()})
-    planned: list[tuple[Request, dict[str, Any] | Transfer]] = []
+    planned: list[dict[str, Any] | Transfer] = []
     seen_keys: dict[str, dict[str, Any]] = {}
     has_expired_holds = functools.partial(_has_expired, conn, now=now)
     for request in requests:
-        if request.idempotency_key in earlier:
-            existing = earlier[request.idempotency_key]
-            _refuse_different(request, existing, ids_by_key, codes)
-            planned.append((request, existing))
+        key = request.idempotency_key
+        if key is not None and (key in earlier or key in seen_keys):
+            planned.append(_repeated(request, earlier, seen_keys, ids_by_key, codes))
             continue
-        if request.idempotency_key in seen_keys:
-            row = seen_keys[request.idempotency_key]
-            _refuse_different(request, Transfer.of(row | {"id": 0}), ids_by_key, codes)
-            planned.append((request, row))
-            continue
-        if isinstance(request, TransferRequest):
+        if isinstance(request, TransferItem):
             row = _plan_single(request, batch, ids_by_key, codes, now, has_expired_holds)
         else:
             row = _plan_resolution(request, batch, pendings, holds, now, skip_resolved)
             if row is None:
                 continue
         batch.rows.append(row)
-        planned.append((request, row))
-        if request.idempotency_key:
-            seen_keys[request.idempotency_key] = row
+        planned.append(row)
+        if key is not None:
+            seen_keys[key] = row
     _write(conn, batch, holds_ended=[r["pending_id"] for r in batch.rows if r["pending_id"]])
     # Rows built here from validated requests: no need to validate them again.
-    return [item if isinstance(item, Transfer) else Transfer(**item) for _r, item in planned]
+    return [item if isinstance(item, Transfer) else Transfer.of(item) for item in planned]
+
+
+def _repeated(
+    request: Item,
+    earlier: dict[str, Transfer],
+    seen_keys: dict[str, dict[str, Any]],
+    ids_by_key: dict[tuple[int, AccountKey], int],
+    codes: dict[str, int],
+) -> dict[str, Any] | Transfer:
+    """A request whose idempotency key is taken, stored before or earlier in this write: what
+    was written under the key (and an error if the request asks for something else)."""
+    key = request.idempotency_key
+    if key in earlier:
+        _refuse_different(request, earlier[key], ids_by_key, codes)
+        return earlier[key]
+    row = seen_keys[key]
+    _refuse_different(request, Transfer.of(row | {"id": 0}), ids_by_key, codes)
+    return row
 
 
 def _plan_single(
-    request: TransferRequest,
+    request: TransferItem,
     batch: _Batch,
     ids_by_key: dict[tuple[int, AccountKey], int],
     codes: dict[str, int],
@@ -337,13 +347,13 @@ def _by_idempotency_key(conn: Connection, keys: set[str | None]) -> dict[str, Tr
 
 
 def _refuse_different(
-    request: Request,
+    request: Item,
     existing: Transfer,
     ids_by_key: dict[tuple[int, AccountKey], int],
     codes: dict[str, int],
 ) -> None:
     """The same idempotency key with a different payload is an error, not a silent success."""
-    if isinstance(request, TransferRequest):
+    if isinstance(request, TransferItem):
         asset_id = codes[request.asset]
         expected = {
             "phase": "pending" if request.pending else "single",

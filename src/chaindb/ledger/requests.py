@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, Required
 
-from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator, StringConstraints
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    Strict,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    with_config,
+)
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from chaindb.errors import ChaindbError, InvalidInput
-from chaindb.ledger.accounts import AccountKey
+from chaindb.ledger.accounts import AccountKey, key_from_text
 from chaindb.ledger.schema import IDEMPOTENCY_KEY_LENGTH, TRANSFER_KINDS
-from chaindb.types import RowId, TxHash, UtcDatetime, amount_rule
+from chaindb.types import UINT256_MAX, RowId, TxHash, UtcDatetime, amount_rule
 from chaindb.validation import Input, validated_list
 
 Kind = Literal[TRANSFER_KINDS]  # type: ignore[valid-type]
 PositiveAmount = Annotated[int, BeforeValidator(amount_rule), Field(gt=0)]
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH)]
 Reason = Annotated[str, StringConstraints(max_length=1000)]
+AssetCode = Annotated[str, StringConstraints(min_length=1, max_length=120)]
 
 
 def _account_rule(value: object) -> AccountKey:
@@ -29,6 +42,8 @@ def _account_rule(value: object) -> AccountKey:
 
 # PlainValidator: the rule alone decides (pydantic would otherwise re-check the named tuple).
 AccountRef = Annotated[AccountKey, PlainValidator(_account_rule)]
+# The spellings AccountKey.parse accepts, for pydantic-core (whose $ is the end of the text).
+_ACCOUNT_SPELLING = r"^(user:.{1,64}|system:[a-z][a-z0-9_]{0,63})$"
 
 
 class InsufficientFunds(ChaindbError):
@@ -53,7 +68,7 @@ class TransferRequest(Input):
     credit: AccountRef
     amount: PositiveAmount
     kind: Kind
-    asset: Annotated[str, StringConstraints(min_length=1, max_length=120)] = "points"
+    asset: AssetCode = "points"
     pending: bool = False
     expires_at: UtcDatetime | None = None
     idempotency_key: IdempotencyKey | None = None
@@ -79,13 +94,81 @@ class VoidRequest(Input):
     chain_tx_hash: TxHash | None = None
 
 
+class TransferItem(NamedTuple):
+    """A validated transfer request, as the write path takes it. (A named tuple: a batch holds
+    thousands. One is cheap to build and, holding plain values only, is soon left alone by
+    Python's garbage collector, where a batch of pydantic models brought on a full collection
+    every few batches.)"""
+
+    debit: AccountKey
+    credit: AccountKey
+    amount: int
+    kind: str
+    asset: str = "points"
+    pending: bool = False
+    expires_at: datetime | None = None
+    idempotency_key: str | None = None
+    reason: str | None = None
+    challenge_id: int | None = None
+    chain_tx_hash: str | None = None
+
+    @classmethod
+    def of(cls, request: TransferRequest) -> TransferItem:
+        return cls(**request.__dict__)
+
+
+@with_config(ConfigDict(extra="forbid"))
+class _TransferFields(TypedDict, total=False):
+    """TransferRequest's fields as pydantic-core checks them on its own, without calling back
+    into Python: what a batch of mappings is validated with. It accepts a subset of what
+    TransferRequest accepts, and the same values; whatever it refuses is validated again by
+    TransferRequest (which also words the error)."""
+
+    debit: Required[Annotated[str, Strict(), StringConstraints(pattern=_ACCOUNT_SPELLING)]]
+    credit: Required[Annotated[str, Strict(), StringConstraints(pattern=_ACCOUNT_SPELLING)]]
+    amount: Required[Annotated[int, Strict(), Field(gt=0, le=UINT256_MAX)]]
+    kind: Required[Kind]
+    asset: AssetCode
+    pending: bool
+    expires_at: UtcDatetime | None
+    idempotency_key: IdempotencyKey | None
+    reason: Reason | None
+    challenge_id: RowId | None
+    chain_tx_hash: TxHash | None
+
+
+_TRANSFER_FIELDS = TypeAdapter(list[_TransferFields])
+
 Request = TransferRequest | PostRequest | VoidRequest
+Item = TransferItem | PostRequest | VoidRequest  # what the write path applies
 _REQUEST_TYPES: dict[str, type[Request]] = {
     "transfer": TransferRequest,
     "post": PostRequest,
     "void": VoidRequest,
 }
 _REQUEST_MODELS = tuple(_REQUEST_TYPES.values())
+
+
+def as_item(request: Request | TransferItem) -> Item:
+    if isinstance(request, TransferItem):  # first: cheaper than against a model (an ABC)
+        return request
+    return TransferItem.of(request) if isinstance(request, TransferRequest) else request
+
+
+def transfer_items(fields: list[Mapping[str, Any]]) -> list[TransferItem]:
+    """Transfer requests given as mappings, validated in one call into pydantic-core."""
+    try:
+        checked = _TRANSFER_FIELDS.validate_python(fields)
+    except ValidationError:
+        return [TransferItem.of(model) for model in validated_list(TransferRequest, fields)]
+    return [_transfer_item(item) for item in checked]
+
+
+def _transfer_item(fields: dict[str, Any]) -> TransferItem:
+    # The patterns have matched: both spellings parse.
+    fields["debit"] = key_from_text(fields["debit"])
+    fields["credit"] = key_from_text(fields["credit"])
+    return TransferItem(**fields)
 
 
 class Transfer(NamedTuple):
@@ -109,32 +192,42 @@ class Transfer(NamedTuple):
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Transfer:
-        return cls(**{name: row[name] for name in cls._fields})
+        return tuple.__new__(cls, _TRANSFER_FIELDS_OF(row))  # _make, less its length check
 
 
-def parse_requests(items: list[Request | Mapping[str, Any]]) -> list[Request]:
+_TRANSFER_FIELDS_OF = operator.itemgetter(*Transfer._fields)
+
+
+def parse_requests(items: list[Request | Mapping[str, Any]]) -> list[Item]:
     """A batch's requests, validated: the mappings of each action in one call. The error
     raised is the broken rule of the first bad item, named by its position."""
-    parsed: list[Request | None] = list(items)
+    parsed: list[Any] = list(items)
     pending: dict[str, tuple[list[int], list[Mapping[str, Any]]]] = {}
     for index, item in enumerate(items):
-        if isinstance(item, _REQUEST_MODELS):
-            continue
-        if not isinstance(item, Mapping):
-            raise InvalidInput(f"requests[{index}]", item, "must be a mapping or a request")
-        action = item.get("action", "transfer")
-        fields = {k: v for k, v in item.items() if k != "action"} if "action" in item else item
-        if action not in _REQUEST_TYPES:
+        # dict first: isinstance against Mapping or the models (ABCs both) costs more per item.
+        if not isinstance(item, dict):
+            if isinstance(item, _REQUEST_MODELS):
+                parsed[index] = as_item(item)
+                continue
+            if not isinstance(item, Mapping):
+                raise InvalidInput(f"requests[{index}]", item, "must be a mapping or a request")
+        action, fields = _action_and_fields(item)
+        if not isinstance(action, str) or action not in _REQUEST_TYPES:
             raise InvalidInput(
                 f"requests[{index}].action", action, "must be transfer, post or void"
             )
-        positions, group = pending.setdefault(action, ([], []))
+        if action not in pending:
+            pending[action] = ([], [])
+        positions, group = pending[action]
         positions.append(index)
         group.append(fields)
     errors: list[tuple[int, InvalidInput]] = []
     for action, (positions, group) in pending.items():
         try:
-            models = validated_list(_REQUEST_TYPES[action], group)
+            if action == "transfer":
+                models: list[Any] = transfer_items(group)
+            else:
+                models = validated_list(_REQUEST_TYPES[action], group)
         except InvalidInput as error:
             position, _, field = error.field.partition(".")
             index = positions[int(position)]
@@ -145,4 +238,10 @@ def parse_requests(items: list[Request | Mapping[str, Any]]) -> list[Request]:
             parsed[index] = model
     if errors:
         raise min(errors, key=lambda found: found[0])[1]
-    return parsed  # type: ignore[return-value]
+    return parsed
+
+
+def _action_and_fields(item: Mapping[str, Any]) -> tuple[Any, Mapping[str, Any]]:
+    if "action" not in item:
+        return "transfer", item
+    return item["action"], {k: v for k, v in item.items() if k != "action"}

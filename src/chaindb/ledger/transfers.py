@@ -7,7 +7,7 @@ makes one writer at a time, and there is nothing to retry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -21,11 +21,13 @@ from chaindb.errors import InvalidInput
 from chaindb.ledger.engine import apply
 from chaindb.ledger.requests import (
     InsufficientFunds,
+    Item,
     PostRequest,
     Request,
     Transfer,
     TransferRequest,
     VoidRequest,
+    as_item,
     parse_requests,
 )
 from chaindb.ledger.schema import ledger_holds, ledger_transfers
@@ -103,16 +105,20 @@ T = TypeVar("T")
 
 
 def run(
-    target: Database | Connection, requests: list[Request], *, skip_resolved: bool = False
+    target: Database | Connection,
+    requests: Sequence[Request | Item],
+    *,
+    skip_resolved: bool = False,
 ) -> list[Transfer]:
     """Apply `requests` in one transaction; with a Database, retry transient failures whole."""
+    items = [as_item(request) for request in requests]
     if not isinstance(target, Database):
         with writing(target) as conn:
-            return apply(conn, requests, skip_resolved=skip_resolved)
+            return apply(conn, items, skip_resolved=skip_resolved)
 
     def attempt() -> list[Transfer]:
         with target.transaction() as conn:
-            return apply(conn, requests, skip_resolved=skip_resolved)
+            return apply(conn, items, skip_resolved=skip_resolved)
 
     # SQLite's single writer cannot deadlock: only PostgreSQL needs the retries.
     once = with_retries if target.backend == "postgresql" else _call
