@@ -204,7 +204,9 @@ class CopyStatement:
     """
 
     def __init__(self, table: sa.Table, columns: tuple[str, ...], dialect: sa.Dialect) -> None:
-        self.sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        quote = dialect.identifier_preparer
+        names = ", ".join(quote.quote(name) for name in columns)
+        self.sql = f"COPY {quote.format_table(table)} ({names}) FROM STDIN (FORMAT BINARY)"
         column_types = [table.c[name].type for name in columns]
         self._bound = _Binder(list(columns), column_types, dialect)
         # The binary format needs every column's type: its name, less any modifiers.
