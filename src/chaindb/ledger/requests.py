@@ -198,17 +198,17 @@ class Transfer(NamedTuple):
 _TRANSFER_FIELDS_OF = operator.itemgetter(*Transfer._fields)
 
 
-def parse_requests(items: list[Request | Mapping[str, Any]]) -> list[Item]:
-    """A batch's requests, validated: the mappings of each action in one call. The error
-    raised is the broken rule of the first bad item, named by its position."""
+def parse_requests(items: list[Request | Mapping[str, Any]]) -> list[Request | TransferItem]:
+    """A batch's requests, validated: the mappings of each action in one call (a transfer's
+    comes back a TransferItem; a request given as a model, as it was). The error raised is the
+    broken rule of the first bad item, named by its position."""
     parsed: list[Any] = list(items)
     pending: dict[str, tuple[list[int], list[Mapping[str, Any]]]] = {}
     for index, item in enumerate(items):
         # dict first: isinstance against Mapping or the models (ABCs both) costs more per item.
         if not isinstance(item, dict):
             if isinstance(item, _REQUEST_MODELS):
-                parsed[index] = as_item(item)
-                continue
+                continue  # validated when it was built; run() makes it an item
             if not isinstance(item, Mapping):
                 raise InvalidInput(f"requests[{index}]", item, "must be a mapping or a request")
         action, fields = _action_and_fields(item)
