@@ -4,6 +4,8 @@ Lock the accounts the requests touch (one SELECT ... ORDER BY id FOR UPDATE: wri
 deadlock on each other), look up their idempotency keys and open holds, apply every request to
 the accounts' counters in memory (TigerBeetle's rules, refusing overdrafts), then insert the
 transfers and update the accounts. A balance is never recomputed from history here.
+(On PostgreSQL, ledger.plain_transfer writes a lone plain transfer in one statement, by
+the same rules and lock order, and leaves everything else to this engine.)
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Transfers: single, two-phase (pending -> post | void) and batches, exact and idempotent.
 
-Each call is one transaction (the write path is ledger.engine). With a Database, a PostgreSQL
-deadlock or a lost race on a unique key is retried whole (bounded); SQLite's BEGIN IMMEDIATE
-makes one writer at a time, and there is nothing to retry.
+Each call is one transaction (the write path is ledger.engine; on PostgreSQL a lone plain
+transfer given a Database is first tried in one statement, ledger.plain_transfer, which leaves
+anything else to the engine). With a Database, a PostgreSQL deadlock or a lost race on a unique
+key is retried whole (bounded); SQLite's BEGIN IMMEDIATE makes one writer at a time, and there
+is nothing to retry.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 
 from chaindb.database import Database, reading, writing
 from chaindb.errors import InvalidInput
+from chaindb.ledger import plain_transfer
 from chaindb.ledger.engine import apply
 from chaindb.ledger.requests import (
     InsufficientFunds,
@@ -116,7 +119,13 @@ def run(
         with writing(target) as conn:
             return apply(conn, items, skip_resolved=skip_resolved)
 
+    plain = plain_transfer.takes(target, items)
+
     def attempt() -> list[Transfer]:
+        if plain is not None:
+            done = plain_transfer.try_transfer(target, plain)
+            if done is not None:
+                return [done]
         with target.transaction() as conn:
             return apply(conn, items, skip_resolved=skip_resolved)
 

@@ -1,0 +1,135 @@
+"""PostgreSQL: a plain transfer in one statement, the common case of the single-transfer path.
+
+The engine takes two round trips for one transfer: it locks the accounts and reads their
+counters, decides in Python, then writes. For a plain transfer (one phase, between two
+accounts that exist, neither of them issuance or burn) the decision is one comparison, which
+the server can make itself. So this path sends one statement that locks both accounts in id
+order (as the engine does: writers never deadlock on each other), adds the amount to their
+counters in place, refuses the debit if its balance falls short, and inserts the transfer only
+if both accounts moved.
+
+Anything else falls back to the engine, in a new transaction: a request this path does not
+take, a statement that moved fewer than both accounts (an account or asset missing, funds
+short) or one the database refused (a counter past 2**256 - 1, an idempotency key taken). The
+engine then does the write or raises its error, worded as always. The outcome is the engine's
+in every case; only the number of round trips differs.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from chaindb.database import Database, DriverStatement
+from chaindb.ledger.accounts import BURN, ISSUANCE, AccountKey
+from chaindb.ledger.requests import Item, Transfer, TransferItem
+from chaindb.ledger.schema import ledger_accounts, ledger_transfers
+from chaindb.types import utc_now
+
+# The accounts whose transfers also change their net figures (`issued`, `burned`): the engine's.
+_NET_FIGURE_ACCOUNTS = frozenset({AccountKey("system", ISSUANCE), AccountKey("system", BURN)})
+# The transfer's optional columns, stored when the request sets them.
+_OPTIONAL_COLUMNS = ("idempotency_key", "reason", "challenge_id", "chain_tx_hash")
+
+_MOVE_AND_INSERT = """
+WITH locked AS (
+    SELECT id, (owner_type = :debit_type AND owner_id = :debit_owner) AS is_debit
+    FROM ledger_accounts
+    WHERE asset_id = (SELECT id FROM ledger_assets WHERE code = :asset)
+      AND ((owner_type = :debit_type AND owner_id = :debit_owner)
+        OR (owner_type = :credit_type AND owner_id = :credit_owner))
+    ORDER BY id
+    FOR UPDATE
+), moved AS (
+    UPDATE ledger_accounts AS a SET
+        debits_posted = a.debits_posted + CASE WHEN l.is_debit THEN :amount ELSE 0 END,
+        credits_posted = a.credits_posted + CASE WHEN l.is_debit THEN 0 ELSE :amount END,
+        balance = a.balance + CASE WHEN l.is_debit THEN -:amount ELSE :amount END,
+        transfer_count = a.transfer_count + 1,
+        updated_at = :now
+    FROM locked AS l
+    WHERE a.id = l.id AND (NOT l.is_debit OR a.balance IS NULL OR a.balance >= :amount)
+    RETURNING a.id, a.asset_id, l.is_debit
+)
+INSERT INTO ledger_transfers
+    (asset_id, debit_account_id, credit_account_id, amount, kind, phase, created_at{columns})
+SELECT d.asset_id, d.id, c.id, :amount, :kind, 'single', :now{values}
+FROM moved AS d JOIN moved AS c ON d.is_debit AND NOT c.is_debit
+RETURNING id, asset_id, debit_account_id, credit_account_id
+"""
+
+
+class _Declined(Exception):
+    """The statement moved fewer than both accounts: undo it, and let the engine decide."""
+
+
+def takes(database: Database, requests: list[Item]) -> TransferItem | None:
+    """The request, if this path can write it: one plain transfer, on PostgreSQL."""
+    if database.backend != "postgresql" or len(requests) != 1:
+        return None
+    request = requests[0]
+    plain = (
+        isinstance(request, TransferItem)
+        and not request.pending
+        and request.expires_at is None
+        and request.debit != request.credit
+        and request.debit not in _NET_FIGURE_ACCOUNTS
+        and request.credit not in _NET_FIGURE_ACCOUNTS
+    )
+    return request if plain else None
+
+
+def try_transfer(database: Database, request: TransferItem) -> Transfer | None:
+    """Write `request` in one statement and transaction; None when the engine must (nothing
+    is left written then)."""
+    columns = tuple(name for name in _OPTIONAL_COLUMNS if getattr(request, name) is not None)
+    row = dict(zip(TransferItem._fields, request, strict=True))
+    params = {
+        "debit_type": request.debit.owner_type,
+        "debit_owner": request.debit.owner_id,
+        "credit_type": request.credit.owner_type,
+        "credit_owner": request.credit.owner_id,
+        "asset": request.asset,
+        "amount": request.amount,
+        "kind": request.kind,
+        "now": utc_now(),
+        **{f"t_{name}": row[name] for name in columns},
+    }
+    statement = _statement(database.engine.dialect, columns)
+    try:
+        with database.transaction() as conn:
+            stored = statement.execute(conn, params).fetchone()
+            if stored is None:
+                raise _Declined
+    except (_Declined, IntegrityError):
+        return None
+    return Transfer.of(
+        {
+            **row,
+            "id": stored[0],
+            "asset_id": stored[1],
+            "debit_account_id": stored[2],
+            "credit_account_id": stored[3],
+            "phase": "single",
+            "pending_id": None,
+            "created_at": params["now"],
+        }
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _statement(dialect: sa.Dialect, columns: tuple[str, ...]) -> DriverStatement:
+    sql = _MOVE_AND_INSERT.format(
+        columns="".join(f", {name}" for name in columns),
+        values="".join(f", :t_{name}" for name in columns),
+    )
+    t, a = ledger_transfers.c, ledger_accounts.c
+    binds = [
+        sa.bindparam("amount", type_=t.amount.type),
+        sa.bindparam("kind", type_=t.kind.type),
+        sa.bindparam("now", type_=a.updated_at.type),
+        *(sa.bindparam(f"t_{name}", type_=t[name].type) for name in columns),
+    ]
+    return DriverStatement(sa.text(sql).bindparams(*binds), dialect, [])
