@@ -17,18 +17,8 @@ import chaindb
 from chaindb import Conflict, NotFound, core, ledger, migrations
 from chaindb.ledger import InsufficientFunds, plain_transfer, transfers
 from chaindb.ledger.requests import TransferItem, TransferRequest
+from chaindb.ledger.schema import ACCOUNT_COUNTERS
 from chaindb.types import UINT256_MAX
-
-COUNTERS = (
-    "debits_posted",
-    "credits_posted",
-    "debits_pending",
-    "credits_pending",
-    "balance",
-    "issued",
-    "burned",
-    "transfer_count",
-)
 
 
 @pytest.fixture
@@ -45,7 +35,7 @@ def item(**fields) -> TransferItem:
 
 def counters(db, owner: str, asset: str = "points") -> tuple[int | None, ...]:
     account = ledger.get_account(db, owner, asset)
-    return tuple(getattr(account, name) for name in COUNTERS)
+    return tuple(getattr(account, name) for name in ACCOUNT_COUNTERS)
 
 
 def everything(db) -> tuple[list[tuple], list[tuple]]:
