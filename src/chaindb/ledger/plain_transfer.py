@@ -85,7 +85,7 @@ def try_transfer(database: Database, request: TransferItem) -> Transfer | None:
     """Write `request` in one statement and transaction; None when the engine must (nothing
     is left written then)."""
     columns = tuple(name for name in _OPTIONAL_COLUMNS if getattr(request, name) is not None)
-    row = dict(zip(TransferItem._fields, request, strict=True))
+    row = request._asdict()
     params = {
         "debit_type": request.debit.owner_type,
         "debit_owner": request.debit.owner_id,
