@@ -26,12 +26,11 @@ from chaindb.database import Database, DriverStatement
 from chaindb.ledger.accounts import BURN, ISSUANCE, AccountKey
 from chaindb.ledger.requests import Item, Transfer, TransferItem
 from chaindb.ledger.schema import ledger_accounts, ledger_transfers
+from chaindb.ledger.statements import OPTIONAL_COLUMNS
 from chaindb.types import utc_now
 
 # The accounts whose transfers also change their net figures (`issued`, `burned`): the engine's.
 _NET_FIGURE_ACCOUNTS = frozenset({AccountKey("system", ISSUANCE), AccountKey("system", BURN)})
-# The transfer's optional columns, stored when the request sets them.
-_OPTIONAL_COLUMNS = ("idempotency_key", "reason", "challenge_id", "chain_tx_hash")
 
 _MOVE_AND_INSERT = """
 WITH locked AS (
@@ -84,8 +83,9 @@ def takes(database: Database, requests: list[Item]) -> TransferItem | None:
 def try_transfer(database: Database, request: TransferItem) -> Transfer | None:
     """Write `request` in one statement and transaction; None when the engine must (nothing
     is left written then)."""
-    columns = tuple(name for name in _OPTIONAL_COLUMNS if getattr(request, name) is not None)
     row = request._asdict()
+    # The optional columns this request sets (a plain transfer has no pending_id or expires_at).
+    columns = tuple(name for name in OPTIONAL_COLUMNS if row.get(name) is not None)
     params = {
         "debit_type": request.debit.owner_type,
         "debit_owner": request.debit.owner_id,
