@@ -200,3 +200,54 @@ def test_copy_statements_store_what_sqlalchemy_does_and_raise_its_errors(pg_url)
         copy.copy(conn, [row | {"id": 4}])  # the key is taken: SQLAlchemy's exception
     assert ledger.get_transfer(db, 4) is None
     db.close()
+
+
+def test_insert_rows_stores_each_row_as_sqlalchemy_would_and_all_or_none(tmp_path):
+    # SQLite's alone: multi-row INSERTs are how the ledger's batches insert there (PostgreSQL's
+    # take one COPY, tested above).
+    from datetime import UTC, datetime
+
+    from chaindb.database import SQLITE_PARAMETERS_MAX, DriverStatement
+    from chaindb.ledger.requests import Transfer
+    from chaindb.ledger.schema import ledger_transfers
+
+    db = chaindb.connect(f"sqlite:///{tmp_path / 'rows.sqlite3'}")
+    migrations.migrate(db)
+    core.create_user(db, "alice")
+    first = ledger.transfer(
+        db, debit="system:issuance", credit="user:alice", amount=1, kind="deposit"
+    )
+    when = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
+    insert = DriverStatement(
+        sa.insert(ledger_transfers).values(
+            {
+                name: sa.bindparam(name, type_=ledger_transfers.c[name].type)
+                for name in Transfer._fields
+            }
+        ),
+        db.engine.dialect,
+        [],
+        fields=Transfer._fields,
+    )
+    per_statement = SQLITE_PARAMETERS_MAX // len(Transfer._fields)
+    rows = [
+        first._replace(
+            id=first.id + n,
+            amount=2**256 - n,  # exact at 2**256 - 1 and just below
+            idempotency_key=f"k{n}",
+            reason=None if n % 2 else f"row {n}",
+            created_at=when,
+        )
+        for n in range(1, 2 * per_statement + 6)  # two full statements and a short one
+    ]
+    with db.transaction() as conn:
+        insert.insert_rows(conn, rows)
+    assert [ledger.get_transfer(db, row.id) for row in rows] == rows
+
+    # A row of the last statement breaks a rule: SQLAlchemy's error, and nothing is stored.
+    more = [row._replace(id=row.id + len(rows), idempotency_key=f"m{row.id}") for row in rows]
+    more[-1] = more[-1]._replace(idempotency_key="k1")
+    with pytest.raises(sa.exc.IntegrityError, match="idempotency_key"), db.transaction() as conn:
+        insert.insert_rows(conn, more)
+    assert ledger.get_transfer(db, more[0].id) is None
+    db.close()

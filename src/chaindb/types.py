@@ -197,6 +197,13 @@ class AmountType(sa.types.TypeDecorator[int]):
             return Decimal(value)
         return str(value).zfill(UINT256_DIGITS)
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if self.impl_instance.dialect_impl(dialect).bind_processor(dialect) is not None:
+            return super().bind_processor(dialect)
+        # The impl's own processing is none: one call per value, not TypeDecorator's two
+        # (a batch binds thousands).
+        return functools.partial(self.process_bind_param, dialect=dialect)
+
     def process_literal_param(self, value: int | None, dialect: Dialect) -> str:
         bound = self.process_bind_param(value, dialect)
         if bound is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Mapping
 from datetime import datetime
@@ -165,10 +166,16 @@ def transfer_items(fields: list[Mapping[str, Any]]) -> list[TransferItem]:
 
 
 def _transfer_item(fields: dict[str, Any]) -> TransferItem:
-    # The patterns have matched: both spellings parse.
-    fields["debit"] = key_from_text(fields["debit"])
-    fields["credit"] = key_from_text(fields["credit"])
-    return TransferItem(**fields)
+    # The patterns have matched: both spellings parse. (Taken out, not replaced: a dict of
+    # plain values is one the garbage collector does not track.)
+    debit, credit = key_from_text(fields.pop("debit")), key_from_text(fields.pop("credit"))
+    if len(fields) == 2:  # amount and kind alone, the common case: the rest are the defaults
+        return _item_of_values((debit, credit, fields["amount"], fields["kind"], *_DEFAULTS))
+    return TransferItem(debit, credit, **fields)
+
+
+_item_of_values = functools.partial(tuple.__new__, TransferItem)
+_DEFAULTS = tuple(TransferItem._field_defaults.values())  # asset ... chain_tx_hash, in order
 
 
 class Transfer(NamedTuple):

@@ -4,7 +4,8 @@ A write stores its transfer rows and the new counters of the accounts they touch
 - PostgreSQL, where every statement is a round trip: a batch's transfers in one binary COPY,
   its accounts in one UPDATE ... FROM arrays; a single transfer and its accounts in one
   statement (a data-modifying WITH).
-- SQLite, in process: the driver's executemany of a plain INSERT and a plain UPDATE.
+- SQLite, in process: a batch's transfers in multi-row INSERTs (VALUES (...), (...), ...),
+  its accounts by the driver's executemany of a plain UPDATE.
 The statements a single transfer runs go to the driver directly (database.DriverStatement):
 SQLAlchemy's per-call cost is as large as SQLite's own work, or as a round trip to PostgreSQL.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from chaindb.database import CopyStatement, DriverStatement
+from chaindb.ledger.requests import Transfer
 from chaindb.ledger.schema import ledger_accounts, ledger_holds, ledger_transfers
 from chaindb.types import utc_now
 
@@ -53,40 +55,55 @@ _NEXT_IDS = {
 }
 
 
+@functools.lru_cache(maxsize=8)
+def _last_id(dialect: sa.Dialect) -> DriverStatement:
+    return DriverStatement(_NEXT_IDS["sqlite"], dialect, [])
+
+
 def insert_one(
     conn: Connection,
-    row: dict[str, Any],
+    row: Transfer,
     accounts: list[dict[str, Any]],
     counters: tuple[str, ...],
-) -> None:
-    """Store one transfer (its id is set on `row`) and its accounts' new `counters`."""
-    columns = _columns([row])  # no id yet: the database assigns it
+) -> Transfer:
+    """Store one transfer (id 0: the database assigns it) and its accounts' new `counters`;
+    returns the transfer with its id."""
+    columns = _columns([row], with_id=False)
     if conn.dialect.name != "postgresql":  # in-process SQLite: statements cost no round trip
-        row["id"] = _sqlite_insert(conn.dialect, columns).execute(conn, row).lastrowid
+        transfer_id = _sqlite_insert(conn.dialect, columns).execute(conn, row).lastrowid
         update_accounts(conn, accounts, counters)
-        return
-    params = {f"t_{name}": row[name] for name in columns} | _account_arrays(accounts, counters)
+        return row._replace(id=transfer_id)
+    params = {f"t_{name}": getattr(row, name) for name in columns}
     statement = _insert_one_statement(conn.dialect, columns, counters)
-    row["id"] = statement.execute(conn, params).fetchone()[0]
+    transfer_id = statement.execute(conn, params | _account_arrays(accounts, counters))
+    return row._replace(id=transfer_id.fetchone()[0])
 
 
 def insert_many(
     conn: Connection,
-    rows: list[dict[str, Any]],
+    rows: list[Transfer],
     accounts: list[dict[str, Any]],
     counters: tuple[str, ...],
 ) -> None:
-    """Store many transfers (ids allocated up front and set on the rows) and the accounts.
+    """Store many transfers (their ids taken before, by allocate_ids) and the accounts.
     PostgreSQL takes all the rows in one COPY (a statement per row costs the server a parse, a
-    plan and an execution each); SQLite runs its INSERT in the driver's loop."""
-    for row, transfer_id in zip(rows, _allocate_ids(conn, len(rows)), strict=True):
-        row["id"] = transfer_id
-    columns = _columns(rows)
+    plan and an execution each); SQLite a hundred or so per INSERT (each execution sets up
+    its cursors and checks again)."""
+    columns = _columns(rows, with_id=True)
     if conn.dialect.name == "postgresql":
         copy_transfers(conn.dialect, columns).copy(conn, rows)
     else:
-        _sqlite_insert(conn.dialect, columns).executemany(conn, rows)
+        _sqlite_insert(conn.dialect, columns).insert_rows(conn, rows)
     update_accounts(conn, accounts, counters)
+
+
+def allocate_ids(conn: Connection, count: int) -> Sequence[int]:
+    """`count` new transfer ids, in order: a write takes them up front, so that its inserts
+    need no RETURNING."""
+    if conn.dialect.name == "postgresql":
+        return sorted(conn.execute(_NEXT_IDS["postgresql"], {"n": count}).scalar_one())
+    last = _last_id(conn.dialect).execute(conn, {}).fetchone()[0]
+    return range(last + 1, last + 1 + count)
 
 
 def update_accounts(
@@ -102,21 +119,18 @@ def update_accounts(
     update.executemany(conn, [account | {"now": now} for account in accounts])
 
 
-def _columns(rows: list[dict[str, Any]]) -> tuple[str, ...]:
-    """The row's columns less the optional links no row sets: less to bind per row."""
-    unset = {name for name in OPTIONAL_COLUMNS if _all_none(map(operator.itemgetter(name), rows))}
-    return tuple(name for name in rows[0] if name not in unset)
+def _columns(rows: list[Transfer], *, with_id: bool) -> tuple[str, ...]:
+    """The transfer's columns less the optional links no row sets: less to bind per row."""
+    unset = {name for name in OPTIONAL_COLUMNS if _all_none(list(map(_FIELD[name], rows)))}
+    names = Transfer._fields if with_id else Transfer._fields[1:]
+    return tuple(name for name in names if name not in unset)
 
 
-def _all_none(values: Iterable[Any]) -> bool:
-    return all(map(functools.partial(operator.is_, None), values))
+_FIELD = {name: operator.itemgetter(n) for n, name in enumerate(Transfer._fields)}
 
 
-def _allocate_ids(conn: Connection, count: int) -> list[int]:
-    if conn.dialect.name == "postgresql":
-        return sorted(conn.execute(_NEXT_IDS["postgresql"], {"n": count}).scalar_one())
-    last = conn.execute(_NEXT_IDS["sqlite"]).scalar_one()
-    return list(range(last + 1, last + 1 + count))
+def _all_none(values: list[Any]) -> bool:
+    return values.count(None) == len(values)  # counted in C, by identity first
 
 
 # --- PostgreSQL: one array per column ----------------------------------------------------------
@@ -165,7 +179,7 @@ def _account_arrays(accounts: list[dict[str, Any]], counters: tuple[str, ...]) -
 def copy_transfers(dialect: sa.Dialect, columns: tuple[str, ...]) -> CopyStatement:
     """Every row of a batch in one binary COPY. (The benchmark times the same on its copy of
     the table.)"""
-    return CopyStatement(ledger_transfers, columns, dialect)
+    return CopyStatement(ledger_transfers, columns, dialect, fields=Transfer._fields)
 
 
 @functools.lru_cache(maxsize=256)
@@ -187,15 +201,18 @@ def _insert_one_statement(
     return DriverStatement(statement, dialect, [])
 
 
-# --- SQLite: an UPDATE per account, in the driver's loop --------------------------------------
-# In process, a statement costs no round trip: the driver's executemany is cheaper than one
-# UPDATE ... FROM a VALUES list (measured: about 24 against 35 us an account).
+# --- SQLite: multi-row INSERTs, an UPDATE per account in the driver's loop -------------------
+# In process, a statement costs no round trip, but each execution sets itself up again: the
+# transfers go many rows to an INSERT (DriverStatement.insert_rows). For the accounts the
+# driver's executemany is cheaper than one UPDATE ... FROM a VALUES list (measured: about 24
+# against 35 us an account).
 
 
 @functools.lru_cache(maxsize=128)
 def _sqlite_insert(dialect: sa.Dialect, columns: tuple[str, ...]) -> DriverStatement:
     values = {name: sa.bindparam(name, type_=ledger_transfers.c[name].type) for name in columns}
-    return DriverStatement(sa.insert(ledger_transfers).values(values), dialect, [])
+    statement = sa.insert(ledger_transfers).values(values)
+    return DriverStatement(statement, dialect, [], fields=Transfer._fields)
 
 
 @functools.lru_cache(maxsize=256)
