@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -22,145 +22,17 @@ from sqlalchemy.engine import Connection
 
 from chaindb.errors import Conflict, InvalidInput, NotFound
 from chaindb.ledger import statements
-from chaindb.ledger.accounts import BURN, ISSUANCE, AccountKey, asset_ids, lock_accounts
+from chaindb.ledger.accounts import AccountKey, asset_ids, lock_accounts
+from chaindb.ledger.batch import Batch
 from chaindb.ledger.requests import (
-    InsufficientFunds,
     Item,
     PostRequest,
     Transfer,
     TransferItem,
     VoidRequest,
 )
-from chaindb.ledger.schema import ACCOUNT_COUNTERS, ledger_holds, ledger_transfers
-from chaindb.types import UINT256_MAX, utc_now
-
-
-class _Batch:
-    """The accounts of one write, locked, and the transfers it will insert."""
-
-    def __init__(
-        self,
-        accounts: dict[int, dict[str, Any]],
-        codes: dict[int, str],
-        ids: Iterator[int],
-        has_expired_holds: Callable[[int], bool],
-    ) -> None:
-        self.accounts = accounts
-        self.codes = codes
-        self.ids = ids  # the next transfer's id (0: the insert assigns it)
-        self.has_expired_holds = has_expired_holds
-        self.system = {i for i, account in accounts.items() if account["owner_type"] == "system"}
-        # Tuples of numbers: the garbage collector stops tracking them (lists it would follow).
-        self.before = {i: _COUNTERS_OF(account) for i, account in accounts.items()}
-        self.rows: list[Transfer] = []
-
-    def move(self, debit_id: int, credit_id: int, amount: int, phase: str, held: int = 0) -> None:
-        """Apply one transfer's effect on both accounts' counters (TigerBeetle's rules), or
-        refuse it: a counter past 2**256 - 1, or an overdraft."""
-        debit, credit = self.accounts[debit_id], self.accounts[credit_id]
-        if phase == "single":
-            debit["debits_posted"] += amount
-            credit["credits_posted"] += amount
-            debit_available, credit_available = -amount, amount
-        elif phase == "pending":
-            debit["debits_pending"] += amount
-            credit["credits_pending"] += amount
-            debit_available, credit_available = -amount, 0
-        else:  # post (amount <= held) or void (amount == 0): the hold ends either way
-            debit["debits_pending"] -= held
-            credit["credits_pending"] -= held
-            debit["debits_posted"] += amount
-            credit["credits_posted"] += amount
-            debit_available, credit_available = held - amount, amount
-        # `balance` (what is available) is kept only where overdraft is forbidden.
-        if debit["balance"] is not None:
-            debit["balance"] += debit_available
-        if credit["balance"] is not None:
-            credit["balance"] += credit_available
-        debit_column, credit_column = _GROWN[phase]  # the only counters that can overflow
-        if debit[debit_column] > UINT256_MAX:
-            raise _overflow(debit, debit_column)
-        if credit[credit_column] > UINT256_MAX:
-            raise _overflow(credit, credit_column)
-        if amount and phase != "pending" and (debit_id in self.system or credit_id in self.system):
-            self._net_figures(debit, credit, amount)
-        debit["transfer_count"] += 1
-        credit["transfer_count"] += 1
-        if debit_available < 0 and debit["balance"] is not None and debit["balance"] < 0:
-            self._refuse_overdraft(debit, amount)
-
-    def _net_figures(self, debit: dict[str, Any], credit: dict[str, Any], amount: int) -> None:
-        """A transfer out of issuance issues (into burn, burns); a return to issuance undoes an
-        issue (out of burn, a burn)."""
-        if _is_system(debit, ISSUANCE):
-            self._add(credit, "issued", amount)
-        if _is_system(credit, ISSUANCE):
-            self._take(debit, "issued", amount, "was issued")
-        if _is_system(credit, BURN):
-            self._add(debit, "burned", amount)
-        if _is_system(debit, BURN):
-            self._take(credit, "burned", amount, "was burned")
-
-    def changed(self) -> list[dict[str, Any]]:
-        """The accounts this write moved (each move counts a transfer on both), in id order."""
-        count = ACCOUNT_COUNTERS.index("transfer_count")
-        return [
-            account
-            for i, account in sorted(self.accounts.items())
-            if account["transfer_count"] != self.before[i][count]
-        ]
-
-    def changed_counters(self, changed: list[dict[str, Any]]) -> tuple[str, ...]:
-        """The counters this write changed on some account: the ones to store."""
-        return tuple(
-            name
-            for n, name in enumerate(ACCOUNT_COUNTERS)
-            if any(account[name] != self.before[account["id"]][n] for account in changed)
-        )
-
-    def _refuse_overdraft(self, debit: dict[str, Any], amount: int) -> None:
-        raise InsufficientFunds(
-            f"{debit['owner_type']}:{debit['owner_id']}",
-            self.codes.get(debit["asset_id"], f"asset {debit['asset_id']}"),
-            debit["balance"] + amount,
-            amount,
-            debit["debits_pending"] > 0 and self.has_expired_holds(debit["id"]),
-        )
-
-    @staticmethod
-    def _add(account: dict[str, Any], column: str, amount: int) -> None:
-        account[column] += amount
-        if account[column] > UINT256_MAX:
-            raise _overflow(account, column)
-
-    @staticmethod
-    def _take(account: dict[str, Any], column: str, amount: int, what: str) -> None:
-        if account[column] < amount:
-            raise Conflict(
-                f"account {account['owner_type']}:{account['owner_id']} would return {amount}, "
-                f"more than {account[column]} that {what}"
-            )
-        account[column] -= amount
-
-
-# The counters a transfer of each phase makes grow, on its debit and on its credit account.
-_GROWN = {
-    "single": ("debits_posted", "credits_posted"),
-    "pending": ("debits_pending", "credits_pending"),
-    "post": ("debits_posted", "credits_posted"),
-    "void": ("debits_posted", "credits_posted"),  # by 0: a void posts nothing
-}
-
-
-_COUNTERS_OF = operator.itemgetter(*ACCOUNT_COUNTERS)
-
-
-def _is_system(account: dict[str, Any], name: str) -> bool:
-    return account["owner_type"] == "system" and account["owner_id"] == name
-
-
-def _overflow(account: dict[str, Any], column: str) -> Conflict:
-    return Conflict(f"{column} of account {account['id']} would exceed 2**256 - 1")
+from chaindb.ledger.schema import ledger_holds, ledger_transfers
+from chaindb.types import utc_now
 
 
 def apply(conn: Connection, requests: list[Item], *, skip_resolved: bool) -> list[Transfer]:
@@ -180,7 +52,7 @@ def apply(conn: Connection, requests: list[Item], *, skip_resolved: bool) -> lis
     }
     earlier = _by_idempotency_key(conn, set(map(_IDEMPOTENCY_KEY, requests)))
     holds = _lock_holds(conn, set(pendings))
-    batch = _Batch(
+    batch = Batch(
         accounts,
         {asset_id: code for code, asset_id in codes.items()},
         _transfer_ids(conn, len(requests)),
@@ -250,7 +122,7 @@ def _repeated(
 
 def _plan_single(
     request: TransferItem,
-    batch: _Batch,
+    batch: Batch,
     ids_by_key: dict[tuple[int, AccountKey], int],
     codes: dict[str, int],
     now: datetime,
@@ -291,7 +163,7 @@ _transfer_of_values = functools.partial(tuple.__new__, Transfer)
 
 def _plan_resolution(
     request: PostRequest | VoidRequest,
-    batch: _Batch,
+    batch: Batch,
     pendings: dict[int, dict[str, Any]],
     holds: dict[int, dict[str, Any]],
     now: datetime,
@@ -332,7 +204,7 @@ def _plan_resolution(
     )
 
 
-def _write(conn: Connection, batch: _Batch) -> None:
+def _write(conn: Connection, batch: Batch) -> None:
     if not batch.rows:
         return
     accounts = batch.changed()
