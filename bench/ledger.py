@@ -13,10 +13,12 @@ durability settings on its backend (SQLite: WAL + synchronous=FULL; PostgreSQL: 
   commit each and 1,000 per commit. For reference: the same into a bare table with only a
   primary key, and the batch inserted the way chaindb's batches insert: on PostgreSQL one
   binary COPY, on SQLite multi-row INSERTs (VALUES (...), (...), ...).
-Measured at 10k and 100k existing transfers, each approach in 7 turns taken in turn with the
-others (medians), so that a slow spell of the machine does not fall on one approach alone. The
-floor's batch rate against the seed's is reported too. On PostgreSQL, the leaderboard's top 100
-and a user's rank are timed with 1M accounts.
+Measured at 10k and 100k existing transfers, each approach in 7 turns (medians); the
+approaches compared with each other (the singles; the batches) run back to back, which goes
+first alternating by round, so that a slow spell of the machine, or what one approach leaves
+behind for the next turn, does not fall on one approach alone. The floor's batch rate against
+the seed's is reported too. On PostgreSQL, the leaderboard's top 100 and a user's rank are
+timed with 1M accounts.
 """
 
 from __future__ import annotations
@@ -244,12 +246,17 @@ def per_second_batch(
     return BATCH * BATCHES_MEASURED / (time.perf_counter() - started)
 
 
-def in_turns(measurements: dict[str, Callable[[], float]]) -> dict[str, float]:
-    """Run every measurement ROUNDS times, one after the other in turn; medians."""
-    taken: dict[str, list[float]] = {name: [] for name in measurements}
-    for _ in range(ROUNDS):
-        for name, measure in measurements.items():
-            taken[name].append(measure())
+def in_turns(groups: list[dict[str, Callable[[], float]]]) -> dict[str, float]:
+    """Run every measurement ROUNDS times; medians. The measurements of a group (approaches
+    compared with each other) run back to back, and which goes first alternates by round: a
+    slow spell of the machine, or what the turn before leaves behind (a WAL to checkpoint, a
+    collector about to run), falls on each alike."""
+    taken: dict[str, list[float]] = {name: [] for group in groups for name in group}
+    for round_number in range(ROUNDS):
+        for group in groups:
+            names = list(group) if round_number % 2 == 0 else list(reversed(group))
+            for name in names:
+                taken[name].append(group[name]())
     return {name: statistics.median(values) for name, values in taken.items()}
 
 
@@ -354,20 +361,16 @@ def bench_throughput(url: str) -> dict[str, object]:
     results = {}
     for checkpoint in CHECKPOINTS:
         fill_to(db, checkpoint, rng)
-        figures = in_turns(
-            reference_floors(db, rng)
-            | {
-                "chaindb_single_per_s": lambda: per_second_single(
-                    lambda p: chaindb_single(db, p), rng
-                ),
-                "chaindb_batch_per_s": lambda: per_second_batch(
-                    lambda b: chaindb_batch(db, b), rng
-                ),
-                "seed_single_per_s": lambda: per_second_single(lambda p: seed_single(db, p), rng),
-                "floor_single_per_s": lambda: per_second_single(lambda p: floor_single(db, p), rng),
-                "floor_batch_per_s": lambda: per_second_batch(lambda b: floor_batch(db, b), rng),
-            }
-        )
+        singles = {
+            "chaindb_single_per_s": lambda: per_second_single(lambda p: chaindb_single(db, p), rng),
+            "seed_single_per_s": lambda: per_second_single(lambda p: seed_single(db, p), rng),
+            "floor_single_per_s": lambda: per_second_single(lambda p: floor_single(db, p), rng),
+        }
+        batches = {
+            "chaindb_batch_per_s": lambda: per_second_batch(lambda b: chaindb_batch(db, b), rng),
+            "floor_batch_per_s": lambda: per_second_batch(lambda b: floor_batch(db, b), rng),
+        }
+        figures = in_turns([reference_floors(db, rng), singles, batches])
         figures = {k: round(v, 1) for k, v in figures.items()}
         for reference in ("copy", "multirow"):  # the floor inserting as chaindb does
             if f"floor_{reference}_batch_per_s" in figures:
