@@ -6,6 +6,7 @@ import json
 
 from sqlalchemy.engine import make_url
 
+import chaindb
 from tests.conftest import CORE, CORE_HEAD, run_cli
 
 
@@ -13,7 +14,30 @@ def cli(db_url, *args, stdin=None):
     return run_cli(*args, env={"CHAINDB_URL": db_url}, stdin=stdin)
 
 
+def create_empty(db_url):
+    with chaindb.connect(db_url).connection():  # connecting creates a SQLite file
+        pass
+
+
+def test_commands_that_do_not_migrate_never_create_a_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'typo.sqlite3'}"
+    for args in (["status"], ["maintenance", "--check"], ["migrate", "--dry-run"], ["health"]):
+        result = cli(url, *args)
+        assert result.returncode == 1, args
+        assert not (tmp_path / "typo.sqlite3").exists(), args
+    assert f"no database at {tmp_path / 'typo.sqlite3'}" in cli(url, "status").stderr
+
+
+def test_a_command_that_writes_names_its_database_first(db_url):
+    result = run_cli("migrate", "--url", db_url)  # --url after the subcommand, too
+    assert result.returncode == 0, result.stderr
+    shown = make_url(db_url).render_as_string(hide_password=True)
+    assert result.stderr.splitlines()[0] == f"database: {shown}"
+    assert make_url(db_url).password is None or make_url(db_url).password not in result.stderr
+
+
 def test_migrate_status_validate(db_url):
+    create_empty(db_url)  # only migrate creates a SQLite file
     before = json.loads(cli(db_url, "status", "--json").stdout)
     assert before["modules"][0]["pending"] == CORE
     migrated = cli(db_url, "migrate")
@@ -30,6 +54,7 @@ def test_migrate_status_validate(db_url):
 
 
 def test_dry_run_prints_sql_and_applies_nothing(db_url):
+    create_empty(db_url)  # a dry run never creates the file
     dry = cli(db_url, "migrate", "--dry-run")
     assert dry.returncode == 0
     assert "-- core_0001 (upgrade)" in dry.stdout

@@ -100,8 +100,8 @@ def normalise_url(raw: str) -> URL:
 
 
 def masked(url: URL) -> str:
-    """The URL as it may be shown anywhere: the password replaced by ***."""
-    return url.render_as_string(hide_password=True)
+    """The URL as it may be shown anywhere: the password replaced by ***, no driver name."""
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
 
 
 def mask_text(text: str, password: str | None = None) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from chaindb.config import Settings, mask_text, masked
-from chaindb.errors import ConfigError, ConnectionFailed
+from chaindb.errors import ConfigError, ConnectionFailed, DatabaseMissing
 from chaindb.types import UintSumAggregate
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -83,6 +83,14 @@ class Database:
         if self.backend != "sqlite" or not database or database == ":memory:":
             return True
         return Path(database).expanduser().exists()
+
+    def require_exists(self) -> None:
+        """Refuse a SQLite file that is not there (connecting would create an empty one)."""
+        if not self.exists():
+            raise DatabaseMissing(
+                f"no database at {self.url.database}: `chaindb migrate` creates it "
+                "(check CHAINDB_URL / DATABASE_URL if you meant another one)"
+            )
 
     def describe_error(self, error: BaseException) -> str:
         """An error's text with the password removed, fit to print or log."""

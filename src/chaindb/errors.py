@@ -27,6 +27,10 @@ class ConnectionFailed(ChaindbError):
     """The database could not be reached."""
 
 
+class DatabaseMissing(ConfigError):
+    """The database is not there, and the command does not create one (only `migrate` does)."""
+
+
 class InvalidInput(ChaindbError, ValueError):
     """A value broke a rule. Names the field, the value (shortened) and the rule."""
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
 
+import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -11,20 +13,29 @@ from chaindb.cli import chain, challenges, health, maintenance, migrate
 from chaindb.cli.output import error_console, masked_text
 from chaindb.errors import ChaindbError
 
+URL_HELP = "Database URL (default: CHAINDB_URL, DATABASE_URL, DB_*, ./chaindb.sqlite3)."
+
 app = typer.Typer(
     name="chaindb",
     help="The off-chain database of an on-chain application.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"chaindb {version('chaindb')}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _options(
     ctx: typer.Context,
-    url: str | None = typer.Option(
-        None, "--url", help="Database URL (default: CHAINDB_URL, DATABASE_URL, DB_*, SQLite file)."
+    url: str | None = typer.Option(None, "--url", metavar="URL", help=URL_HELP),
+    _version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
     ctx.obj = {"url": url}
@@ -37,10 +48,35 @@ challenges.register(app)
 chain.register(app)
 
 
+def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(dict)["url"] = value
+
+
+def _accept_url_everywhere(group: click.Group) -> None:
+    """`chaindb status --url URL` as well as `chaindb --url URL status`: users type both."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _accept_url_everywhere(command)
+        elif not any(param.name == "url" for param in command.params):
+            option = click.Option(
+                ["--url"], metavar="URL", expose_value=False, callback=_remember_url, help=URL_HELP
+            )
+            command.params.append(option)
+
+
+def command() -> click.Group:
+    """The click group behind `chaindb` (what main runs; shell completion reads it too)."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, click.Group)
+    _accept_url_everywhere(group)
+    return group
+
+
 def main() -> None:
     """Entry point: chaindb errors become a one-line message and exit code 1."""
     try:
-        app()
+        command()(prog_name="chaindb")
     except ChaindbError as error:
         error_console.print(f"error: {masked_text(str(error))}", markup=False)
         sys.exit(1)

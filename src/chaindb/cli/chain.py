@@ -30,7 +30,7 @@ def watch(
     from chaindb.chain.watch import watch as run_watch
 
     chain = connect_chain(rpc_url, confirmations=confirmations)
-    with open_database(ctx) as db:
+    with open_database(ctx, writes=True) as db:
         summary = run_watch(
             db,
             chain,

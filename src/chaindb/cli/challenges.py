@@ -22,7 +22,7 @@ def backfill_points_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Award points for challenges resolved off-chain, once (running it again adds nothing)."""
-    with open_database(ctx) as db:
+    with open_database(ctx, writes=not dry_run) as db:
         report = backfill_points(db, batch_size=batch_size, dry_run=dry_run)
     if as_json:
         print_json(report.as_dict())

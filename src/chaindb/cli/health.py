@@ -17,7 +17,7 @@ def health(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Reachable? Server version, latency, migration state. Exit 1 when unhealthy."""
-    with open_database(ctx) as db:
+    with open_database(ctx, must_exist=False) as db:
         report = db.health()
     if as_json:
         print_json(report)
@@ -32,5 +32,5 @@ def demo(ctx: typer.Context) -> None:
     """Run the demo story on the database: a challenge staked, resolved, paid, ranked."""
     from chaindb.demo import run_demo
 
-    with open_database(ctx) as db:
+    with open_database(ctx, writes=True, must_exist=False) as db:
         run_demo(db, console)

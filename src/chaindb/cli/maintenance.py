@@ -22,7 +22,7 @@ def maintenance(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Check (exit 1 on any difference), repair, expire holds, vacuum, analyze."""
-    with open_database(ctx) as db:
+    with open_database(ctx, writes=True) as db:
         report = run_maintenance(
             db, check=check, repair=repair, expire=expire_holds, vacuum=vacuum, analyze=analyze
         )

@@ -28,7 +28,7 @@ def migrate(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Apply pending migrations (each in its own transaction, under the migration lock)."""
-    with open_database(ctx) as db:
+    with open_database(ctx, writes=not dry_run, must_exist=dry_run) as db:
         run = migrations.migrate(
             db, modules=module or None, to=to, dry_run=dry_run, allow_data_loss=allow_data_loss
         )
@@ -46,7 +46,7 @@ def rollback(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Roll back to REVISION: what came after it is undone, newest first."""
-    with open_database(ctx) as db:
+    with open_database(ctx, writes=not dry_run) as db:
         if not dry_run:
             confirm_or_refuse(f"Roll back {db.display_url} to {revision}?", force)
         run = migrations.rollback(db, revision, module=module, dry_run=dry_run)
@@ -98,7 +98,7 @@ def reset(
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
 ) -> None:
     """Drop everything chaindb created: roll back every migration, then its own tables."""
-    with open_database(ctx) as db:
+    with open_database(ctx, writes=True) as db:
         confirm_or_refuse(f"Drop every chaindb table in {db.display_url}?", force)
         run = migrations.reset(db)
     console.print(f"reset: rolled back {len(run.steps)} migrations and dropped chaindb's history")

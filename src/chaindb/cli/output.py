@@ -21,10 +21,20 @@ error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _passwords: list[str] = []
 
 
-def open_database(ctx: typer.Context) -> chaindb.Database:
+def open_database(
+    ctx: typer.Context, *, writes: bool = False, must_exist: bool = True
+) -> chaindb.Database:
+    """The database the command works on. A SQLite file that is not there is refused unless
+    the command creates it (migrate, demo) or reports its absence itself (health): connecting
+    would create an empty one. A command that `writes` first says on stderr which database it
+    writes to (password masked), so that a misspelt variable is seen before anything changes."""
     db = chaindb.connect((ctx.obj or {}).get("url"))
     if db.url.password:
         _passwords.append(db.url.password)
+    if must_exist:
+        db.require_exists()
+    if writes:
+        error_console.print(f"database: {db.display_url}", markup=False)
     return db
 
 
