@@ -25,7 +25,7 @@ def test_check_passes_then_names_a_damaged_account_then_repair_mends_it(ledger_d
     )
     ok = run_cli("maintenance", "--check", env={"CHAINDB_URL": db_url})
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "accounts match their transfers" in ok.stdout
+    assert "ledger, challenges verified" in ok.stdout
     damage_alice(ledger_db)
     bad = run_cli("maintenance", "--check", "--json", env={"CHAINDB_URL": db_url})
     assert bad.returncode == 1
@@ -36,7 +36,7 @@ def test_check_passes_then_names_a_damaged_account_then_repair_mends_it(ledger_d
     )
     fixed = run_cli("maintenance", "--repair", env={"CHAINDB_URL": db_url})
     assert fixed.returncode == 0
-    assert "repaired 1 accounts" in fixed.stdout
+    assert "ledger: repaired 1 accounts" in fixed.stdout
     assert ledger.get_user_points_balance(ledger_db, "alice") == 100
     assert run_maintenance(ledger_db, check=True).ok
 
@@ -57,6 +57,18 @@ def test_check_compares_escrow_records_with_their_holds(ledger_db):
     assert f"escrow {record.id} is released but its hold is open" in report.problems
 
 
-def test_vacuum_analyze_and_expire(ledger_db):
-    report = run_maintenance(ledger_db, vacuum=True, analyze=True, expire=True)
-    assert report.done == ["voided 0 expired holds", "vacuum", "analyze"]
+def test_vacuum_analyze_and_cleanup(ledger_db):
+    report = run_maintenance(ledger_db, vacuum=True, analyze=True, cleanup=True)
+    assert report.done == ["ledger: voided 0 expired holds", "vacuum", "analyze"]
+
+
+def test_maintenance_with_no_action_checks(ledger_db, db_url):
+    ledger.record_points_transaction(
+        ledger_db, user_id="alice", transaction_type="earned_challenge", amount=100
+    )
+    damage_alice(ledger_db)
+    result = run_cli("maintenance", "--json", env={"CHAINDB_URL": db_url})
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["checked"] == [f"{ledger_db.backend} integrity", "ledger", "challenges"]
+    assert "(user:alice): credits_posted is 7" in " ".join(report["problems"])

@@ -239,3 +239,37 @@ def test_split_pot_is_exact(pot, stakes, shares):
     result = split_pot(pot, stakes)
     assert result == shares
     assert sum(result.values()) == pot
+
+
+def test_a_settlement_won_by_a_user_id_with_a_colon_is_undone(ledger_db, usdc):
+    """Reorg undo read who was paid from the idempotency key, split on ':'."""
+    from chaindb.core import create_user
+
+    create_user(ledger_db, "a:b", None)
+    challenge = challenges.create_challenge(
+        ledger_db, title="t", challenger="a:b", challenged="bob", payment_asset=usdc.code
+    )
+    challenges.activate_challenge(ledger_db, challenge.id)
+    for user, side in (("a:b", "YES"), ("bob", "NO")):
+        challenges.create_escrow_record(
+            ledger_db,
+            challenge_id=challenge.id,
+            user_id=user,
+            side=side,
+            amount_escrowed=2**63 + 7,
+        )
+    with ledger_db.transaction() as conn:
+        challenges.settle_resolution(conn, challenge.id, winning_side="YES", key_prefix="fx:1:b1")
+    assert ledger.get_balance(ledger_db, "user:a:b", usdc.code).available == 2 * (2**63 + 7)
+    with ledger_db.transaction() as conn:
+        undone = challenges.unsettle(conn, challenge.id, key_prefix="fx:1:b1")
+    assert undone.on_chain_status == "active"
+    for user in ("a:b", "bob"):
+        balance = ledger.get_balance(ledger_db, f"user:{user}", usdc.code)
+        assert (balance.available, balance.held) == (0, 2**63 + 7)
+    assert ledger.get_user_points_balance(ledger_db, "a:b") == 0
+    assert [r.status for r in challenges.get_escrow_records(ledger_db, challenge.id)] == [
+        "locked",
+        "locked",
+    ]
+    assert ledger.check_ledger(ledger_db).ok

@@ -19,13 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from chaindb import challenges, ledger
 from chaindb.chain.schema import chain_tx_effects as effects
-from chaindb.challenges.challenges import lock_challenge
-from chaindb.challenges.settlement import Resolution, settle, unsettle
 from chaindb.database import Database, dialect_insert, writing
 from chaindb.errors import InvalidInput
-from chaindb.ledger.schema import ledger_transfers
-from chaindb.ledger.transfers import TransferRequest, run
 from chaindb.types import parse_chain_id, parse_tx_hash, utc_now
 
 KINDS = ("ledger_transfers", "challenge_resolution")
@@ -90,42 +87,34 @@ def compensate_effects(conn: Connection, chain_id: str, tx_hash: str) -> int:
 
 
 def _apply_transfers(conn: Connection, payload: dict[str, Any], prefix: str) -> None:
-    run(
+    ledger.transfer_batch(
         conn,
         [
-            TransferRequest(**transfer, idempotency_key=f"{prefix}:{n}")
+            ledger.TransferRequest(**transfer, idempotency_key=f"{prefix}:{n}")
             for n, transfer in enumerate(payload["transfers"])
         ],
     )
 
 
 def _undo_transfers(conn: Connection, payload: dict[str, Any], prefix: str) -> None:
-    written = conn.execute(
-        sa.select(ledger_transfers).where(ledger_transfers.c.idempotency_key.like(f"{prefix}:%"))
-    ).mappings()
-    by_key = {row["idempotency_key"]: row for row in written}
-    requests = []
-    for n, transfer in enumerate(payload["transfers"]):
-        if f"{prefix}:{n}" in by_key:
-            reverse = {**transfer, "debit": transfer["credit"], "credit": transfer["debit"]}
-            reverse.update(kind="adjustment", reason="reorg: transaction left the chain")
-            requests.append(TransferRequest(**reverse, idempotency_key=f"undo:{prefix}:{n}"))
-    run(conn, list(reversed(requests)))
+    keys = [f"{prefix}:{n}" for n in range(len(payload["transfers"]))]
+    ledger.reverse(conn, keys=keys, reason="reorg: transaction left the chain")
 
 
 def _apply_resolution(conn: Connection, payload: dict[str, Any], prefix: str) -> None:
-    challenge = lock_challenge(conn, payload["challenge_id"])
-    resolution = Resolution(
+    challenges.settle_resolution(
+        conn,
+        payload["challenge_id"],
         winning_side=payload["winning_side"],
-        base_points=payload.get("base_points", 100),
+        base_points=payload.get("base_points", challenges.DEFAULT_BASE_POINTS),
         admin_signature=payload.get("admin_signature"),
         resolution_tx_hash=payload.get("transaction_hash"),
+        key_prefix=prefix,
     )
-    settle(conn, challenge, resolution, key_prefix=prefix, rounding="floor")
 
 
 def _undo_resolution(conn: Connection, payload: dict[str, Any], prefix: str) -> None:
-    unsettle(conn, payload["challenge_id"], key_prefix=prefix)
+    challenges.unsettle(conn, payload["challenge_id"], key_prefix=prefix)
 
 
 Handler = Callable[[Connection, dict[str, Any], str], None]

@@ -1,5 +1,8 @@
 """The challenges module (seed 000): challenges, participants by side, escrowed stakes,
-resolution and payout, and the backfill of points for challenges resolved off-chain."""
+resolution and payout, and the backfill of points for challenges resolved off-chain.
+
+This is the module's one door (other modules and ops/ use only these names). Its money moves
+through the ledger's face; `verify` is what `chaindb maintenance --check` asks of it."""
 
 from chaindb.challenges.backfill import BackfillReport, backfill_points
 from chaindb.challenges.challenges import (
@@ -18,9 +21,19 @@ from chaindb.challenges.escrow import (
     get_user_active_escrows,
     update_escrow_status,
 )
-from chaindb.challenges.settlement import Settlement, claim_payout, resolve_challenge, split_pot
+from chaindb.challenges.settlement import (
+    DEFAULT_BASE_POINTS,
+    Settlement,
+    claim_payout,
+    resolve_challenge,
+    settle_resolution,
+    split_pot,
+    unsettle,
+)
+from chaindb.challenges.verify import verify
 
 __all__ = [
+    "DEFAULT_BASE_POINTS",
     "BackfillReport",
     "Challenge",
     "EscrowRecord",
@@ -37,6 +50,9 @@ __all__ = [
     "get_user_active_escrows",
     "resolve_challenge",
     "set_on_chain_status",
+    "settle_resolution",
     "split_pot",
+    "unsettle",
     "update_escrow_status",
+    "verify",
 ]

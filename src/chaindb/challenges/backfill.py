@@ -8,17 +8,16 @@ transaction each.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from chaindb import ledger
 from chaindb.challenges.schema import challenges
 from chaindb.database import Database, reading
 from chaindb.errors import InvalidInput
-from chaindb.ledger.accounts import ISSUANCE, POINTS
-from chaindb.ledger.schema import ledger_transfers
-from chaindb.ledger.transfers import TransferRequest, run
 
 BATCH_SIZE_MAX = 5_000
 REASON = "Migrated from off-chain"
@@ -42,9 +41,14 @@ def backfill_key(challenge_id: int) -> str:
 
 
 def backfill_points(
-    target: Database | Connection, *, batch_size: int = 500, dry_run: bool = False
+    target: Database | Connection,
+    *,
+    batch_size: int = 500,
+    dry_run: bool = False,
+    on_batch: Callable[[BackfillReport], None] | None = None,
 ) -> BackfillReport:
-    """Award retroactive points to the winners of challenges resolved off-chain."""
+    """Award retroactive points to the winners of challenges resolved off-chain. `on_batch` is
+    called with the report so far after each batch (for progress)."""
     if not 1 <= batch_size <= BATCH_SIZE_MAX:
         raise InvalidInput("batch_size", batch_size, f"must be between 1 and {BATCH_SIZE_MAX}")
     report = BackfillReport(dry_run=dry_run)
@@ -64,16 +68,18 @@ def backfill_points(
             else:
                 requests.append(_award(row.id, winner, row.amount))
         if requests and not dry_run:
-            run(target, requests)
+            ledger.transfer_batch(target, requests)
         report.awarded += len(requests)
         report.points_awarded += sum(request.amount for request in requests)
+        if on_batch is not None:
+            on_batch(report)
     return report
 
 
-def _award(challenge_id: int, winner: str, amount: int) -> TransferRequest:
-    return TransferRequest(
-        asset=POINTS,
-        debit=f"system:{ISSUANCE}",
+def _award(challenge_id: int, winner: str, amount: int) -> ledger.TransferRequest:
+    return ledger.TransferRequest(
+        asset=ledger.POINTS,
+        debit=f"system:{ledger.ISSUANCE}",
         credit=f"user:{winner}",
         amount=amount,
         kind="earned_challenge",
@@ -104,9 +110,5 @@ def _resolved_off_chain(
 
 def _already_awarded(conn: Connection, challenge_ids: list[int]) -> set[int]:
     keys = {backfill_key(challenge_id): challenge_id for challenge_id in challenge_ids}
-    found = conn.execute(
-        sa.select(ledger_transfers.c.idempotency_key).where(
-            ledger_transfers.c.idempotency_key.in_(list(keys))
-        )
-    ).scalars()
-    return {keys[key] for key in found}
+    found = ledger.find_transfers(conn, keys=list(keys))
+    return {keys[transfer.idempotency_key] for transfer in found if transfer.idempotency_key}

@@ -11,11 +11,11 @@ from pydantic import Field, StringConstraints
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from chaindb import ledger
 from chaindb.challenges.schema import ON_CHAIN_MOVES, challenges, v_challenges_pending_resolution
-from chaindb.core.users import require_user
+from chaindb.core import require_user
 from chaindb.database import Database, reading, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
-from chaindb.ledger.accounts import POINTS, asset_ids
 from chaindb.types import (
     Address,
     Amount,
@@ -29,6 +29,7 @@ from chaindb.types import (
 from chaindb.validation import Input, Row, validated
 
 OnChainStatus = Literal["pending", "active", "resolved", "claimed"]
+Result = Literal["challenger_won", "challenged_won", "draw"]
 Multiplier = Annotated[Decimal, Field(ge=0, le=Decimal("9.99"), decimal_places=2)]
 
 
@@ -39,7 +40,7 @@ class NewChallenge(Input):
     amount: Amount = 0
     description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     due_date: UtcDatetime | None = None
-    payment_asset: Annotated[str, StringConstraints(min_length=1, max_length=120)] = POINTS
+    payment_asset: Annotated[str, StringConstraints(min_length=1, max_length=120)] = ledger.POINTS
     payment_token_address: Address | None = None
     stake_amount_wei: Amount | None = None
     points_multiplier: Multiplier = Decimal("1.00")
@@ -49,7 +50,7 @@ class NewChallenge(Input):
     blockchain_block_number: BlockNumber | None = None
     on_chain_metadata: dict[str, Any] | None = None
     # Importing a challenge settled off-chain (see backfill_points): its result.
-    result: Literal["challenger_won", "challenged_won", "draw"] | None = None
+    result: Result | None = None
 
 
 class Activation(Input):
@@ -106,10 +107,48 @@ class PendingResolution(Row):
     created_at: datetime
 
 
-def create_challenge(target: Database | Connection, **fields: Any) -> Challenge:
+def create_challenge(
+    target: Database | Connection,
+    *,
+    title: str,
+    challenger: str,
+    challenged: str | None = None,
+    amount: int = 0,
+    description: str | None = None,
+    due_date: datetime | None = None,
+    payment_asset: str = ledger.POINTS,
+    payment_token_address: str | None = None,
+    stake_amount_wei: int | None = None,
+    points_multiplier: Decimal | str = Decimal("1.00"),
+    blockchain_chain_id: int | None = None,
+    blockchain_contract_address: str | None = None,
+    blockchain_creation_tx_hash: str | None = None,
+    blockchain_block_number: int | None = None,
+    on_chain_metadata: dict[str, Any] | None = None,
+    result: Result | None = None,
+) -> Challenge:
     """A new challenge, on_chain_status 'pending'. Stakes are in `payment_asset` (a ledger
-    asset code: 'points' or a token registered with ensure_token_asset)."""
-    new = validated(NewChallenge, **fields)
+    asset code: 'points' or a token registered with ensure_token_asset). `result` imports a
+    challenge settled off-chain (see backfill_points)."""
+    new = validated(
+        NewChallenge,
+        title=title,
+        challenger=challenger,
+        challenged=challenged,
+        amount=amount,
+        description=description,
+        due_date=due_date,
+        payment_asset=payment_asset,
+        payment_token_address=payment_token_address,
+        stake_amount_wei=stake_amount_wei,
+        points_multiplier=points_multiplier,
+        blockchain_chain_id=blockchain_chain_id,
+        blockchain_contract_address=blockchain_contract_address,
+        blockchain_creation_tx_hash=blockchain_creation_tx_hash,
+        blockchain_block_number=blockchain_block_number,
+        on_chain_metadata=on_chain_metadata,
+        result=result,
+    )
     values = new.model_dump(exclude_none=True, exclude={"payment_asset"})
     if new.result is not None:
         values.update(status="completed", completed_at=utc_now())
@@ -118,7 +157,7 @@ def create_challenge(target: Database | Connection, **fields: Any) -> Challenge:
             require_user(conn, new.challenger, "challenger")
             if new.challenged is not None:
                 require_user(conn, new.challenged, "challenged")
-            values["payment_asset_id"] = asset_ids(conn, {new.payment_asset})[new.payment_asset]
+            values["payment_asset_id"] = ledger.get_asset(conn, new.payment_asset).id
             row = conn.execute(challenges.insert().values(**values).returning(challenges)).one()
     except IntegrityError as error:
         raise Conflict(f"challenge refused by the database: {error.orig}") from None
@@ -132,10 +171,23 @@ def get_challenge(target: Database | Connection, challenge_id: int) -> Challenge
 
 
 def activate_challenge(
-    target: Database | Connection, challenge_id: int, **fields: Any
+    target: Database | Connection,
+    challenge_id: int,
+    *,
+    blockchain_creation_tx_hash: str | None = None,
+    blockchain_contract_address: str | None = None,
+    blockchain_chain_id: int | None = None,
+    blockchain_block_number: int | None = None,
 ) -> Challenge:
     """pending -> active: the challenge exists on chain (creation tx, contract, block)."""
-    activation = validated(Activation, challenge_id=challenge_id, **fields)
+    activation = validated(
+        Activation,
+        challenge_id=challenge_id,
+        blockchain_creation_tx_hash=blockchain_creation_tx_hash,
+        blockchain_contract_address=blockchain_contract_address,
+        blockchain_chain_id=blockchain_chain_id,
+        blockchain_block_number=blockchain_block_number,
+    )
     values = activation.model_dump(exclude_none=True, exclude={"challenge_id"})
     with writing(target) as conn:
         current = lock_challenge(conn, challenge_id)
@@ -172,7 +224,7 @@ def move_on_chain_status(
 
 
 def set_on_chain_status(
-    target: Database | Connection, challenge_id: int, on_chain_status: str
+    target: Database | Connection, challenge_id: int, on_chain_status: OnChainStatus
 ) -> Challenge:
     if on_chain_status not in ("pending", "active", "resolved", "claimed"):
         raise InvalidInput(

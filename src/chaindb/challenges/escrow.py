@@ -13,15 +13,13 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from chaindb import ledger
 from chaindb.challenges.challenges import Challenge, lock_challenge
 from chaindb.challenges.schema import challenge_escrow_records as records
 from chaindb.challenges.schema import challenge_participants as participants
-from chaindb.core.users import require_user
+from chaindb.core import require_user
 from chaindb.database import Database, reading, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
-from chaindb.ledger.accounts import ESCROW, ISSUANCE
-from chaindb.ledger.schema import ledger_assets
-from chaindb.ledger.transfers import TransferRequest, VoidRequest, run
 from chaindb.types import Address, Amount, RowId, TxHash, UserId, utc_now
 from chaindb.validation import Input, Row, validated
 
@@ -65,12 +63,31 @@ def stake_key(challenge_id: int, user_id: str, step: str) -> str:
     return f"challenge:{challenge_id}:{step}:{user_id}"
 
 
-def create_escrow_record(target: Database | Connection, **fields: object) -> EscrowRecord:
+def create_escrow_record(
+    target: Database | Connection,
+    *,
+    challenge_id: int,
+    user_id: str,
+    side: Side,
+    amount_escrowed: int,
+    token_address: str | None = None,
+    escrow_tx_hash: str | None = None,
+    from_wallet: bool = True,
+) -> EscrowRecord:
     """Stake `amount_escrowed` on `side` of a challenge: join it, hold the funds, record it.
     With from_wallet (default) the stake arrives from the user's wallet on chain, so it is
     deposited and held in the same transaction; otherwise it comes from the ledger balance.
     Staking again with the same side and amount returns the first record."""
-    stake = validated(NewStake, **fields)
+    stake = validated(
+        NewStake,
+        challenge_id=challenge_id,
+        user_id=user_id,
+        side=side,
+        amount_escrowed=amount_escrowed,
+        token_address=token_address,
+        escrow_tx_hash=escrow_tx_hash,
+        from_wallet=from_wallet,
+    )
     if stake.amount_escrowed <= 0:
         raise InvalidInput("amount_escrowed", stake.amount_escrowed, "must be > 0")
     with writing(target) as conn:
@@ -110,7 +127,7 @@ def create_escrow_record(target: Database | Connection, **fields: object) -> Esc
 def update_escrow_status(
     target: Database | Connection,
     escrow_id: int,
-    status: str,
+    status: Literal["claimed", "refunded"],
     tx_hash: str | None = None,
 ) -> EscrowRecord:
     """released -> claimed (the winner claimed on chain: tx_hash), or locked -> refunded (the
@@ -153,12 +170,12 @@ def get_escrow_records(target: Database | Connection, challenge_id: int) -> list
 def refund(
     conn: Connection, record: EscrowRecord, *, idempotency_key: str | None = None
 ) -> EscrowRecord:
-    void = VoidRequest(
+    void = ledger.VoidRequest(
         pending_id=record.hold_transfer_id,
         kind="refunded",
         idempotency_key=idempotency_key or stake_key(record.challenge_id, record.user_id, "refund"),
     )
-    (settled,) = run(conn, [void])
+    (settled,) = ledger.transfer_batch(conn, [void])
     return _update(
         conn, record.id, status="refunded", settle_transfer_id=settled.id, released_at=utc_now()
     )
@@ -175,15 +192,13 @@ class _Claim(Input):
 
 
 def _hold_stake(conn: Connection, challenge: Challenge, stake: NewStake) -> int:
-    code = conn.execute(
-        sa.select(ledger_assets.c.code).where(ledger_assets.c.id == challenge.payment_asset_id)
-    ).scalar_one()
+    code = payment_asset(conn, challenge).code
     common = {"asset": code, "amount": stake.amount_escrowed, "challenge_id": challenge.id}
     requests = []
     if stake.from_wallet:
         requests.append(
-            TransferRequest(
-                debit=f"system:{ISSUANCE}",
+            ledger.TransferRequest(
+                debit=f"system:{ledger.ISSUANCE}",
                 credit=f"user:{stake.user_id}",
                 kind="deposit",
                 idempotency_key=stake_key(challenge.id, stake.user_id, "deposit"),
@@ -192,27 +207,25 @@ def _hold_stake(conn: Connection, challenge: Challenge, stake: NewStake) -> int:
             )
         )
     requests.append(
-        TransferRequest(
+        ledger.TransferRequest(
             debit=f"user:{stake.user_id}",
-            credit=f"system:{ESCROW}",
+            credit=f"system:{ledger.ESCROW}",
             kind="locked_escrow",
             pending=True,
             idempotency_key=stake_key(challenge.id, stake.user_id, "stake"),
             **common,
         )
     )
-    return run(conn, requests)[-1].id
+    return ledger.transfer_batch(conn, requests)[-1].id
+
+
+def payment_asset(conn: Connection, challenge: Challenge) -> ledger.Asset:
+    """The ledger asset the challenge's stakes are in."""
+    return ledger.get_asset(conn, asset_id=challenge.payment_asset_id)
 
 
 def _token_address(conn: Connection, challenge: Challenge) -> str | None:
-    return (
-        challenge.payment_token_address
-        or conn.execute(
-            sa.select(ledger_assets.c.token_address).where(
-                ledger_assets.c.id == challenge.payment_asset_id
-            )
-        ).scalar()
-    )
+    return challenge.payment_token_address or payment_asset(conn, challenge).token_address
 
 
 def _record_of(conn: Connection, challenge_id: int, user_id: str) -> EscrowRecord | None:

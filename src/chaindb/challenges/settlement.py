@@ -11,24 +11,22 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
 
-import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Connection
 
+from chaindb import ledger
 from chaindb.challenges.challenges import Challenge, lock_challenge, move_on_chain_status
 from chaindb.challenges.escrow import (
     EscrowRecord,
     get_escrow_records,
     mark_claimed,
+    payment_asset,
     refund,
 )
 from chaindb.challenges.schema import challenge_escrow_records as records
 from chaindb.challenges.schema import challenges
 from chaindb.database import Database, writing
 from chaindb.errors import Conflict, NotFound
-from chaindb.ledger.accounts import ESCROW, ISSUANCE, POINTS, AccountKey, account_id
-from chaindb.ledger.schema import ledger_assets, ledger_transfers
-from chaindb.ledger.transfers import PostRequest, Request, TransferRequest, run
 from chaindb.types import Amount, TxHash, utc_now
 from chaindb.validation import Input, Row, validated
 
@@ -52,11 +50,25 @@ class Settlement(Row):
 
 
 def resolve_challenge(
-    target: Database | Connection, challenge_id: int, **fields: object
+    target: Database | Connection,
+    challenge_id: int,
+    *,
+    winning_side: Literal["YES", "NO"] | None,
+    base_points: int = DEFAULT_BASE_POINTS,
+    admin_signature: str | None = None,
+    resolution_tx_hash: str | None = None,
+    settlement_block_number: int | None = None,
 ) -> Settlement:
     """Resolve an active challenge for `winning_side` ('YES' = challenger, 'NO' = challenged,
     None = draw). Resolving again with the same side returns the same settlement."""
-    resolution = validated(Resolution, **fields)
+    resolution = validated(
+        Resolution,
+        winning_side=winning_side,
+        base_points=base_points,
+        admin_signature=admin_signature,
+        resolution_tx_hash=resolution_tx_hash,
+        settlement_block_number=settlement_block_number,
+    )
     with writing(target) as conn:
         challenge = lock_challenge(conn, challenge_id)
         result = RESULT_OF_SIDE[resolution.winning_side]
@@ -68,6 +80,30 @@ def resolve_challenge(
             return _settlement(challenge, get_escrow_records(conn, challenge_id))
         resolved = settle(conn, challenge, resolution, key_prefix=f"challenge:{challenge_id}")
         return _settlement(resolved, get_escrow_records(conn, challenge_id))
+
+
+def settle_resolution(
+    conn: Connection,
+    challenge_id: int,
+    *,
+    winning_side: Literal["YES", "NO"] | None,
+    key_prefix: str,
+    base_points: int = DEFAULT_BASE_POINTS,
+    admin_signature: str | None = None,
+    resolution_tx_hash: str | None = None,
+) -> Challenge:
+    """Settle a challenge as ChallengeEscrow pays it (shares rounded down, the dust left in
+    escrow), in the caller's transaction, its ledger steps keyed '<key_prefix>:<step>:<user>':
+    what the chain bridge applies once a resolution is final (`unsettle` undoes it)."""
+    resolution = validated(
+        Resolution,
+        winning_side=winning_side,
+        base_points=base_points,
+        admin_signature=admin_signature,
+        resolution_tx_hash=resolution_tx_hash,
+    )
+    challenge = lock_challenge(conn, challenge_id)
+    return settle(conn, challenge, resolution, key_prefix=key_prefix, rounding="floor")
 
 
 def settle(
@@ -171,9 +207,7 @@ def _pay_winners(
     key_prefix: str,
     rounding: str,
 ) -> int:
-    code = conn.execute(
-        sa.select(ledger_assets.c.code).where(ledger_assets.c.id == challenge.payment_asset_id)
-    ).scalar_one()
+    code = payment_asset(conn, challenge).code
     share = split_pot if rounding == "exact" else split_pot_floor
     payouts = share(
         sum(r.amount_escrowed for r in stakes), {r.user_id: r.amount_escrowed for r in winners}
@@ -181,8 +215,8 @@ def _pay_winners(
     points = int(
         (Decimal(base_points) * challenge.points_multiplier).to_integral_value(ROUND_FLOOR)
     )
-    requests: list[Request] = [
-        PostRequest(
+    requests: list[ledger.PostRequest | ledger.TransferRequest] = [
+        ledger.PostRequest(
             pending_id=r.hold_transfer_id,
             kind="released_escrow",
             idempotency_key=f"{key_prefix}:settle:{r.user_id}",
@@ -190,9 +224,9 @@ def _pay_winners(
         for r in stakes
     ]
     requests += [
-        TransferRequest(
+        ledger.TransferRequest(
             asset=code,
-            debit=f"system:{ESCROW}",
+            debit=f"system:{ledger.ESCROW}",
             credit=f"user:{user}",
             amount=amount,
             kind="payout",
@@ -204,9 +238,9 @@ def _pay_winners(
     ]
     if points > 0:
         requests += [
-            TransferRequest(
-                asset=POINTS,
-                debit=f"system:{ISSUANCE}",
+            ledger.TransferRequest(
+                asset=ledger.POINTS,
+                debit=f"system:{ledger.ISSUANCE}",
                 credit=f"user:{user}",
                 amount=points,
                 kind="earned_challenge",
@@ -216,7 +250,7 @@ def _pay_winners(
             )
             for user in payouts
         ]
-    written = run(conn, requests)
+    written = ledger.transfer_batch(conn, requests)
     settled = {t.pending_id: t.id for t in written if t.pending_id}
     paid = {t.idempotency_key: t.id for t in written if t.kind == "payout"}
     now = utc_now()
@@ -247,6 +281,9 @@ def _settlement(challenge: Challenge, escrows: list[EscrowRecord]) -> Settlement
     )
 
 
+UNSETTLED_STEPS = ("payout", "settle", "points")  # payouts back into escrow before it pays out
+
+
 def unsettle(conn: Connection, challenge_id: int, *, key_prefix: str) -> Challenge:
     """Undo a settlement whose resolution left the chain (a reorg): compensating transfers,
     never deletions. Payouts and points go back, posted stakes return to their owners and are
@@ -255,66 +292,39 @@ def unsettle(conn: Connection, challenge_id: int, *, key_prefix: str) -> Challen
     challenge = lock_challenge(conn, challenge_id)
     if challenge.on_chain_status not in ("resolved", "claimed"):
         return challenge
-    code = conn.execute(
-        sa.select(ledger_assets.c.code).where(ledger_assets.c.id == challenge.payment_asset_id)
-    ).scalar_one()
-    applied = (
-        conn.execute(
-            sa.select(ledger_transfers).where(
-                ledger_transfers.c.idempotency_key.like(f"{key_prefix}:%")
-            )
-        )
-        .mappings()
-        .all()
-    )
-    by_step: dict[str, list[sa.RowMapping]] = {}
-    for transfer in applied:
-        step = transfer["idempotency_key"][len(key_prefix) + 1 :].split(":", 1)[0]
-        by_step.setdefault(step, []).append(transfer)
-    requests: list[Request] = []
-    for step, debit, credit in (
-        ("payout", "user", f"system:{ESCROW}"),
-        ("settle", f"system:{ESCROW}", "user"),
-        ("points", "user", f"system:{ISSUANCE}"),
-    ):
-        for transfer in by_step.get(step, []):
-            user = "user:" + transfer["idempotency_key"].rsplit(":", 1)[1]
-            requests.append(
-                TransferRequest(
-                    asset=POINTS if step == "points" else code,
-                    debit=user if debit == "user" else debit,
-                    credit=user if credit == "user" else credit,
-                    amount=transfer["amount"],
-                    kind="adjustment",
-                    reason="reorg: resolution left the chain",
-                    challenge_id=challenge.id,
-                    idempotency_key=f"undo:{transfer['idempotency_key']}",
-                )
-            )
-    settled = [r for r in get_escrow_records(conn, challenge.id) if r.status != "locked"]
-    requests += [
-        TransferRequest(
-            asset=code,
-            debit=f"user:{r.user_id}",
-            credit=f"system:{ESCROW}",
-            amount=r.amount_escrowed,
-            kind="locked_escrow",
-            pending=True,
+    for step in UNSETTLED_STEPS:
+        ledger.reverse(
+            conn,
+            key_prefix=f"{key_prefix}:{step}:",
             challenge_id=challenge.id,
-            idempotency_key=f"{key_prefix}:relock:{r.user_id}",
+            reason="reorg: resolution left the chain",
         )
-        for r in settled
-    ]
-    relocks = {t.debit_account_id: t.id for t in run(conn, requests) if t.phase == "pending"}
-    for record in settled:
-        account = account_id(conn, record.asset_id, AccountKey("user", record.user_id))
+    settled = [r for r in get_escrow_records(conn, challenge.id) if r.status != "locked"]
+    code = payment_asset(conn, challenge).code
+    relocks = ledger.transfer_batch(
+        conn,
+        [
+            ledger.TransferRequest(
+                asset=code,
+                debit=f"user:{r.user_id}",
+                credit=f"system:{ledger.ESCROW}",
+                amount=r.amount_escrowed,
+                kind="locked_escrow",
+                pending=True,
+                challenge_id=challenge.id,
+                idempotency_key=f"{key_prefix}:relock:{r.user_id}",
+            )
+            for r in settled
+        ],
+    )
+    for record, hold in zip(settled, relocks, strict=True):
         conn.execute(
             records.update()
             .where(records.c.id == record.id)
             .values(
                 status="locked",
                 amount_released=0,
-                hold_transfer_id=relocks[account],
+                hold_transfer_id=hold.id,
                 settle_transfer_id=None,
                 payout_transfer_id=None,
                 released_at=None,

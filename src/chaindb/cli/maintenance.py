@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from chaindb.cli.output import console, open_database, print_json
+from chaindb.cli.output import console, error_console, open_database, print_json
 from chaindb.ops.maintenance import run_maintenance
 
 
@@ -14,29 +14,40 @@ def register(app: typer.Typer) -> None:
 
 def maintenance(
     ctx: typer.Context,
-    check: bool = typer.Option(False, "--check", help="Verify balances, holds and escrows."),
-    repair: bool = typer.Option(False, "--repair", help="Store what the transfers say."),
-    expire_holds: bool = typer.Option(False, "--expire-holds", help="Void holds past expiry."),
+    check: bool = typer.Option(
+        False, "--check", help="Verify every module (the default when no action is given)."
+    ),
+    repair: bool = typer.Option(False, "--repair", help="Mend what --check finds, then check."),
+    cleanup: bool = typer.Option(
+        False, "--cleanup", help="Retention work of every module (e.g. void expired holds)."
+    ),
     vacuum: bool = typer.Option(False, "--vacuum", help="Reclaim space."),
     analyze: bool = typer.Option(False, "--analyze", help="Refresh planner statistics."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Check (exit 1 on any difference), repair, expire holds, vacuum, analyze."""
-    with open_database(ctx, writes=True) as db:
+    """Check (exit 1 on any problem), repair, clean up, vacuum, analyze. With no action given,
+    --check."""
+    if not (repair or cleanup or vacuum or analyze):
+        check = True
+    writes = repair or cleanup or vacuum or analyze
+    with open_database(ctx, writes=writes) as db:
         report = run_maintenance(
-            db, check=check, repair=repair, expire=expire_holds, vacuum=vacuum, analyze=analyze
+            db,
+            check=check,
+            repair=repair,
+            cleanup=cleanup,
+            vacuum=vacuum,
+            analyze=analyze,
+            on_step=lambda step: error_console.print(f"{step}…", markup=False),
         )
     if as_json:
         print_json(report.as_dict())
     else:
         for line in report.done:
-            console.print(line)
-        if report.repaired_accounts:
-            console.print(f"repaired {report.repaired_accounts} accounts")
+            console.print(line, markup=False)
         for problem in report.problems:
             console.print(f"[red]problem[/red] {problem}")
         if report.checked and report.ok:
-            accounts = (report.ledger or {}).get("accounts_checked", 0)
-            console.print(f"ok: {accounts} accounts match their transfers")
+            console.print(f"ok: {', '.join(report.checked)} verified")
     if not report.ok:
         raise typer.Exit(1)

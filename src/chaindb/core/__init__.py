@@ -26,7 +26,7 @@ from chaindb.core.transactions import (
     log_blockchain_transaction,
     update_blockchain_transaction_status,
 )
-from chaindb.core.users import User, create_user, ensure_user, get_user
+from chaindb.core.users import User, create_user, ensure_user, get_user, require_user
 from chaindb.core.wallets import (
     Wallet,
     add_user_wallet,
@@ -66,6 +66,7 @@ __all__ = [
     "log_blockchain_transaction",
     "log_security_event",
     "record_contract_deployment",
+    "require_user",
     "revoke_contract_admin",
     "set_primary_wallet",
     "set_setting",

@@ -8,9 +8,16 @@
     ledger.post_pending(db, hold.id)          # or ledger.void_pending(db, hold.id)
 
 Seed 000's utilities (ensure_user_points_ledger, record_points_transaction, ...) are here too.
+
+This is the ledger's one door: other modules move money and read balances through these names
+only (the write path behind them — engine, batch, statements, plain_transfer — is private).
 """
 
 from chaindb.ledger.accounts import (
+    BURN,
+    ESCROW,
+    ISSUANCE,
+    POINTS,
     Account,
     AccountKey,
     Asset,
@@ -32,28 +39,37 @@ from chaindb.ledger.points import (
     record_points_transaction,
     update_user_points_balance,
 )
+from chaindb.ledger.reversal import find_transfers, reverse
 from chaindb.ledger.transfers import (
+    HoldState,
     InsufficientFunds,
     PostRequest,
     Transfer,
     TransferRequest,
     VoidRequest,
+    cleanup,
     expire_holds,
+    get_hold_states,
     get_transfer,
     post_pending,
     transfer,
     transfer_batch,
     void_pending,
 )
-from chaindb.ledger.verify import LedgerReport, check_ledger
+from chaindb.ledger.verify import LedgerReport, check_ledger, repair, verify
 
 __all__ = [
+    "BURN",
+    "ESCROW",
+    "ISSUANCE",
+    "POINTS",
     "Account",
     "AccountKey",
     "Asset",
     "Balance",
     "HistoryEntry",
     "HistoryPage",
+    "HoldState",
     "InsufficientFunds",
     "LeaderboardEntry",
     "LedgerReport",
@@ -63,12 +79,15 @@ __all__ = [
     "TransferRequest",
     "VoidRequest",
     "check_ledger",
+    "cleanup",
     "ensure_token_asset",
     "ensure_user_points_ledger",
     "expire_holds",
+    "find_transfers",
     "get_account",
     "get_asset",
     "get_balance",
+    "get_hold_states",
     "get_points_statistics",
     "get_transfer",
     "get_user_points_balance",
@@ -76,9 +95,12 @@ __all__ = [
     "leaderboard",
     "post_pending",
     "record_points_transaction",
+    "repair",
+    "reverse",
     "transfer",
     "transfer_batch",
     "update_user_points_balance",
     "user_rank",
+    "verify",
     "void_pending",
 ]

@@ -156,11 +156,19 @@ def ensure_token_asset(
     return asset
 
 
-def get_asset(target: Database | Connection, code: str) -> Asset:
+def get_asset(
+    target: Database | Connection, code: str | None = None, *, asset_id: int | None = None
+) -> Asset:
+    """The asset with this `code` ('points', or a token's) or this `asset_id`."""
+    if (code is None) == (asset_id is None):
+        raise InvalidInput("code", code, "give either code or asset_id")
+    column, value = (
+        (ledger_assets.c.code, code) if asset_id is None else (ledger_assets.c.id, asset_id)
+    )
     with reading(target) as conn:
-        row = conn.execute(sa.select(ledger_assets).where(ledger_assets.c.code == code)).first()
+        row = conn.execute(sa.select(ledger_assets).where(column == value)).first()
     if row is None:
-        raise NotFound(f"asset: {code!r} is unknown (register tokens with ensure_token_asset)")
+        raise NotFound(f"asset: {value!r} is unknown (register tokens with ensure_token_asset)")
     return Asset.model_validate(row)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -38,6 +38,7 @@ from chaindb.types import utc_now
 from chaindb.validation import validated
 
 RETRIES_MAX = 5
+EXPIRY_SWEEPS_MAX = 1_000  # cleanup: at most this many sweeps of EXPIRED_HOLDS_PER_SWEEP_MAX
 BATCH_SIZE_MAX = 10_000
 EXPIRED_HOLDS_PER_SWEEP_MAX = 1_000
 _RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock, serialization failure
@@ -84,6 +85,37 @@ def get_transfer(target: Database | Connection, transfer_id: int) -> Transfer | 
     return None if row is None else Transfer.of(row._mapping)
 
 
+class HoldState(NamedTuple):
+    """A hold (a pending transfer) as its owner's records see it."""
+
+    amount: int
+    open: bool  # neither posted nor voided yet
+
+
+HOLDS_PER_QUERY_MAX = 500
+
+
+def get_hold_states(
+    target: Database | Connection, pending_ids: Sequence[int]
+) -> dict[int, HoldState]:
+    """The amount of each hold among `pending_ids`, and whether it is still open; ids that
+    are not pending transfers are absent."""
+    t = ledger_transfers
+    states: dict[int, HoldState] = {}
+    with reading(target) as conn:
+        for start in range(0, len(pending_ids), HOLDS_PER_QUERY_MAX):
+            chunk = list(pending_ids[start : start + HOLDS_PER_QUERY_MAX])
+            rows = conn.execute(
+                sa.select(t.c.id, t.c.amount, ledger_holds.c.transfer_id.label("open_hold"))
+                .outerjoin(ledger_holds, ledger_holds.c.transfer_id == t.c.id)
+                .where(t.c.id.in_(chunk), t.c.phase == "pending")
+            )
+            states.update(
+                {row.id: HoldState(row.amount, row.open_hold is not None) for row in rows}
+            )
+    return states
+
+
 def expire_holds(
     target: Database | Connection,
     *,
@@ -99,6 +131,17 @@ def expire_holds(
         due = conn.execute(query.limit(EXPIRED_HOLDS_PER_SWEEP_MAX)).scalars().all()
     voids = [VoidRequest(pending_id=hold, kind="expired", reason="hold expired") for hold in due]
     return len(run(target, voids, skip_resolved=True)) if voids else 0
+
+
+def cleanup(db: Database) -> list[str]:
+    """maintenance --cleanup: void every hold past its expiry, a bounded sweep at a time."""
+    voided = 0
+    for _ in range(EXPIRY_SWEEPS_MAX):
+        swept = expire_holds(db)
+        voided += swept
+        if swept < EXPIRED_HOLDS_PER_SWEEP_MAX:
+            break
+    return [f"ledger: voided {voided} expired holds"]
 
 
 # --- the engine -------------------------------------------------------------------------------
@@ -166,6 +209,7 @@ def _is_transient(error: BaseException) -> bool:
 
 
 __all__ = [
+    "HoldState",
     "InsufficientFunds",
     "PostRequest",
     "Request",
@@ -173,6 +217,7 @@ __all__ = [
     "TransferRequest",
     "VoidRequest",
     "expire_holds",
+    "get_hold_states",
     "get_transfer",
     "post_pending",
     "run",

@@ -68,6 +68,18 @@ class LedgerReport:
         return report
 
 
+def verify(db: Database) -> list[str]:
+    """maintenance --check: every account against its transfers, assets summing to zero,
+    the open holds against the pending transfers."""
+    return check_ledger(db).problems()
+
+
+def repair(db: Database) -> list[str]:
+    """maintenance --repair: store what the transfers say."""
+    repaired = check_ledger(db, repair=True).repaired_accounts
+    return [f"ledger: repaired {repaired} accounts"] if repaired else []
+
+
 def check_ledger(target: Database | Connection, *, repair: bool = False) -> LedgerReport:
     """Recompute every account from its transfers; with repair, store what they say."""
     report = LedgerReport()

@@ -10,7 +10,7 @@ from chaindb.migrations.apply import MigrationRun, Step, migrate, reset, rollbac
 from chaindb.migrations.create import create
 from chaindb.migrations.lint import Finding
 from chaindb.migrations.lint import lint as _lint_revisions
-from chaindb.migrations.modules import RevisionGraph
+from chaindb.migrations.modules import BUILTIN_MODULES, RevisionGraph
 from chaindb.migrations.status import StatusReport, ValidationReport, status, validate
 
 
@@ -22,6 +22,7 @@ def lint(revisions: list[str] | None = None) -> list[Finding]:
 
 
 __all__ = [
+    "BUILTIN_MODULES",
     "Finding",
     "MigrationRun",
     "StatusReport",

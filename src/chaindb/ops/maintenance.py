@@ -1,29 +1,28 @@
-"""Maintenance (seed 002's `maintenance [--vacuum] [--analyze] [--check]`), plus repair.
+"""Maintenance (seed 002's `maintenance [--vacuum] [--analyze] [--check]`), plus repair and
+cleanup.
 
---check verifies what each installed module can verify: the database's own integrity check
-(SQLite), every ledger balance against its transfers, and escrow records against their holds.
+What a module can verify, repair or clean up it says itself, through its face (ops/modules.py
+finds the hooks): adding a module never changes this file. --check also runs the database's
+own integrity check on SQLite.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
 from chaindb.database import Database
-from chaindb.ledger.transfers import expire_holds
-from chaindb.ledger.verify import check_ledger
+from chaindb.ops.modules import installed_faces
+
+Progress = Callable[[str], None]
 
 
 @dataclass
 class MaintenanceReport:
-    checked: bool = False
+    checked: list[str] = field(default_factory=list)  # what --check verified
     problems: list[str] = field(default_factory=list)
-    ledger: dict[str, Any] | None = None
-    repaired_accounts: int = 0
-    expired_holds: int = 0
-    done: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)  # what repair, cleanup, vacuum, analyze did
 
     @property
     def ok(self) -> bool:
@@ -40,47 +39,45 @@ def run_maintenance(
     *,
     check: bool = False,
     repair: bool = False,
-    expire: bool = False,
+    cleanup: bool = False,
     vacuum: bool = False,
     analyze: bool = False,
+    on_step: Progress | None = None,
 ) -> MaintenanceReport:
+    """Cleanup first (so that a check sees its result), then repair or check, vacuum, analyze.
+    `on_step` hears what is about to run (for progress)."""
+    db.require_exists()
+    say = on_step or (lambda _step: None)
     report = MaintenanceReport()
-    has_ledger = _has_table(db, "ledger_accounts")
-    if expire and has_ledger:
-        report.expired_holds = expire_holds(db)
-        report.done.append(f"voided {report.expired_holds} expired holds")
+    faces = installed_faces(db)
+    for name, face in faces:
+        if cleanup and hasattr(face, "cleanup"):
+            say(f"cleaning up {name}")
+            report.done += face.cleanup(db)
+    if repair:
+        for name, face in faces:
+            if hasattr(face, "repair"):
+                say(f"repairing {name}")
+                report.done += face.repair(db)
     if check or repair:
-        report.checked = True
+        say("checking the database's integrity")
         report.problems += _integrity_problems(db)
-        if has_ledger:
-            ledger = check_ledger(db, repair=repair)
-            report.ledger = ledger.as_dict()
-            report.repaired_accounts = ledger.repaired_accounts
-            if not repair:
-                report.problems += ledger.problems()
-        if _has_table(db, "challenge_escrow_records"):
-            from chaindb.challenges.verify import escrow_problems
-
-            with db.read() as conn:
-                report.problems += escrow_problems(conn)
-    if vacuum:
-        _outside_transaction(db, "VACUUM")
-        report.done.append("vacuum")
-    if analyze:
-        _outside_transaction(db, "ANALYZE")
-        report.done.append("analyze")
+        report.checked.append(f"{db.backend} integrity")
+        for name, face in faces:
+            if hasattr(face, "verify"):
+                say(f"checking {name}")
+                report.problems += face.verify(db)
+                report.checked.append(name)
+    for statement, wanted in (("VACUUM", vacuum), ("ANALYZE", analyze)):
+        if wanted:
+            say(statement.lower())
+            _outside_transaction(db, statement)
+            report.done.append(statement.lower())
     return report
 
 
-def _has_table(db: Database, name: str) -> bool:
-    if not db.exists():
-        return False
-    with db.connection() as conn:
-        return sa.inspect(conn).has_table(name)
-
-
 def _integrity_problems(db: Database) -> list[str]:
-    if db.backend != "sqlite" or not db.exists():
+    if db.backend != "sqlite":
         return []
     with db.read() as conn:
         rows = [row[0] for row in conn.exec_driver_sql("PRAGMA integrity_check")]
