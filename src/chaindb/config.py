@@ -22,7 +22,7 @@ class Settings:
     statement_timeout_s: float = 30.0
     pool_size: int = 5
     pool_max_overflow: int = 10
-    sqlite_synchronous: str = "NORMAL"
+    sqlite_synchronous: str = "FULL"  # a committed payment survives a power cut
     migration_lock_timeout_s: float = 120.0
     ddl_lock_timeout_s: float = 5.0
 
