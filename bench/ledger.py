@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 
 import chaindb
 from chaindb import core, ledger, migrations
-from chaindb.database import CopyStatement, DriverStatement
+from chaindb.driver import CopyStatement, DriverStatement
 from chaindb.ledger.schema import ledger_accounts, ledger_assets, ledger_transfers
 from chaindb.types import AmountType, UtcDateTime, amount_sum, utc_now
 from databases import PG_SKIPPED, postgres_admin_url, postgres_url, sqlite_url

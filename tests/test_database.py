@@ -9,7 +9,6 @@ import chaindb
 from chaindb import core, ledger, migrations
 from chaindb.core.schema import users
 from chaindb.database import writing
-from tests.conftest import CORE, CORE_HEAD
 
 
 def test_sqlite_pragmas_are_those_of_seed_002(tmp_path):
@@ -92,28 +91,11 @@ def test_a_failed_operation_inside_a_transaction_leaves_the_rest(core_db):
     assert core.get_user(core_db, "dave").username == "d"
 
 
-def test_health_from_python(core_db):
-    report = core_db.health()
-    assert report["reachable"] and report["healthy"] and report["up_to_date"]
-    assert report["backend"] == core_db.backend
-    assert report["server_version"]
-    assert report["migrations"]["core"]["current"] == CORE_HEAD
-
-
-def test_health_of_an_unmigrated_database_is_reachable_but_not_up_to_date(db):
-    if db.backend == "sqlite":
-        with db.transaction():
-            pass  # create the file
-    report = db.health()
-    assert report["reachable"] and not report["up_to_date"]
-    assert report["migrations"]["core"]["pending"] == len(CORE)
-
-
 def test_driver_statements_store_and_read_what_sqlalchemy_does(core_db):
     # DriverStatement is the ledger's shortcut past SQLAlchemy, to sqlite3 and to psycopg.
     from datetime import UTC, datetime
 
-    from chaindb.database import DriverStatement
+    from chaindb.driver import DriverStatement
     from chaindb.ledger.schema import ledger_accounts, ledger_assets
 
     created = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
@@ -178,7 +160,7 @@ def test_copy_statements_store_what_sqlalchemy_does_and_raise_its_errors(pg_url)
     # PostgreSQL's alone: COPY is how the ledger's batches insert there (binary, encoded in C).
     from datetime import UTC, datetime
 
-    from chaindb.database import CopyStatement
+    from chaindb.driver import CopyStatement
     from chaindb.ledger.schema import ledger_transfers
 
     db = chaindb.connect(pg_url)
@@ -207,7 +189,7 @@ def test_insert_rows_stores_each_row_as_sqlalchemy_would_and_all_or_none(tmp_pat
     # take one COPY, tested above).
     from datetime import UTC, datetime
 
-    from chaindb.database import SQLITE_PARAMETERS_MAX, DriverStatement
+    from chaindb.driver import SQLITE_PARAMETERS_MAX, DriverStatement
     from chaindb.ledger.requests import Transfer
     from chaindb.ledger.schema import ledger_transfers
 

@@ -8,11 +8,9 @@ writes that belong together share one transaction.
 
 from __future__ import annotations
 
-import itertools
-import operator
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,6 @@ from chaindb.types import UintSumAggregate
 SQLITE_BUSY_TIMEOUT_S = 30
 SQLITE_CACHE_KIB = 64_000
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
-SQLITE_PARAMETERS_MAX = 999  # per statement: SQLite's limit before 3.32 (32,766 since)
 
 
 class Database:
@@ -79,27 +76,20 @@ class Database:
 
     def exists(self) -> bool:
         """False only for a SQLite file that is not there yet (connecting would create it)."""
-        database = self.url.database
-        if self.backend != "sqlite" or not database or database == ":memory:":
-            return True
-        return Path(database).expanduser().exists()
+        path = sqlite_path(self.url)
+        return path is None or path.exists()
 
     def require_exists(self) -> None:
         """Refuse a SQLite file that is not there (connecting would create an empty one)."""
         if not self.exists():
             raise DatabaseMissing(
-                f"no database at {self.url.database}: `chaindb migrate` creates it "
+                f"no database at {sqlite_path(self.url)}: `chaindb migrate` creates it "
                 "(check CHAINDB_URL / DATABASE_URL if you meant another one)"
             )
 
     def describe_error(self, error: BaseException) -> str:
         """An error's text with the password removed, fit to print or log."""
         return mask_text(str(getattr(error, "orig", None) or error), self.url.password)
-
-    def health(self) -> dict[str, Any]:
-        from chaindb.health import check_health
-
-        return check_health(self)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -134,177 +124,6 @@ def reading(target: Database | Connection) -> Iterator[Connection]:
         yield target
 
 
-class DriverStatement:
-    """A statement compiled once and run on the driver's own connection (sqlite3 or psycopg).
-
-    For the ledger's write path, which runs two or three statements per transfer: SQLAlchemy's
-    per-call bookkeeping costs about as much as SQLite's own work there, and as much as a round
-    trip to PostgreSQL. Values still go through the columns' types (their bind and result
-    processors), so what is stored and read back is what SQLAlchemy would store and read, and
-    errors are SQLAlchemy's. The connection must be in a transaction.
-    """
-
-    def __init__(
-        self,
-        statement: sa.Executable,
-        dialect: sa.Dialect,
-        results: list[sa.ColumnElement[Any]],
-        *,
-        fields: Sequence[str] | None = None,
-    ) -> None:
-        """`fields`: the parameters come as sequences (named tuples) of these fields, in this
-        order, instead of mappings."""
-        compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-        self.sql: str = compiled.string
-        # sqlite3 takes positional parameters (qmark), psycopg named ones (pyformat).
-        self._positional = compiled.positiontup is not None
-        self._names = list(compiled.positiontup if self._positional else compiled.binds)
-        self._bound = _Binder(
-            self._names, [compiled.binds[name].type for name in self._names], dialect, fields
-        )
-        self._dialect = dialect
-        self._results = results
-        # Result converters depend on the column types the server reports: set on first read.
-        self._converters: list[tuple[str, Any]] | None = None
-        self._driver_error = dialect.loaded_dbapi.Error
-
-    def execute(self, conn: Connection, params: Mapping[str, Any] | Sequence[Any]) -> Any:
-        """Run the statement; returns the driver's cursor."""
-        values = self._values(params)
-        try:
-            return conn.connection.driver_connection.execute(self.sql, values)  # type: ignore[union-attr]
-        except self._driver_error as error:  # the same exceptions as through SQLAlchemy
-            raise DBAPIError.instance(self.sql, values, error, self._driver_error) from error
-
-    def executemany(
-        self, conn: Connection, many_params: Sequence[Mapping[str, Any] | Sequence[Any]]
-    ) -> None:
-        """The statement once per set of parameters, in the driver's own loop (sqlite3). The
-        values are made as the driver asks for them: no list of them all stays alive."""
-        driver = conn.connection.driver_connection
-        values = self._bound if self._positional else self._values  # one call less per row
-        try:
-            driver.executemany(self.sql, map(values, many_params))  # type: ignore[union-attr]
-        except self._driver_error as error:
-            raise DBAPIError.instance(self.sql, None, error, self._driver_error) from error
-
-    def insert_rows(
-        self, conn: Connection, rows: Sequence[Mapping[str, Any] | Sequence[Any]]
-    ) -> None:
-        """SQLite, for an INSERT ... VALUES (?, ...): many rows per statement, VALUES (...),
-        (...), ..., as many as SQLite's parameter limit allows. SQLite sets a statement up
-        (a cursor on the table and on each index, its checks) once per execution, not per row:
-        for the ledger's transfers this took a fifth off SQLite's own time per row (measured:
-        15 against 19.5 ms per 1,000)."""
-        head, values = self.sql.rsplit(" VALUES ", 1)
-        per_statement = SQLITE_PARAMETERS_MAX // len(self._names)
-        driver = conn.connection.driver_connection
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            # One text per chunk size: sqlite3 keeps it prepared, like any statement it ran.
-            sql = f"{head} VALUES {', '.join([values] * len(chunk))}"
-            flat = list(itertools.chain.from_iterable(map(self._bound, chunk)))
-            try:
-                driver.execute(sql, flat)  # type: ignore[union-attr]
-            except self._driver_error as error:  # shown as the one-row statement: shorter
-                raise DBAPIError.instance(self.sql, None, error, self._driver_error) from error
-
-    def _values(self, params: Mapping[str, Any] | Sequence[Any]) -> list[Any] | dict[str, Any]:
-        values = self._bound(params)
-        return values if self._positional else dict(zip(self._names, values, strict=True))
-
-    def mappings(self, conn: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
-        cursor = self.execute(conn, params)
-        converters = self._converters or self._converters_for(cursor.description)
-        return [
-            {
-                name: value if convert is None else convert(value)
-                for (name, convert), value in zip(converters, row, strict=True)
-            }
-            for row in cursor
-        ]
-
-    def _converters_for(self, description: Any) -> list[tuple[str, Any]]:
-        self._converters = [
-            (
-                column.key,
-                column.type.dialect_impl(self._dialect).result_processor(self._dialect, d[1]),
-            )
-            for column, d in zip(self._results, description, strict=True)
-        ]
-        return self._converters
-
-
-class CopyStatement:
-    """PostgreSQL: rows into a table by one binary COPY, on the driver's own connection.
-
-    For the ledger's batches. The driver encodes each row in C, where the array parameters of
-    an `INSERT ... SELECT FROM unnest(...)` are encoded element by element in Python (measured
-    here: 26 against 34 us a row, the statement alone). As with DriverStatement, the values go
-    through the columns' bind processors and errors are SQLAlchemy's.
-    """
-
-    def __init__(
-        self,
-        table: sa.Table,
-        columns: tuple[str, ...],
-        dialect: sa.Dialect,
-        *,
-        fields: Sequence[str] | None = None,
-    ) -> None:
-        """`fields`: as for DriverStatement, the rows are sequences of these fields."""
-        quote = dialect.identifier_preparer
-        names = ", ".join(quote.quote(name) for name in columns)
-        self.sql = f"COPY {quote.format_table(table)} ({names}) FROM STDIN (FORMAT BINARY)"
-        column_types = [table.c[name].type for name in columns]
-        self._bound = _Binder(list(columns), column_types, dialect, fields)
-        # The binary format needs every column's type: its name, less any modifiers.
-        self._type_names = [
-            t.dialect_impl(dialect).compile(dialect=dialect).split("(")[0].lower()
-            for t in column_types
-        ]
-        self._driver_error = dialect.loaded_dbapi.Error
-
-    def copy(self, conn: Connection, rows: Iterable[Mapping[str, Any] | Sequence[Any]]) -> None:
-        driver = conn.connection.driver_connection
-        try:
-            with driver.cursor() as cursor, cursor.copy(self.sql) as copy:  # type: ignore[union-attr]
-                copy.set_types(self._type_names)
-                for row in rows:
-                    copy.write_row(self._bound(row))
-        except self._driver_error as error:  # the same exceptions as through SQLAlchemy
-            raise DBAPIError.instance(self.sql, None, error, self._driver_error) from error
-
-
-class _Binder:
-    """A row's values for `names`, in order, each through its type's bind processor (as
-    SQLAlchemy would send them). The row is a mapping, or a sequence of `fields`. Plain values
-    are picked by one itemgetter; only the typed ones go through a function."""
-
-    def __init__(
-        self,
-        names: list[str],
-        types: list[sa.types.TypeEngine[Any]],
-        dialect: sa.Dialect,
-        fields: Sequence[str] | None = None,
-    ) -> None:
-        processors = [t.dialect_impl(dialect).bind_processor(dialect) for t in types]
-        self._processed = [(n, p) for n, p in enumerate(processors) if p is not None]
-        keys: list[Any] = names if fields is None else [fields.index(name) for name in names]
-        self._pick = operator.itemgetter(*keys) if len(keys) > 1 else _one_item_getter(keys)
-
-    def __call__(self, params: Mapping[str, Any] | Sequence[Any]) -> list[Any]:
-        values = list(self._pick(params))
-        for position, process in self._processed:
-            values[position] = process(values[position])
-        return values
-
-
-def _one_item_getter(keys: list[Any]) -> Callable[[Any], tuple[Any, ...]]:
-    """What itemgetter gives for many keys, for none or one: always a tuple."""
-    return lambda params: tuple(params[key] for key in keys)
-
-
 def dialect_insert(conn: Connection, table: sa.Table) -> Any:
     """INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL spell them alike)."""
     if conn.dialect.name == "postgresql":
@@ -318,9 +137,22 @@ def _create_engine(url: URL, settings: Settings) -> Engine:
     return _create_postgres_engine(url, settings)
 
 
+def sqlite_path(url: URL) -> Path | None:
+    """The file behind a SQLite URL (also `sqlite:///file:path?mode=ro&uri=true`); None for
+    PostgreSQL and in-memory databases."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if url.query.get("uri") == "true" and database.startswith("file:"):
+        database = database.removeprefix("file:")
+        return None if database == ":memory:" or "mode=memory" in str(url) else Path(database)
+    return Path(database).expanduser()
+
+
 def _create_sqlite_engine(url: URL, settings: Settings) -> Engine:
-    if url.database and url.database != ":memory:":
-        parent = Path(url.database).expanduser().parent
+    path = sqlite_path(url)
+    if path is not None:
+        parent = path.parent
         if not parent.is_dir():
             raise ConfigError(f"SQLite database directory {str(parent)!r} does not exist")
     engine = sa.create_engine(

@@ -13,7 +13,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from chaindb.database import Database, DriverStatement, dialect_insert, reading, writing
+from chaindb.database import Database, dialect_insert, reading, writing
+from chaindb.driver import DriverStatement
 from chaindb.errors import InvalidInput, NotFound
 from chaindb.ledger.schema import (
     ACCOUNT_COUNTERS,

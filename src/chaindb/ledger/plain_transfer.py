@@ -22,7 +22,8 @@ import functools
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from chaindb.database import Database, DriverStatement
+from chaindb.database import Database
+from chaindb.driver import DriverStatement
 from chaindb.ledger.accounts import BURN, ISSUANCE, AccountKey
 from chaindb.ledger.requests import Item, Transfer, TransferItem
 from chaindb.ledger.schema import ledger_accounts, ledger_transfers

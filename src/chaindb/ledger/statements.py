@@ -6,7 +6,7 @@ A write stores its transfer rows and the new counters of the accounts they touch
   statement (a data-modifying WITH).
 - SQLite, in process: a batch's transfers in multi-row INSERTs (VALUES (...), (...), ...),
   its accounts by the driver's executemany of a plain UPDATE.
-The statements a single transfer runs go to the driver directly (database.DriverStatement):
+The statements a single transfer runs go to the driver directly (driver.DriverStatement):
 SQLAlchemy's per-call cost is as large as SQLite's own work, or as a round trip to PostgreSQL.
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from chaindb.database import CopyStatement, DriverStatement
+from chaindb.driver import CopyStatement, DriverStatement
 from chaindb.ledger.requests import Transfer
 from chaindb.ledger.schema import ledger_accounts, ledger_holds, ledger_transfers
 from chaindb.types import utc_now
