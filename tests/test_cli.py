@@ -162,3 +162,16 @@ def test_a_bad_url_is_a_clear_error(tmp_path):
     assert result.returncode == 1
     assert "not supported" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_with_json_an_error_is_json_on_stdout_too(tmp_path, db_url):
+    if db_url.startswith("sqlite"):
+        broken = f"sqlite:///{tmp_path}/not-a-database.sqlite3"
+        (tmp_path / "not-a-database.sqlite3").write_bytes(b"this is not SQLite" * 100)
+    else:
+        broken = make_url(db_url).set(port=1).render_as_string(hide_password=False)
+    result = cli(broken, "maintenance", "--check", "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["error"]
+    assert report["error"] in result.stderr

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import version
+from typing import NoReturn
 
 import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from chaindb.cli import chain, challenges, health, maintenance, migrate
-from chaindb.cli.output import error_console, masked_text
+from chaindb.cli.output import error_console, masked_text, print_json
 from chaindb.errors import ChaindbError
 
 URL_HELP = "Database URL (default: CHAINDB_URL, DATABASE_URL, DB_*, ./chaindb.sqlite3)."
@@ -74,13 +75,20 @@ def command() -> click.Group:
 
 
 def main() -> None:
-    """Entry point: chaindb errors become a one-line message and exit code 1."""
+    """Entry point: chaindb and database errors become one line on stderr and exit code 1;
+    with --json, stdout gets them as JSON too (a script reading stdout still parses it)."""
     try:
         command()(prog_name="chaindb")
     except ChaindbError as error:
-        error_console.print(f"error: {masked_text(str(error))}", markup=False)
-        sys.exit(1)
+        _fail(f"error: {masked_text(str(error))}", type(error).__name__)
     except SQLAlchemyError as error:
         detail = masked_text(str(getattr(error, "orig", None) or error))
-        error_console.print(f"database error: {detail}", markup=False)
-        sys.exit(1)
+        _fail(f"database error: {detail}", "DatabaseError")
+
+
+def _fail(message: str, kind: str) -> NoReturn:
+    message = " ".join(message.split())  # one line: drivers' messages carry newlines and tabs
+    error_console.print(message, markup=False, soft_wrap=True)
+    if "--json" in sys.argv[1:]:
+        print_json({"ok": False, "error": message, "error_type": kind})
+    sys.exit(1)

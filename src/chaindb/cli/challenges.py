@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from chaindb.challenges import backfill_points
-from chaindb.cli.output import console, open_database, print_json
+from chaindb.cli.output import console, error_console, open_database, print_json
 
 challenges_app = typer.Typer(help="Challenges (seed 000).", no_args_is_help=True)
 
@@ -23,7 +23,15 @@ def backfill_points_command(
 ) -> None:
     """Award points for challenges resolved off-chain, once (running it again adds nothing)."""
     with open_database(ctx, writes=not dry_run) as db:
-        report = backfill_points(db, batch_size=batch_size, dry_run=dry_run)
+        report = backfill_points(
+            db,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            on_batch=lambda so_far: error_console.print(
+                f"{so_far.challenges_seen} challenges read, {so_far.awarded} awarded…",
+                markup=False,
+            ),
+        )
     if as_json:
         print_json(report.as_dict())
         return
