@@ -175,3 +175,35 @@ def test_with_json_an_error_is_json_on_stdout_too(tmp_path, db_url):
     report = json.loads(result.stdout)
     assert report["ok"] is False and report["error"]
     assert report["error"] in result.stderr
+
+
+def test_every_commands_help_is_plain_and_offers_url():
+    """No typer-internal metavars (<bool>, <list[str]>) and --url after any subcommand."""
+    import click
+    from click.testing import CliRunner
+
+    from chaindb.cli import command
+
+    def leaves(group, path):
+        for name, sub in group.commands.items():
+            if isinstance(sub, click.Group):
+                yield from leaves(sub, [*path, name])
+            else:
+                yield [*path, name]
+
+    root = command()
+    paths = list(leaves(root, []))
+    assert len(paths) >= 10
+    for path in paths:
+        shown = CliRunner().invoke(root, [*path, "-h"], prog_name="chaindb")
+        assert shown.exit_code == 0, path
+        assert "<bool>" not in shown.output and "<list" not in shown.output, path
+        assert "--url" in shown.output, path
+    assert run_cli("--version").stdout.startswith("chaindb ")
+
+
+def test_shell_completion_completes_commands_and_options():
+    env = {"_CHAINDB_COMPLETE": "complete_bash", "COMP_WORDS": "chaindb mainten", "COMP_CWORD": "1"}
+    assert run_cli(env=env).stdout.split() == ["maintenance"]
+    env.update(COMP_WORDS="chaindb maintenance --che", COMP_CWORD="2")
+    assert run_cli(env=env).stdout.split() == ["--check"]
