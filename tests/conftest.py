@@ -7,11 +7,14 @@ Each test gets a database of its own. Under CI (CI=true) a missing server fails 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -89,10 +92,58 @@ def db(db_url: str) -> Iterator[chaindb.Database]:
     database.close()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per test process; core_db copies it."""
+    path = tmp_path_factory.mktemp("template") / "migrated.sqlite3"
+    database = chaindb.connect(f"sqlite:///{path}")
+    migrations.migrate(database)
+    database.close()
+    driver = sqlite3.connect(path)
+    driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the file itself
+    driver.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per test process; core_db clones it."""
+    name = f"chaindb_template_{uuid.uuid4().hex[:12]}"
+    with _admin(pg_admin_url) as admin:
+        admin.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    database = chaindb.connect(make_url(pg_admin_url).set(database=name).render_as_string(False))
+    migrations.migrate(database)
+    database.close()
+    yield name
+    with _admin(pg_admin_url) as admin:
+        admin.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def _admin(pg_admin_url: str) -> Iterator[sa.Connection]:
+    admin_url = make_url(pg_admin_url).set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        yield conn
+    engine.dispose()
+
+
 @pytest.fixture
-def core_db(db: chaindb.Database) -> chaindb.Database:
-    """A database migrated to head (every module)."""
-    migrations.migrate(db)
+def core_db(db: chaindb.Database, request: pytest.FixtureRequest) -> chaindb.Database:
+    """A database migrated to head (every module): a copy of a template migrated once per
+    test process (migrating each time would cost most of the suite's time), or migrated here
+    when the test chose its own modules."""
+    if os.environ.get("CHAINDB_MODULES") or os.environ.get("CHAINDB_MODULE_PATHS"):
+        migrations.migrate(db)
+        return db
+    db.engine.dispose()  # no connection may stay open on a file or database replaced here
+    if db.backend == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), db.url.database)
+    else:
+        template = request.getfixturevalue("pg_template")
+        with _admin(request.getfixturevalue("pg_admin_url")) as admin:
+            admin.exec_driver_sql(f'DROP DATABASE "{db.url.database}" WITH (FORCE)')
+            admin.exec_driver_sql(f'CREATE DATABASE "{db.url.database}" TEMPLATE "{template}"')
     return db
 
 
