@@ -20,6 +20,14 @@ from chaindb.ledger.accounts import (
     get_asset,
     get_balance,
 )
+from chaindb.ledger.history import (
+    AccountHistory,
+    AccountHistoryEntry,
+    OpenHold,
+    OpenHolds,
+    account_history,
+    open_holds,
+)
 from chaindb.ledger.leaderboard import LeaderboardEntry, leaderboard, user_rank
 from chaindb.ledger.points import (
     HistoryEntry,
@@ -32,6 +40,7 @@ from chaindb.ledger.points import (
     record_points_transaction,
     update_user_points_balance,
 )
+from chaindb.ledger.schema import TRANSFER_KINDS
 from chaindb.ledger.transfers import (
     InsufficientFunds,
     PostRequest,
@@ -48,7 +57,10 @@ from chaindb.ledger.transfers import (
 from chaindb.ledger.verify import LedgerReport, check_ledger
 
 __all__ = [
+    "TRANSFER_KINDS",
     "Account",
+    "AccountHistory",
+    "AccountHistoryEntry",
     "AccountKey",
     "Asset",
     "Balance",
@@ -57,11 +69,14 @@ __all__ = [
     "InsufficientFunds",
     "LeaderboardEntry",
     "LedgerReport",
+    "OpenHold",
+    "OpenHolds",
     "PointsLedger",
     "PostRequest",
     "Transfer",
     "TransferRequest",
     "VoidRequest",
+    "account_history",
     "check_ledger",
     "ensure_token_asset",
     "ensure_user_points_ledger",
@@ -74,6 +89,7 @@ __all__ = [
     "get_user_points_balance",
     "get_user_points_transaction_history",
     "leaderboard",
+    "open_holds",
     "post_pending",
     "record_points_transaction",
     "transfer",
