@@ -65,7 +65,7 @@ def test_text_that_is_not_an_amount_stays_text(ledger_db):
     core.create_user(ledger_db, "7" * 64, "digits")
     digits = run_query(ledger_db, "SELECT id FROM users WHERE username = 'digits'").rows
     assert digits == [("7" * 64,)]  # digits, but not an amount's 78
-    assert run_query(ledger_db, "SELECT '007' AS code").rows == [("007",)]
+    assert run_query(ledger_db, "SELECT '007' AS code, 'a%' AS pattern").rows == [("007", "a%")]
 
 
 @pytest.mark.parametrize("sql", WRITES)

@@ -93,7 +93,7 @@ def transfer_command(
     as_json: bool = _json_option(),
     as_csv: bool = _csv_option(),
 ) -> None:
-    """Move AMOUNT of an asset from one account to another (or hold it, with --pending)."""
+    """Move an amount of an asset from one account to another (or hold it, with --pending)."""
     fmt = output_format(as_json, as_csv)
     expiry = None if expires_at is None else parse_utc(expires_at, "--expires-at")
     with open_database(ctx, writes=True) as db:
