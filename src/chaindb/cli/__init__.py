@@ -10,7 +10,7 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from chaindb.cli import chain, challenges, health, maintenance, migrate
+from chaindb.cli import chain, challenges, health, ledger, maintenance, migrate, query
 from chaindb.cli.output import error_console, masked_text, print_json
 from chaindb.errors import ChaindbError
 
@@ -47,6 +47,8 @@ health.register(app)
 maintenance.register(app)
 challenges.register(app)
 chain.register(app)
+ledger.register(app)
+query.register(app)
 
 
 def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

@@ -27,6 +27,14 @@ from chaindb.ledger.accounts import (
     get_asset,
     get_balance,
 )
+from chaindb.ledger.history import (
+    AccountHistory,
+    AccountHistoryEntry,
+    OpenHold,
+    OpenHolds,
+    account_history,
+    open_holds,
+)
 from chaindb.ledger.leaderboard import LeaderboardEntry, leaderboard, user_rank
 from chaindb.ledger.points import (
     HistoryEntry,
@@ -40,6 +48,7 @@ from chaindb.ledger.points import (
     update_user_points_balance,
 )
 from chaindb.ledger.reversal import find_transfers, reverse
+from chaindb.ledger.schema import TRANSFER_KINDS
 from chaindb.ledger.transfers import (
     HoldState,
     InsufficientFunds,
@@ -63,7 +72,10 @@ __all__ = [
     "ESCROW",
     "ISSUANCE",
     "POINTS",
+    "TRANSFER_KINDS",
     "Account",
+    "AccountHistory",
+    "AccountHistoryEntry",
     "AccountKey",
     "Asset",
     "Balance",
@@ -73,11 +85,14 @@ __all__ = [
     "InsufficientFunds",
     "LeaderboardEntry",
     "LedgerReport",
+    "OpenHold",
+    "OpenHolds",
     "PointsLedger",
     "PostRequest",
     "Transfer",
     "TransferRequest",
     "VoidRequest",
+    "account_history",
     "check_ledger",
     "cleanup",
     "ensure_token_asset",
@@ -93,6 +108,7 @@ __all__ = [
     "get_user_points_balance",
     "get_user_points_transaction_history",
     "leaderboard",
+    "open_holds",
     "post_pending",
     "record_points_transaction",
     "repair",
