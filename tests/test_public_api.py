@@ -10,7 +10,9 @@ from typing import Literal
 
 import pytest
 
-from chaindb import core
+from chaindb import core, ledger
+from chaindb.ledger.requests import Kind
+from chaindb.ledger.schema import TRANSFER_KINDS
 
 # (verb, a call's keywords with one of them misspelt)
 MISSPELT = [
@@ -18,6 +20,9 @@ MISSPELT = [
     (core.log_admin_signature, {"admin_address": "0x0", "signature": "0x0", "mesage": "m"}),
     (core.log_blockchain_transaction, {"chain_id": 1, "transaction_hash": "0x0", "nonse": 1}),
     (core.record_contract_deployment, {"contract_name": "C", "chain_id": 1, "adress": "0x0"}),
+    (ledger.transfer, {"debit": "user:a", "credit": "user:b", "amout": 5, "kind": "transfer"}),
+    (ledger.post_pending, {"pending_id": 1, "amout": 5}),
+    (ledger.void_pending, {"pending_id": 1, "reasn": "x"}),
 ]
 
 
@@ -31,6 +36,9 @@ def test_a_misspelt_keyword_is_a_type_error_naming_it(verb, keywords):
 @pytest.mark.parametrize(
     ("verb", "parameter", "values"),
     [
+        (ledger.transfer, "kind", TRANSFER_KINDS),
+        (ledger.post_pending, "kind", TRANSFER_KINDS),
+        (ledger.void_pending, "kind", TRANSFER_KINDS),
         (core.log_security_event, "severity", ("info", "warning", "error", "critical")),
         (core.log_admin_signature, "signature_type", ("eip191", "eip712")),
         (
@@ -48,6 +56,10 @@ def test_the_allowed_values_appear_in_the_signature(verb, parameter, values):
     assert [set(typing.get_args(literal)) for literal in literals] == [set(values)]
 
 
+def test_the_transfer_kinds_spelt_out_are_the_schemas():
+    assert typing.get_args(Kind) == TRANSFER_KINDS
+
+
 @pytest.mark.parametrize(
     "verb",
     [
@@ -56,6 +68,9 @@ def test_the_allowed_values_appear_in_the_signature(verb, parameter, values):
         core.log_blockchain_transaction,
         core.record_contract_deployment,
         core.update_blockchain_transaction_status,
+        ledger.transfer,
+        ledger.post_pending,
+        ledger.void_pending,
     ],
 )
 def test_no_public_verb_takes_arbitrary_keywords(verb):
