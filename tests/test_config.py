@@ -6,7 +6,8 @@ import pytest
 
 import chaindb
 from chaindb import ConfigError
-from chaindb.config import Settings, masked, resolve_url
+from chaindb.config import Settings, mask_text, masked, resolve_url
+from tests.conftest import run_cli
 
 
 def test_the_argument_wins_then_chaindb_url_then_database_url():
@@ -78,3 +79,49 @@ def test_settings_from_env_and_their_errors():
 def test_a_sqlite_file_in_a_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         chaindb.connect(f"sqlite:///{tmp_path}/nope/db.sqlite3")
+
+
+@pytest.mark.parametrize(
+    ("raw", "rule"),
+    [
+        ("postgresql://u:hunter2@host:abc/db", "the port must be a number from 1 to 65535"),
+        ("postgresql://u:hunter2@host:99999/db", "the port must be a number from 1 to 65535"),
+        ("postgresql://u:hunter2@host:0/db", "the port must be a number from 1 to 65535"),
+        ("postgresql://u:hunter2@[::1/db", "an IPv6 host must be a valid address in brackets"),
+        ("postgresql://u:hunter2@[zz::1]/db", "an IPv6 host must be a valid address in brackets"),
+    ],
+)
+def test_a_url_with_a_bad_port_or_ipv6_host_is_one_clear_error(raw, rule):
+    """Both were a ValueError traceback from inside SQLAlchemy."""
+    with pytest.raises(ConfigError) as error:
+        resolve_url(raw, {})
+    message = str(error.value)
+    assert message.startswith("database URL 'postgresql://u:***@") and rule in message
+    assert "hunter2" not in message
+
+
+def test_an_ipv6_host_in_brackets_is_accepted():
+    assert resolve_url("postgresql://u@[::1]:5433/db", {}).host == "::1"
+
+
+def test_db_port_must_be_a_port():
+    with pytest.raises(ConfigError, match="DB_PORT: 'abc' is invalid: the port must be"):
+        resolve_url(None, {"DB_HOST": "h", "DB_PORT": "abc"})
+
+
+def test_a_password_is_masked_in_text_even_when_its_url_does_not_parse():
+    text = "could not use postgresql://svc:s3cr/et@[::1/db nor postgres://a:b@h:x/y"
+    assert (
+        mask_text(text) == "could not use postgresql://svc:***@[::1/db nor postgres://a:***@h:x/y"
+    )
+
+
+@pytest.mark.parametrize(
+    "raw", ["postgresql://u:hunter2@host:abc/db", "postgresql://u:hunter2@[::1/db"]
+)
+def test_the_command_prints_one_line_for_a_malformed_url(raw):
+    result = run_cli("--url", raw, "status")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: database URL 'postgresql://u:***@")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr

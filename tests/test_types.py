@@ -11,6 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from chaindb import InvalidInput, core
 from chaindb.core.schema import user_wallet_addresses
 from chaindb.types import (
+    BIGINT_MAX,
+    EVM_CHAIN_ID_MAX,
     UINT256_MAX,
     amount_sum,
     display_address,
@@ -100,6 +102,51 @@ def test_chain_ids_are_caip2():
             parse_chain_id(bad)
 
 
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        ("eip155:abc", "decimal chain id"),
+        ("eip155:01", "without leading zeros"),
+        ("eip155:0", "between 1 and"),
+        (10**40, f"between 1 and {EVM_CHAIN_ID_MAX}"),
+        (str(10**40), f"between 1 and {EVM_CHAIN_ID_MAX}"),
+        (EVM_CHAIN_ID_MAX + 1, "EIP-2294"),
+        (f"eip155:{EVM_CHAIN_ID_MAX + 1}", "EIP-2294"),
+        ("\u0661\u0662", "CAIP-2"),  # Arabic-Indic digits: not the chain 12
+        ("eip155:\u0661\u0662", "CAIP-2"),
+        ("eip155:1\n", "CAIP-2"),
+        ("eip155:1\x00", "CAIP-2"),
+        ("solana:" + "a" * 33, "CAIP-2"),
+        ("x" * 42, "at most 41 characters"),
+        ("1" * 5000, "at most 41 characters"),
+        (1.0, "CAIP-2"),
+    ],
+)
+def test_chain_ids_are_strict_caip2(value, rule):
+    with pytest.raises(InvalidInput, match="chain_id") as error:
+        parse_chain_id(value)
+    assert rule in error.value.rule
+
+
+def test_the_largest_evm_chain_id_fits_a_bigint():
+    assert EVM_CHAIN_ID_MAX == 2**63 - 37 <= BIGINT_MAX
+    assert parse_chain_id(EVM_CHAIN_ID_MAX) == f"eip155:{EVM_CHAIN_ID_MAX}"
+    assert parse_chain_id(f"eip155:{EVM_CHAIN_ID_MAX}") == f"eip155:{EVM_CHAIN_ID_MAX}"
+
+
+@pytest.mark.parametrize("parse", [parse_address, parse_tx_hash])
+def test_a_final_newline_is_not_part_of_an_address_or_a_hash(parse):
+    """`$` matched before a final newline: the newline was stored."""
+    value = CHECKSUMMED.lower() if parse is parse_address else EVM_TX
+    with pytest.raises(InvalidInput):
+        parse(value + "\n")
+
+
+def test_an_amount_written_with_thousands_of_digits_is_refused_by_its_length():
+    with pytest.raises(InvalidInput, match="at most 78 digits"):
+        parse_amount("9" * 5000)
+
+
 def test_timestamps_must_be_aware_and_come_back_utc():
     plus_two = datetime(2026, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
     assert parse_utc(plus_two) == datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
@@ -170,3 +217,31 @@ def test_the_database_itself_refuses_bad_stored_amounts(core_db):
         conn.exec_driver_sql("UPDATE user_wallet_addresses SET wallet_address = '0xABC'")
     with pytest.raises(IntegrityError), core_db.transaction() as conn:
         conn.exec_driver_sql("UPDATE user_wallet_addresses SET chain_id = 'EIP155:1'")
+
+
+def test_a_chain_id_too_large_for_a_bigint_is_refused_alike_and_writes_nothing(core_db):
+    """It was a false Conflict on SQLite (its CHECK failed) and a raw DataError on
+    PostgreSQL."""
+    core.create_user(core_db, "alice")
+    for chain_id in (10**40, "eip155:" + "9" * 32, "eip155:abc"):
+        with pytest.raises(InvalidInput) as error:
+            core.add_user_wallet(
+                core_db, user_id="alice", wallet_address=CHECKSUMMED, chain_id=chain_id
+            )
+        assert error.value.field == "chain_id"
+    assert core.get_user_wallets(core_db, "alice") == []
+
+
+@pytest.mark.parametrize("field", ["nonce", "challenge_id"])
+def test_integers_past_a_bigint_are_refused_alike_and_write_nothing(core_db, field):
+    """SQLite raised OverflowError and PostgreSQL a raw DataError."""
+    with pytest.raises(InvalidInput) as error:
+        core.log_blockchain_transaction(
+            core_db,
+            chain_id=1,
+            transaction_hash=EVM_TX,
+            transaction_type="transfer",
+            **{field: BIGINT_MAX + 1},
+        )
+    assert error.value.field == field
+    assert core.get_blockchain_transaction(core_db, EVM_TX) is None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -13,6 +16,15 @@ from chaindb.errors import ConfigError
 
 DEFAULT_URL = "sqlite:///./chaindb.sqlite3"
 DEFAULT_POSTGRES_PORT = 5432
+PORT_MAX = 65_535
+_URL_SHAPE = (
+    "expected sqlite:///path or postgresql://user@host:port/name (a password follows the "
+    "user: user:password@)"
+)
+_PORT_RULE = f"the port must be a number from 1 to {PORT_MAX}"
+_IPV6_RULE = "an IPv6 host must be a valid address in brackets, as in postgresql://user@[::1]/name"
+# The password of any URL in a text: scheme://user:PASSWORD@ (the URL need not parse).
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -74,21 +86,24 @@ def resolve_url(url: str | None = None, env: Mapping[str, str] | None = None) ->
             username=env.get("DB_USER") or None,
             password=env.get("DB_PASSWORD") or None,
             host=env.get("DB_HOST") or "localhost",
-            port=int(env.get("DB_PORT") or DEFAULT_POSTGRES_PORT),
+            port=_port(env.get("DB_PORT") or str(DEFAULT_POSTGRES_PORT)),
             database=env.get("DB_NAME") or None,
         )
     return normalise_url(DEFAULT_URL)
 
 
+def _port(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= PORT_MAX):
+        raise ConfigError(f"DB_PORT: {raw!r} is invalid: {_PORT_RULE}")
+    return int(raw)
+
+
 def normalise_url(raw: str) -> URL:
     """Accept what users paste: postgres://, postgresql://, sqlite:///path."""
-    try:
-        url = make_url(raw)
-    except ArgumentError:
-        raise ConfigError(
-            f"database URL {mask_text(raw)!r} is invalid: expected sqlite:///path or "
-            "postgresql://user:password@host:port/name"
-        ) from None
+    problem = _url_problem(raw)
+    if problem is not None:
+        raise ConfigError(f"database URL {mask_text(raw)!r} is invalid: {problem}")
+    url = make_url(raw)
     backend = url.get_backend_name()
     if backend in {"postgres", "postgresql"}:
         return url.set(drivername="postgresql+psycopg")
@@ -99,17 +114,35 @@ def normalise_url(raw: str) -> URL:
     )
 
 
+def _url_problem(raw: str) -> str | None:
+    """What is wrong with the URL, in words; None when SQLAlchemy can use it."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        return _URL_SHAPE
+    except ValueError:  # SQLAlchemy read a port it could not convert
+        try:
+            _ = urlsplit(raw).port  # the standard library tells a bad IPv6 host apart
+        except ValueError as error:
+            return _IPV6_RULE if "IPv6" in str(error) else _PORT_RULE
+        return _PORT_RULE
+    if url.port is not None and not 1 <= url.port <= PORT_MAX:
+        return _PORT_RULE
+    if url.host is not None and ":" in url.host:  # written in brackets: an IPv6 address
+        try:
+            ipaddress.IPv6Address(url.host)
+        except ValueError:
+            return _IPV6_RULE
+    return None
+
+
 def masked(url: URL) -> str:
     """The URL as it may be shown anywhere: the password replaced by ***, no driver name."""
     return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
 
 
 def mask_text(text: str, password: str | None = None) -> str:
-    """Remove a password from free text (error messages, raw URLs)."""
+    """Remove a password from free text (error messages, raw URLs, URLs that do not parse)."""
     if password:
         text = text.replace(password, "***")
-    try:
-        url = make_url(text)
-    except ArgumentError:
-        return text
-    return url.render_as_string(hide_password=True) if url.password else text
+    return _URL_PASSWORD.sub(r"\1***@", text)

@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 VALUE_SHOWN_CHARS_MAX = 40
+_INT_SHOWN_BITS_MAX = 4_096
 
 
 def shorten(value: object) -> str:
     """The value as a user would type it, cut to a readable length."""
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    # Quoted as typed when printable; escaped otherwise, so that a control character or a
+    # bidirectional override in a value never reaches a terminal or a log line raw.
+    if isinstance(value, str):
+        value = value[:VALUE_SHOWN_CHARS_MAX]  # a value may be megabytes long
+        text = f"'{value}'" if value.isprintable() else repr(value)
+    elif isinstance(value, int) and value.bit_length() > _INT_SHOWN_BITS_MAX:
+        text = f"<an integer of {value.bit_length()} bits>"  # repr() refuses 4,300+ digits
+    else:
+        text = repr(value)
     if len(text) <= VALUE_SHOWN_CHARS_MAX:
         return text
     return text[: VALUE_SHOWN_CHARS_MAX - 3] + "..."

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import base58
 import sqlalchemy as sa
 from eth_utils import is_checksum_address, to_checksum_address
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import BeforeValidator, Field
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
@@ -25,15 +25,26 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from chaindb.errors import InvalidInput
+from chaindb.text import UserId as UserId  # re-exported: modules take it from here
+from chaindb.text import spelled
 
 UINT256_MAX = 2**256 - 1
 UINT256_DIGITS = 78  # len(str(2**256 - 1)): the width amounts are padded to on SQLite
+BIGINT_MAX = 2**63 - 1  # a BIGINT column (row ids, block numbers, nonces) on both backends
+# EIP-2294's bound on an EVM chain id, floor(MAX_UINT64 / 2) - 36 (so that EIP-155's
+# v = chain_id * 2 + 36 fits 64 bits): a signed 64-bit BIGINT holds it on both backends.
+EVM_CHAIN_ID_MAX = (2**64 - 1) // 2 - 36
+EVM_NAMESPACE = "eip155"
+CHAIN_ID_CHARS_MAX = 41  # CAIP-2: 8 (namespace) + 1 + 32 (reference)
+SOLANA_ADDRESS_CHARS = (32, 44)  # base58 of 32 bytes
+SOLANA_SIGNATURE_CHARS = (64, 88)  # base58 of 64 bytes
 
-_EVM_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_EVM_TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_BASE58 = re.compile(r"^[1-9A-HJ-NP-Za-km-z]+$")
-_CAIP2 = re.compile(r"^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}$")
-_HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
+# Matched whole (fullmatch): `$` would also match before a final newline.
+_EVM_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_EVM_TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_BASE58 = re.compile(r"[1-9A-HJ-NP-Za-km-z]+")
+_CAIP2 = re.compile(r"([-a-z0-9]{3,8}):([-_a-zA-Z0-9]{1,32})")
+_HEX32 = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 # --- parsing: each rule is a ValueError whose text names the rule ----------------------------
@@ -46,6 +57,8 @@ def amount_rule(value: object) -> int:
     if isinstance(value, str):
         if not value.isascii() or not value.isdigit():
             raise ValueError("must be a non-negative integer in base units")
+        if len(value) > UINT256_DIGITS:
+            raise ValueError(f"must be at most {UINT256_DIGITS} digits (uint256)")
         value = int(value)
     if value < 0:
         raise ValueError("must be >= 0")
@@ -58,7 +71,7 @@ def address_rule(value: object) -> str:
     """An EVM address (stored lowercase, EIP-55 enforced when mixed case) or a Solana address."""
     if not isinstance(value, str):
         raise ValueError("must be a string")
-    if _EVM_ADDRESS.match(value):
+    if _EVM_ADDRESS.fullmatch(value):
         body = value[2:]
         mixed_case = body != body.lower() and body != body.upper()
         if mixed_case and not is_checksum_address(value):
@@ -66,7 +79,7 @@ def address_rule(value: object) -> str:
         return "0x" + body.lower()
     if value.startswith("0x"):
         raise ValueError("EVM address must be 0x followed by 40 hex digits")
-    if _BASE58.match(value) and len(base58.b58decode(value)) == 32:
+    if _is_base58_of(value, 32, SOLANA_ADDRESS_CHARS):
         return value
     raise ValueError("must be an EVM address (0x + 40 hex) or a Solana address (base58, 32 bytes)")
 
@@ -75,34 +88,65 @@ def tx_hash_rule(value: object) -> str:
     """An EVM transaction hash (0x + 64 hex, stored lowercase) or a Solana signature (64 bytes)."""
     if not isinstance(value, str):
         raise ValueError("must be a string")
-    if _EVM_TX_HASH.match(value):
+    if _EVM_TX_HASH.fullmatch(value):
         return value.lower()
     if value.startswith("0x"):
         raise ValueError("EVM transaction hash must be 0x followed by 64 hex digits")
-    if _BASE58.match(value) and len(base58.b58decode(value)) == 64:
+    if _is_base58_of(value, 64, SOLANA_SIGNATURE_CHARS):
         return value
     raise ValueError("must be 0x + 64 hex (EVM) or a base58 signature of 64 bytes (Solana)")
 
 
 def hash32_rule(value: object) -> str:
     """A 32-byte hash written 0x + 64 hex (message hashes, ABI hashes), stored lowercase."""
-    if not isinstance(value, str) or not _HEX32.match(value):
+    if not isinstance(value, str) or not _HEX32.fullmatch(value):
         raise ValueError("must be 0x followed by 64 hex digits")
     return value.lower()
 
 
+def _is_base58_of(value: str, size_bytes: int, chars: tuple[int, int]) -> bool:
+    # The length first: decoding base58 takes time quadratic in it.
+    return (
+        chars[0] <= len(value) <= chars[1]
+        and _BASE58.fullmatch(value) is not None
+        and len(base58.b58decode(value)) == size_bytes
+    )
+
+
+def evm_chain_number_rule(value: object) -> int:
+    """A numeric EVM chain id (EIP-155): an int from 1 to EVM_CHAIN_ID_MAX (EIP-2294)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("numeric EVM chain id must be an integer")
+    if not 1 <= value <= EVM_CHAIN_ID_MAX:
+        raise ValueError(
+            f"numeric EVM chain id must be between 1 and {EVM_CHAIN_ID_MAX} (EIP-2294)"
+        )
+    return value
+
+
 def chain_id_rule(value: object) -> str:
-    """A CAIP-2 chain id (eip155:84532); a bare positive int means an EVM chain."""
-    if isinstance(value, bool):
+    """A CAIP-2 chain id (eip155:84532); a bare positive int (or ASCII digits) means an EVM
+    chain. An eip155 reference is the chain's decimal id, written without leading zeros, so
+    that one chain has one spelling."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{EVM_NAMESPACE}:{evm_chain_number_rule(value)}"
+    if not isinstance(value, str):
         raise ValueError("must be a CAIP-2 chain id such as 'eip155:1'")
-    if isinstance(value, int):
-        if value <= 0:
-            raise ValueError("numeric EVM chain id must be > 0")
-        return f"eip155:{value}"
-    if isinstance(value, str) and value.isdigit():
+    if len(value) > CHAIN_ID_CHARS_MAX:
+        raise ValueError(f"must be at most {CHAIN_ID_CHARS_MAX} characters (CAIP-2)")
+    if value.isascii() and value.isdigit():
         return chain_id_rule(int(value))
-    if not isinstance(value, str) or not _CAIP2.match(value):
-        raise ValueError("must be CAIP-2 'namespace:reference' such as 'eip155:84532'")
+    match = _CAIP2.fullmatch(value)
+    if match is None:
+        raise ValueError(
+            "must be CAIP-2 'namespace:reference' such as 'eip155:84532' "
+            "(namespace [-a-z0-9]{3,8}, reference [-_a-zA-Z0-9]{1,32})"
+        )
+    namespace, reference = match.groups()
+    if namespace == EVM_NAMESPACE:
+        if not reference.isdigit() or reference != str(int(reference)):
+            raise ValueError("eip155 reference must be a decimal chain id without leading zeros")
+        evm_chain_number_rule(int(reference))
     return value
 
 
@@ -165,10 +209,13 @@ TxHash = Annotated[str, BeforeValidator(tx_hash_rule)]
 Hash32 = Annotated[str, BeforeValidator(hash32_rule)]
 ChainId = Annotated[str, BeforeValidator(chain_id_rule)]
 UtcDatetime = Annotated[datetime, BeforeValidator(utc_rule)]
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-RowId = Annotated[int, Field(strict=True, gt=0)]
-BlockNumber = Annotated[int, Field(strict=True, ge=0)]
+EvmChainNumber = Annotated[int, Field(strict=True, gt=0, le=EVM_CHAIN_ID_MAX)]
+Slug = spelled(
+    r"^[a-z][a-z0-9_]{0,63}$",
+    "must be a lowercase letter, then lowercase letters, digits or _ (at most 64 characters)",
+)
+RowId = Annotated[int, Field(strict=True, gt=0, le=BIGINT_MAX)]
+BlockNumber = Annotated[int, Field(strict=True, ge=0, le=BIGINT_MAX)]
 
 
 # --- storage: SQLAlchemy types ---------------------------------------------------------------

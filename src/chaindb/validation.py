@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from chaindb.errors import InvalidInput
+from chaindb.text import PATTERN_RULES
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -51,4 +52,16 @@ def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
 def _invalid(first: ErrorDetails, default_field: str) -> InvalidInput:
     field = ".".join(str(part) for part in first["loc"]) or default_field
     rule = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "string_pattern_mismatch":
+        # Said in words, not as the regular expression (which is unreadable for these).
+        rule = PATTERN_RULES.get(first.get("ctx", {}).get("pattern"), rule)
     return InvalidInput(field, first.get("input"), rule)
+
+
+def parse_limit(value: object, limit_max: int, field: str = "limit") -> int:
+    """A count of rows to return: an int from 1 to limit_max (not a bool, not text)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, value, f"must be an integer between 1 and {limit_max}")
+    if not 1 <= value <= limit_max:
+        raise InvalidInput(field, value, f"must be between 1 and {limit_max}")
+    return value

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import sqlalchemy as sa
 from eth_utils import keccak
-from pydantic import StringConstraints
 from sqlalchemy.engine import Connection
 
 from chaindb.core.schema import contract_admins
 from chaindb.core.schema import contract_deployments as contracts
 from chaindb.database import Database, dialect_insert, reading, writing
 from chaindb.errors import Conflict, InvalidInput
+from chaindb.text import ABI_BYTES_MAX, identifier, json_rule, parse_identifier
 from chaindb.types import (
     Address,
     BlockNumber,
@@ -27,8 +27,11 @@ from chaindb.types import (
 )
 from chaindb.validation import Input, Row, validated
 
-ContractName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Version = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+CONTRACT_NAME_CHARS_MAX = 128  # contract_deployments.contract_name, VARCHAR(128)
+VERSION_CHARS_MAX = 32  # contract_deployments.version, VARCHAR(32)
+ContractName = identifier(CONTRACT_NAME_CHARS_MAX)
+Version = identifier(VERSION_CHARS_MAX)
+_abi_rule = json_rule(ABI_BYTES_MAX)
 
 
 class NewDeployment(Input):
@@ -60,6 +63,11 @@ class ContractDeployment(Row):
 
 def abi_hash(abi: list[Any] | dict[str, Any]) -> str:
     """keccak256 of the ABI as canonical JSON (sorted keys, no spaces): stable across tools."""
+    return _hash_abi(abi)
+
+
+def _hash_abi(abi: list[Any] | dict[str, Any]) -> str:
+    # (record_contract_deployment's parameter `abi_hash` hides the public function's name.)
     canonical = json.dumps(abi, sort_keys=True, separators=(",", ":"))
     return "0x" + keccak(text=canonical).hex()
 
@@ -67,17 +75,41 @@ def abi_hash(abi: list[Any] | dict[str, Any]) -> str:
 def record_contract_deployment(
     target: Database | Connection,
     *,
+    contract_name: str,
+    contract_address: str,
+    chain_id: int | str,
+    version: str = "1",
     abi: list[Any] | dict[str, Any] | None = None,
-    **fields: Any,
+    abi_hash: str | None = None,
+    deployment_tx_hash: str | None = None,
+    deployer_address: str | None = None,
+    block_number: int | None = None,
+    deployed_at: datetime | None = None,
 ) -> ContractDeployment:
     """Record a deployment and make it the active one for its name and chain (the previous
     active deployment is deactivated in the same transaction). Recording the same address
-    again returns the first record."""
+    again returns the first record. Give the `abi` (hashed, not stored) or its `abi_hash`."""
     if abi is not None:
-        if fields.get("abi_hash") not in (None, abi_hash(abi)):
-            raise InvalidInput("abi_hash", fields["abi_hash"], "does not match the ABI given")
-        fields["abi_hash"] = abi_hash(abi)
-    new = validated(NewDeployment, **fields)
+        try:
+            _abi_rule(abi)
+        except ValueError as error:
+            raise InvalidInput("abi", abi, str(error)) from None
+        digest = _hash_abi(abi)
+        if abi_hash not in (None, digest):
+            raise InvalidInput("abi_hash", abi_hash, "does not match the ABI given")
+        abi_hash = digest
+    new = validated(
+        NewDeployment,
+        contract_name=contract_name,
+        contract_address=contract_address,
+        chain_id=chain_id,
+        version=version,
+        abi_hash=abi_hash,
+        deployment_tx_hash=deployment_tx_hash,
+        deployer_address=deployer_address,
+        block_number=block_number,
+        deployed_at=deployed_at,
+    )
     with writing(target) as conn:
         existing = conn.execute(
             sa.select(contracts).where(
@@ -108,9 +140,8 @@ def get_contract_by_name(
     target: Database | Connection, contract_name: str, chain_id: int | str | None = None
 ) -> ContractDeployment | None:
     """The active deployment of `contract_name` (on `chain_id`, or the newest on any chain)."""
-    query = sa.select(contracts).where(
-        contracts.c.contract_name == contract_name, contracts.c.is_active
-    )
+    name = parse_identifier(contract_name, "contract_name", CONTRACT_NAME_CHARS_MAX)
+    query = sa.select(contracts).where(contracts.c.contract_name == name, contracts.c.is_active)
     if chain_id is not None:
         query = query.where(contracts.c.chain_id == parse_chain_id(chain_id))
     query = query.order_by(contracts.c.deployed_at.desc(), contracts.c.id.desc()).limit(1)

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import StringConstraints
 from sqlalchemy.engine import Connection
 
 from chaindb.core.schema import settings
 from chaindb.database import Database, dialect_insert, reading, writing
+from chaindb.text import SETTING_VALUE_CHARS_MAX, Description, free_text, spelled
 from chaindb.types import utc_now
 from chaindb.validation import Input, Row, validated
 
-SettingKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,127}$")]
+SettingKey = spelled(
+    r"^[A-Za-z][A-Za-z0-9_.:-]{0,127}$",
+    "must be a letter, then letters, digits, _ . : or - (at most 128 characters)",
+)
+SettingValue = free_text(SETTING_VALUE_CHARS_MAX)
 
 
 class NewSetting(Input):
     key: SettingKey
-    value: Annotated[str, StringConstraints(max_length=100_000)]
-    description: str | None = None
+    value: SettingValue
+    description: Description | None = None
     is_public: bool | None = None
+
+
+class _Key(Input):
+    key: SettingKey
 
 
 class Setting(Row):
@@ -63,6 +70,7 @@ def set_setting(
 
 
 def get_setting(target: Database | Connection, key: str, default: str | None = None) -> str | None:
+    key = validated(_Key, key=key).key
     with reading(target) as conn:
         value = conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).scalar()
     return default if value is None else value

@@ -5,7 +5,8 @@ recovered with eth-account: is_verified says whether it is `admin_address`. Give
 message_hash, a signature cannot be checked and is logged unverified.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: evaluated annotations let help() and
+# inspect.signature() show the values a Literal parameter allows (signature_type).
 
 import json
 import re
@@ -14,20 +15,26 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from eth_utils import keccak
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator
 from sqlalchemy.engine import Connection
 
 from chaindb.core.schema import admin_signatures_log as signatures
 from chaindb.database import Database, dialect_insert, reading, writing
 from chaindb.errors import Conflict, InvalidInput
-from chaindb.types import Address, Hash32, RowId, UtcDatetime, parse_utc, utc_now
-from chaindb.validation import Input, Row, validated
+from chaindb.text import TYPED_DATA_BYTES_MAX, Message, identifier, json_value
+from chaindb.types import Address, Hash32, RowId, UtcDatetime, utc_now
+from chaindb.validation import Input, Row, parse_limit, validated
 
-_SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
+SIGNATURES_LIMIT_MAX = 1000
+WINNER_CHARS_MAX = 64  # admin_signatures_log.winner, VARCHAR(64)
+SignatureType = Literal["eip191", "eip712"]
+TypedData = json_value(TYPED_DATA_BYTES_MAX)
+Winner = identifier(WINNER_CHARS_MAX)
+_SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
 
 
 def _signature_rule(value: str) -> str:
-    if not _SIGNATURE.match(value):
+    if not _SIGNATURE.fullmatch(value):
         raise ValueError("must be a 65-byte signature: 0x followed by 130 hex digits")
     return value.lower()
 
@@ -38,14 +45,19 @@ Signature = Annotated[str, AfterValidator(_signature_rule)]
 class NewSignature(Input):
     admin_address: Address
     signature: Signature
-    message: str | None = None
-    typed_data: dict[str, Any] | None = None
+    message: Message | None = None
+    typed_data: TypedData | None = None
     message_hash: Hash32 | None = None
-    signature_type: Literal["eip191", "eip712"] | None = None  # implied by message/typed_data
+    signature_type: SignatureType | None = None  # implied by message/typed_data
     challenge_id: RowId | None = None
-    subject: Annotated[str, StringConstraints(max_length=10_000)] | None = None
-    winner: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    subject: Message | None = None
+    winner: Winner | None = None
     signed_at: UtcDatetime | None = None
+
+
+class _SignatureFilter(Input):
+    challenge_id: RowId | None = None
+    since: UtcDatetime | None = None
 
 
 class AdminSignature(Row):
@@ -62,9 +74,35 @@ class AdminSignature(Row):
     created_at: datetime
 
 
-def log_admin_signature(target: Database | Connection, **fields: Any) -> AdminSignature:
-    """Record a signature; logging the same (message_hash, signature) again returns the first."""
-    new = validated(NewSignature, **fields)
+def log_admin_signature(
+    target: Database | Connection,
+    *,
+    admin_address: str,
+    signature: str,
+    message: str | None = None,
+    typed_data: dict[str, Any] | None = None,
+    message_hash: str | None = None,
+    signature_type: SignatureType | None = None,
+    challenge_id: int | None = None,
+    subject: str | None = None,
+    winner: str | None = None,
+    signed_at: datetime | None = None,
+) -> AdminSignature:
+    """Record a signature; logging the same (message_hash, signature) again returns the first.
+    Give the signed content (`message` or `typed_data`) to have it verified."""
+    new = validated(
+        NewSignature,
+        admin_address=admin_address,
+        signature=signature,
+        message=message,
+        typed_data=typed_data,
+        message_hash=message_hash,
+        signature_type=signature_type,
+        challenge_id=challenge_id,
+        subject=subject,
+        winner=winner,
+        signed_at=signed_at,
+    )
     checked = check_signature(new)
     values = new.model_dump(exclude_none=True, exclude={"message", "typed_data"}) | checked
     values.setdefault("signed_at", utc_now())
@@ -98,11 +136,13 @@ def get_admin_signatures(
     limit: int = 100,
 ) -> list[AdminSignature]:
     """Newest first (the seed's 24-hour audit query is `since=now - 24h`)."""
+    limit = parse_limit(limit, SIGNATURES_LIMIT_MAX)
+    chosen = validated(_SignatureFilter, challenge_id=challenge_id, since=since)
     query = sa.select(signatures)
-    if challenge_id is not None:
-        query = query.where(signatures.c.challenge_id == challenge_id)
-    if since is not None:
-        query = query.where(signatures.c.signed_at > parse_utc(since, "since"))
+    if chosen.challenge_id is not None:
+        query = query.where(signatures.c.challenge_id == chosen.challenge_id)
+    if chosen.since is not None:
+        query = query.where(signatures.c.signed_at > chosen.since)
     query = query.order_by(signatures.c.signed_at.desc(), signatures.c.id.desc()).limit(limit)
     with reading(target) as conn:
         return [AdminSignature.model_validate(row) for row in conn.execute(query)]

@@ -5,13 +5,13 @@ transaction back to pending; a dropped one may be seen again (pending) or found 
 Every update is one indexed row lookup: (chain_id, transaction_hash) is unique.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: evaluated annotations let help() and
+# inspect.signature() show the values a Literal parameter allows (status).
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import Field, StringConstraints
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +19,7 @@ from chaindb.core.schema import blockchain_transactions as txs
 from chaindb.core.users import require_user
 from chaindb.database import Database, reading, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
+from chaindb.text import RAW_TRANSACTION_CHARS_MAX, Message, UserId, parse_user_id, spelled
 from chaindb.types import (
     Address,
     Amount,
@@ -28,7 +29,6 @@ from chaindb.types import (
     RowId,
     Slug,
     TxHash,
-    UserId,
     UtcDatetime,
     amount_sum,
     parse_chain_id,
@@ -36,7 +36,7 @@ from chaindb.types import (
     parse_utc,
     utc_now,
 )
-from chaindb.validation import Input, Row, validated
+from chaindb.validation import Input, Row, parse_limit, validated
 
 TxStatus = Literal["pending", "success", "failed", "dropped", "replaced"]
 ALLOWED_MOVES: dict[str, frozenset[str]] = {
@@ -50,6 +50,12 @@ MINED = frozenset({"success", "failed"})
 RECENT_LIMIT_MAX = 1000
 # Fields whose difference means a second log of the same hash is a different transaction.
 _IDENTITY_FIELDS = ("transaction_type", "from_address", "to_address", "value_wei", "nonce")
+# The signed transaction as sent: whole bytes in hex, at most RAW_TRANSACTION_BYTES_MAX.
+RawTransaction = spelled(
+    r"^0x([0-9a-fA-F]{2})+$",
+    "must be 0x followed by the transaction's bytes in hex (two digits a byte)",
+    max_length=RAW_TRANSACTION_CHARS_MAX,
+)
 
 
 class NewTransaction(Input):
@@ -65,7 +71,7 @@ class NewTransaction(Input):
     user_id: UserId | None = None
     challenge_id: RowId | None = None
     created_at: UtcDatetime | None = None
-    raw_transaction: Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]+$")] | None = None
+    raw_transaction: RawTransaction | None = None
 
 
 class StatusUpdate(Input):
@@ -75,7 +81,7 @@ class StatusUpdate(Input):
     gas_used: BlockNumber | None = None
     gas_price_wei: Amount | None = None
     effective_gas_price_wei: Amount | None = None
-    error_message: str | None = Field(default=None, max_length=10_000)
+    error_message: Message | None = None
     replaced_by_hash: TxHash | None = None
 
 
@@ -110,11 +116,40 @@ class BlockchainTransaction(Row):
 
 
 def log_blockchain_transaction(
-    target: Database | Connection, **fields: Any
+    target: Database | Connection,
+    *,
+    chain_id: int | str,
+    transaction_hash: str,
+    transaction_type: str,
+    contract_address: str | None = None,
+    from_address: str | None = None,
+    to_address: str | None = None,
+    value_wei: int = 0,
+    nonce: int | None = None,
+    gas_price_wei: int | None = None,
+    user_id: str | None = None,
+    challenge_id: int | None = None,
+    created_at: datetime | None = None,
+    raw_transaction: str | None = None,
 ) -> BlockchainTransaction:
     """Record a sent transaction as pending. Logging the same hash again returns the first row;
     the same hash with a different sender, nonce, value or type is a Conflict."""
-    new = validated(NewTransaction, **fields)
+    new = validated(
+        NewTransaction,
+        chain_id=chain_id,
+        transaction_hash=transaction_hash,
+        transaction_type=transaction_type,
+        contract_address=contract_address,
+        from_address=from_address,
+        to_address=to_address,
+        value_wei=value_wei,
+        nonce=nonce,
+        gas_price_wei=gas_price_wei,
+        user_id=user_id,
+        challenge_id=challenge_id,
+        created_at=created_at,
+        raw_transaction=raw_transaction,
+    )
     values = new.model_dump(exclude_none=True)
     with writing(target) as conn:
         if new.user_id is not None:
@@ -136,14 +171,30 @@ def log_blockchain_transaction(
 def update_blockchain_transaction_status(
     target: Database | Connection,
     transaction_hash: str,
-    status: str,
+    status: TxStatus,
     *,
     chain_id: int | str | None = None,
-    **details: Any,
+    block_number: int | None = None,
+    block_hash: str | None = None,
+    gas_used: int | None = None,
+    gas_price_wei: int | None = None,
+    effective_gas_price_wei: int | None = None,
+    error_message: str | None = None,
+    replaced_by_hash: str | None = None,
 ) -> BlockchainTransaction:
-    """Move a transaction to `status` with what the receipt says (block_number, block_hash,
-    gas_used, gas_price_wei, error_message, replaced_by_hash). Repeating an update is a no-op."""
-    update = validated(StatusUpdate, status=status, **details)
+    """Move a transaction to `status` with what the receipt says. Repeating an update is a
+    no-op."""
+    update = validated(
+        StatusUpdate,
+        status=status,
+        block_number=block_number,
+        block_hash=block_hash,
+        gas_used=gas_used,
+        gas_price_wei=gas_price_wei,
+        effective_gas_price_wei=effective_gas_price_wei,
+        error_message=error_message,
+        replaced_by_hash=replaced_by_hash,
+    )
     tx_hash = parse_tx_hash(transaction_hash)
     with writing(target) as conn:
         current = _find_for_update(conn, tx_hash, chain_id)
@@ -189,22 +240,22 @@ def get_recent_blockchain_transactions(
     *,
     limit: int = 20,
     user_id: str | None = None,
-    status: str | None = None,
+    status: TxStatus | None = None,
     chain_id: int | str | None = None,
     transaction_type: str | None = None,
 ) -> list[BlockchainTransaction]:
     """Newest first; each filter uses an index."""
-    if not 1 <= limit <= RECENT_LIMIT_MAX:
-        raise InvalidInput("limit", limit, f"must be between 1 and {RECENT_LIMIT_MAX}")
+    limit = parse_limit(limit, RECENT_LIMIT_MAX)
+    chosen = validated(_Filter, status=status, transaction_type=transaction_type)
     query = sa.select(txs)
     if user_id is not None:
-        query = query.where(txs.c.user_id == user_id)
-    if status is not None:
-        query = query.where(txs.c.status == validated(_Status, status=status).status)
+        query = query.where(txs.c.user_id == parse_user_id(user_id))
+    if chosen.status is not None:
+        query = query.where(txs.c.status == chosen.status)
     if chain_id is not None:
         query = query.where(txs.c.chain_id == parse_chain_id(chain_id))
-    if transaction_type is not None:
-        query = query.where(txs.c.transaction_type == transaction_type)
+    if chosen.transaction_type is not None:
+        query = query.where(txs.c.transaction_type == chosen.transaction_type)
     query = query.order_by(txs.c.created_at.desc(), txs.c.id.desc()).limit(limit)
     with reading(target) as conn:
         return [BlockchainTransaction.model_validate(row) for row in conn.execute(query)]
@@ -251,8 +302,9 @@ def get_blockchain_transaction_stats(
     }
 
 
-class _Status(Input):
-    status: TxStatus
+class _Filter(Input):
+    status: TxStatus | None = None
+    transaction_type: Slug | None = None
 
 
 def _status_values(current: BlockchainTransaction, update: StatusUpdate) -> dict[str, Any]:

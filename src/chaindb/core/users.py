@@ -11,13 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from chaindb.core.schema import users
 from chaindb.database import Database, dialect_insert, reading, writing
 from chaindb.errors import Conflict, NotFound
-from chaindb.types import UserId
+from chaindb.text import USERNAME_CHARS_MAX, UserId, identifier, parse_user_id
 from chaindb.validation import Input, Row, validated
+
+Username = identifier(USERNAME_CHARS_MAX)
 
 
 class NewUser(Input):
     user_id: UserId
-    username: UserId | None = None
+    username: Username | None = None
 
 
 class User(Row):
@@ -58,6 +60,7 @@ def ensure_user(target: Database | Connection, user_id: str, username: str | Non
 
 
 def get_user(target: Database | Connection, user_id: str) -> User | None:
+    user_id = parse_user_id(user_id)
     with reading(target) as conn:
         row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
     return None if row is None else User.model_validate(row)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import StringConstraints
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -14,10 +12,14 @@ from chaindb.core.schema import user_wallet_addresses as wallets
 from chaindb.core.users import require_user
 from chaindb.database import Database, reading, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
+from chaindb.text import parse_user_id, spelled
 from chaindb.types import Address, Amount, ChainId, RowId, UserId, parse_chain_id, utc_now
 from chaindb.validation import Input, Row, validated
 
-WalletType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+WalletType = spelled(
+    r"^[a-z][a-z0-9_-]{0,31}$",
+    "must be a lowercase letter, then lowercase letters, digits, _ or - (at most 32 characters)",
+)
 BALANCE_FIELDS = ("usdc_balance", "usdt_balance", "points_balance", "eth_balance")
 
 
@@ -35,6 +37,11 @@ class WalletBalances(Input):
     usdt_balance: Amount | None = None
     points_balance: Amount | None = None
     eth_balance: Amount | None = None
+
+
+class _PrimaryChoice(Input):
+    user_id: UserId
+    wallet_id: RowId
 
 
 class Wallet(Row):
@@ -102,7 +109,7 @@ def get_user_wallets(
     target: Database | Connection, user_id: str, chain_id: int | str | None = None
 ) -> list[Wallet]:
     """The user's wallets, primary ones first, then oldest first."""
-    query = sa.select(wallets).where(wallets.c.user_id == user_id)
+    query = sa.select(wallets).where(wallets.c.user_id == parse_user_id(user_id))
     if chain_id is not None:
         query = query.where(wallets.c.chain_id == parse_chain_id(chain_id))
     query = query.order_by(wallets.c.is_primary.desc(), wallets.c.created_at, wallets.c.id)
@@ -123,6 +130,8 @@ def get_user_primary_wallet(
 def set_primary_wallet(target: Database | Connection, *, user_id: str, wallet_id: int) -> Wallet:
     """Make `wallet_id` the user's primary on its chain. Atomic: readers see the old primary or
     the new one, never none and never two."""
+    chosen = validated(_PrimaryChoice, user_id=user_id, wallet_id=wallet_id)
+    user_id, wallet_id = chosen.user_id, chosen.wallet_id
     with writing(target) as conn:
         wallet = _owned_wallet(conn, user_id, wallet_id)
         _lock_user_chain(conn, user_id, wallet.chain_id)

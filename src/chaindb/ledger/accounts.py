@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, NamedTuple
 
 import sqlalchemy as sa
-from pydantic import Field, StringConstraints
+from pydantic import Field
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,13 @@ from chaindb.ledger.schema import (
     ledger_assets,
     ledger_holds,
 )
+from chaindb.text import (
+    IDENTIFIER_CHAR_PYTHON,
+    USER_ID_CHARS_MAX,
+    identifier_rule,
+    parse_identifier,
+    spelled,
+)
 from chaindb.types import Address, ChainId, amount_sum, utc_now
 from chaindb.validation import Input, Row, validated
 
@@ -30,8 +37,11 @@ ISSUANCE = "issuance"  # where new units come from: the only account allowed to 
 BURN = "burn"
 ESCROW = "escrow"
 POINTS = "points"
-_ACCOUNT_KEY = re.compile(r"^(user|system):(.{1,64})$", re.DOTALL)
-_SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_ACCOUNT_KEY = re.compile(rf"(user|system):({IDENTIFIER_CHAR_PYTHON}{{1,{USER_ID_CHARS_MAX}}})")
+_SYSTEM_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_ACCOUNT_RULE = "must be 'user:<user id>' or 'system:<name>'"
+ASSET_CODE_CHARS_MAX = 120  # ledger_assets.code, VARCHAR(120)
+Symbol = spelled(r"^[A-Za-z0-9.$_-]{1,16}$", "must be 1 to 16 letters, digits or . $ _ - (ASCII)")
 
 
 class AccountKey(NamedTuple):
@@ -47,7 +57,7 @@ class AccountKey(NamedTuple):
             return value
         key = key_from_text(value) if isinstance(value, str) else None
         if key is None:
-            raise InvalidInput(field, value, "must be 'user:<user id>' or 'system:<name>'")
+            raise InvalidInput(field, value, _why_not_a_key(value))
         return key
 
     def __str__(self) -> str:
@@ -57,16 +67,28 @@ class AccountKey(NamedTuple):
 @functools.lru_cache(maxsize=65_536)
 def key_from_text(value: str) -> AccountKey | None:
     """Batches name the same few accounts over and over: parse each spelling once."""
-    match = _ACCOUNT_KEY.match(value)
-    if match is None or (match[1] == "system" and not _SYSTEM_NAME.match(match[2])):
+    match = _ACCOUNT_KEY.fullmatch(value)
+    if match is None or (match[1] == "system" and not _SYSTEM_NAME.fullmatch(match[2])):
         return None
     return AccountKey(match[1], match[2])
+
+
+def _why_not_a_key(value: object) -> str:
+    """The rule an account's spelling broke, in words (only asked when it broke one)."""
+    if isinstance(value, str) and value.startswith("user:"):
+        try:
+            identifier_rule(value.removeprefix("user:"), USER_ID_CHARS_MAX)
+        except ValueError as error:
+            return f"{_ACCOUNT_RULE}: the user id {error}"
+    if isinstance(value, str) and value.startswith("system:"):
+        return f"{_ACCOUNT_RULE}: a system name is [a-z][a-z0-9_]{{0,63}}"
+    return _ACCOUNT_RULE
 
 
 class NewTokenAsset(Input):
     chain_id: ChainId
     token_address: Address | None = None
-    symbol: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.$_-]{1,16}$")]
+    symbol: Symbol
     decimals: Annotated[int, Field(strict=True, ge=0, le=77)]
 
 
@@ -173,6 +195,11 @@ def get_asset(
     return Asset.model_validate(row)
 
 
+def parse_asset_code(value: object, field: str = "asset") -> str:
+    """An asset code given to a lookup ('points', '<caip2>/<address>', '<caip2>/native')."""
+    return parse_identifier(value, field, ASSET_CODE_CHARS_MAX)
+
+
 def asset_ids(conn: Connection, codes: set[str]) -> dict[str, int]:
     """Asset ids by code, in one query; an unknown code is an error naming it."""
     found: dict[str, int] = {}
@@ -220,6 +247,8 @@ def lock_accounts(
 ) -> dict[int, dict[str, Any]]:
     """Lock the accounts named by key or id, in id order (so concurrent writers never deadlock
     on each other), and return them by id. Missing keyed accounts are created first."""
+    if not keys and not ids:  # every request names a hold that does not exist
+        return {}
     rows = _select_locked(conn, keys, ids)
     found = {(row["asset_id"], AccountKey(row["owner_type"], row["owner_id"])) for row in rows}
     if keys - found:
@@ -311,6 +340,7 @@ def get_account(
     target: Database | Connection, owner: str | AccountKey, asset: str = POINTS
 ) -> Account | None:
     key = AccountKey.parse(owner)
+    asset = parse_asset_code(asset)
     with reading(target) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
         row = conn.execute(

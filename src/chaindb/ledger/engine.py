@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from chaindb.errors import Conflict, InvalidInput, NotFound
+from chaindb.errors import ChaindbError, Conflict, InvalidInput, NotFound
 from chaindb.ledger import statements
 from chaindb.ledger.accounts import AccountKey, asset_ids, lock_accounts
 from chaindb.ledger.batch import Batch
@@ -35,7 +35,10 @@ from chaindb.ledger.schema import ledger_holds, ledger_transfers
 from chaindb.types import utc_now
 
 
-def apply(conn: Connection, requests: list[Item], *, skip_resolved: bool) -> list[Transfer]:
+def apply(
+    conn: Connection, requests: list[Item], *, skip_resolved: bool, name_positions: bool = False
+) -> list[Transfer]:
+    """With name_positions, an error about one request names its position in `requests`."""
     now = utc_now()
     singles = [r for r in requests if isinstance(r, TransferItem)]
     codes = asset_ids(conn, set(map(_ASSET, singles)))
@@ -60,17 +63,22 @@ def apply(conn: Connection, requests: list[Item], *, skip_resolved: bool) -> lis
     )
     planned: list[Transfer] = []
     seen_keys: dict[str, Transfer] = {}
-    for request in requests:
+    for position, request in enumerate(requests):
         key = request.idempotency_key
-        if key is not None and (key in earlier or key in seen_keys):
-            planned.append(_repeated(request, earlier, seen_keys, ids_by_key, codes))
-            continue
-        if isinstance(request, TransferItem):
-            row = _plan_single(request, batch, ids_by_key, codes, now)
-        else:
-            row = _plan_resolution(request, batch, pendings, holds, now, skip_resolved)
-            if row is None:
+        try:
+            if key is not None and (key in earlier or key in seen_keys):
+                planned.append(_repeated(request, earlier, seen_keys, ids_by_key, codes))
                 continue
+            if isinstance(request, TransferItem):
+                row = _plan_single(request, batch, ids_by_key, codes, now)
+            else:
+                row = _plan_resolution(request, batch, pendings, holds, now, skip_resolved)
+                if row is None:
+                    continue
+        except (InvalidInput, NotFound, Conflict) as error:
+            if not name_positions:
+                raise
+            raise _at(error, position) from None
         batch.rows.append(row)
         planned.append(row)
         if key is not None:
@@ -78,6 +86,14 @@ def apply(conn: Connection, requests: list[Item], *, skip_resolved: bool) -> lis
     _write(conn, batch)
     # A lone request's transfer got its id from the insert: the row _write stored is the one.
     return batch.rows if len(requests) == 1 and batch.rows else planned
+
+
+def _at(error: InvalidInput | NotFound | Conflict, position: int) -> ChaindbError:
+    """The error, naming the request of a batch it is about."""
+    where = f"requests[{position}]"
+    if isinstance(error, InvalidInput):
+        return InvalidInput(f"{where}.{error.field}", error.value, error.rule)
+    return type(error)(f"{where}: {error}")
 
 
 def _account_keys(
@@ -169,7 +185,11 @@ def _plan_resolution(
     now: datetime,
     skip_resolved: bool,
 ) -> Transfer | None:
-    pending = pendings[request.pending_id]
+    pending = pendings.get(request.pending_id)
+    if pending is None:
+        raise NotFound(f"pending_id: transfer {request.pending_id} does not exist")
+    if pending["phase"] != "pending":
+        raise InvalidInput("pending_id", request.pending_id, "is not a pending transfer")
     hold = holds.pop(request.pending_id, None)
     if hold is None:
         if skip_resolved:
@@ -237,13 +257,8 @@ def _load_pending(conn: Connection, pending_ids: set[int]) -> dict[int, dict[str
     rows = conn.execute(
         sa.select(ledger_transfers).where(ledger_transfers.c.id.in_(pending_ids))
     ).mappings()
-    found = {row["id"]: dict(row) for row in rows}
-    for pending_id in sorted(pending_ids):
-        if pending_id not in found:
-            raise NotFound(f"pending_id: transfer {pending_id} does not exist")
-        if found[pending_id]["phase"] != "pending":
-            raise InvalidInput("pending_id", pending_id, "is not a pending transfer")
-    return found
+    # (An id that is missing, or not a hold, is refused when its request is planned.)
+    return {row["id"]: dict(row) for row in rows}
 
 
 def _lock_holds(conn: Connection, pending_ids: set[int]) -> dict[int, dict[str, Any]]:

@@ -14,9 +14,10 @@ from sqlalchemy.engine import Connection
 
 from chaindb.core.schema import users
 from chaindb.database import Database, reading
-from chaindb.errors import InvalidInput
-from chaindb.ledger.accounts import POINTS, asset_ids
+from chaindb.ledger.accounts import POINTS, asset_ids, parse_asset_code
 from chaindb.ledger.schema import ledger_accounts
+from chaindb.text import parse_user_id
+from chaindb.validation import parse_limit
 
 LEADERBOARD_LIMIT_MAX = 1000
 
@@ -53,8 +54,8 @@ def leaderboard(
     target: Database | Connection, *, limit: int = 100, asset: str = POINTS
 ) -> list[LeaderboardEntry]:
     """The top `limit` users by available balance of `asset`."""
-    if not 1 <= limit <= LEADERBOARD_LIMIT_MAX:
-        raise InvalidInput("limit", limit, f"must be between 1 and {LEADERBOARD_LIMIT_MAX}")
+    limit = parse_limit(limit, LEADERBOARD_LIMIT_MAX)
+    asset = parse_asset_code(asset)
     with reading(target) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
         rows = conn.execute(_TOP, {"asset_id": asset_id, "limit": limit}).all()
@@ -69,6 +70,7 @@ def leaderboard(
 
 def user_rank(target: Database | Connection, user_id: str, *, asset: str = POINTS) -> int | None:
     """1 + the number of users holding more; None when the user has no account."""
+    user_id, asset = parse_user_id(user_id), parse_asset_code(asset)
     a = ledger_accounts.c
     with reading(target) as conn:
         asset_id = asset_ids(conn, {asset})[asset]

@@ -32,8 +32,9 @@ from chaindb.ledger.schema import (
 )
 from chaindb.ledger.transfers import Transfer, transfer
 from chaindb.ledger.verify import repair_account
+from chaindb.text import parse_user_id
 from chaindb.types import amount_sum
-from chaindb.validation import Row
+from chaindb.validation import Row, parse_limit
 
 HISTORY_LIMIT_MAX = 500
 # Which accounts each seed transaction type moves points between ('user' is the user).
@@ -197,8 +198,8 @@ def get_user_points_transaction_history(
 ) -> HistoryPage:
     """The user's points movements, newest first, a page at a time: pass the page's
     next_before_id to get the next one. Each page costs two index range scans."""
-    if not 1 <= limit <= HISTORY_LIMIT_MAX:
-        raise InvalidInput("limit", limit, f"must be between 1 and {HISTORY_LIMIT_MAX}")
+    limit = parse_limit(limit, HISTORY_LIMIT_MAX)
+    user_id = parse_user_id(user_id)
     t = ledger_transfers.c
     with reading(target) as conn:
         account_id = _points_account_id(conn, user_id)

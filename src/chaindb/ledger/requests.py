@@ -17,21 +17,39 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     with_config,
 )
 from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from chaindb.errors import ChaindbError, InvalidInput
-from chaindb.ledger.accounts import AccountKey, key_from_text
-from chaindb.ledger.schema import IDEMPOTENCY_KEY_LENGTH, TRANSFER_KINDS
+from chaindb.ledger.accounts import ASSET_CODE_CHARS_MAX, AccountKey, key_from_text
+from chaindb.ledger.schema import IDEMPOTENCY_KEY_LENGTH
+from chaindb.text import IDENTIFIER_CHAR, REASON_CHARS_MAX, USER_ID_CHARS_MAX, free_text, identifier
 from chaindb.types import UINT256_MAX, RowId, TxHash, UtcDatetime, amount_rule
 from chaindb.validation import Input, validated_list
 
-Kind = Literal[TRANSFER_KINDS]  # type: ignore[valid-type]
+# ledger.schema.TRANSFER_KINDS spelled out, so that signatures and type checkers show them
+# (a test keeps the two equal).
+Kind = Literal[
+    "earned_challenge",
+    "burned_usage",
+    "locked_escrow",
+    "released_escrow",
+    "claimed",
+    "refunded",
+    "transfer",
+    "adjustment",
+    "deposit",
+    "withdrawal",
+    "payout",
+    "expired",
+]
 PositiveAmount = Annotated[int, BeforeValidator(amount_rule), Field(gt=0)]
-IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=IDEMPOTENCY_KEY_LENGTH)]
-Reason = Annotated[str, StringConstraints(max_length=1000)]
-AssetCode = Annotated[str, StringConstraints(min_length=1, max_length=120)]
+IdempotencyKey = identifier(IDEMPOTENCY_KEY_LENGTH)
+Reason = free_text(REASON_CHARS_MAX)
+AssetCode = identifier(ASSET_CODE_CHARS_MAX)
 
 
 def _account_rule(value: object) -> AccountKey:
@@ -44,7 +62,9 @@ def _account_rule(value: object) -> AccountKey:
 # PlainValidator: the rule alone decides (pydantic would otherwise re-check the named tuple).
 AccountRef = Annotated[AccountKey, PlainValidator(_account_rule)]
 # The spellings AccountKey.parse accepts, for pydantic-core (whose $ is the end of the text).
-_ACCOUNT_SPELLING = r"^(user:.{1,64}|system:[a-z][a-z0-9_]{0,63})$"
+_ACCOUNT_SPELLING = (
+    rf"^(user:{IDENTIFIER_CHAR}{{1,{USER_ID_CHARS_MAX}}}|system:[a-z][a-z0-9_]{{0,63}})$"
+)
 
 
 class InsufficientFunds(ChaindbError):
@@ -76,6 +96,21 @@ class TransferRequest(Input):
     reason: Reason | None = None
     challenge_id: RowId | None = None
     chain_tx_hash: TxHash | None = None
+
+    # The rules between fields, as validators of the later field (so the error names it).
+    @field_validator("credit")
+    @classmethod
+    def _credit_is_not_the_debit(cls, credit: AccountKey, info: ValidationInfo) -> AccountKey:
+        if credit == info.data.get("debit"):
+            raise ValueError("must differ from debit")
+        return credit
+
+    @field_validator("expires_at")
+    @classmethod
+    def _only_a_hold_expires(cls, expires_at: datetime | None, info: ValidationInfo) -> Any:
+        if expires_at is not None and not info.data.get("pending"):
+            raise ValueError("only a pending transfer expires")
+        return expires_at
 
 
 class PostRequest(Input):
@@ -156,21 +191,31 @@ def as_item(request: Request | TransferItem) -> Item:
     return TransferItem.of(request) if isinstance(request, TransferRequest) else request
 
 
+class _BreaksARule(Exception):
+    """An item pydantic-core accepted breaks a rule between its fields: TransferRequest
+    words the error."""
+
+
 def transfer_items(fields: list[Mapping[str, Any]]) -> list[TransferItem]:
     """Transfer requests given as mappings, validated in one call into pydantic-core."""
     try:
         checked = _TRANSFER_FIELDS.validate_python(fields)
-    except ValidationError:
+        return [_transfer_item(item) for item in checked]
+    except (ValidationError, _BreaksARule):
         return [TransferItem.of(model) for model in validated_list(TransferRequest, fields)]
-    return [_transfer_item(item) for item in checked]
 
 
 def _transfer_item(fields: dict[str, Any]) -> TransferItem:
     # The patterns have matched: both spellings parse. (Taken out, not replaced: a dict of
     # plain values is one the garbage collector does not track.)
-    debit, credit = key_from_text(fields.pop("debit")), key_from_text(fields.pop("credit"))
+    debit, credit = fields.pop("debit"), fields.pop("credit")
+    if debit == credit:  # one spelling per account: equal texts, the same account
+        raise _BreaksARule
+    debit, credit = key_from_text(debit), key_from_text(credit)
     if len(fields) == 2:  # amount and kind alone, the common case: the rest are the defaults
         return _item_of_values((debit, credit, fields["amount"], fields["kind"], *_DEFAULTS))
+    if fields.get("expires_at") is not None and not fields.get("pending"):
+        raise _BreaksARule
     return TransferItem(debit, credit, **fields)
 
 

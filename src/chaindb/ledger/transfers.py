@@ -7,7 +7,8 @@ key is retried whole (bounded); SQLite's BEGIN IMMEDIATE makes one writer at a t
 is nothing to retry.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: evaluated annotations let help() and
+# inspect.signature() show the values a Literal parameter allows (kind).
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -21,10 +22,12 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 from chaindb.database import Database, reading, writing
 from chaindb.errors import InvalidInput
 from chaindb.ledger import plain_transfer
+from chaindb.ledger.accounts import POINTS, AccountKey
 from chaindb.ledger.engine import apply
 from chaindb.ledger.requests import (
     InsufficientFunds,
     Item,
+    Kind,
     PostRequest,
     Request,
     Transfer,
@@ -49,21 +52,83 @@ _RETRYABLE_UNIQUE = {
 }
 
 
-def transfer(target: Database | Connection, **fields: Any) -> Transfer:
+def transfer(
+    target: Database | Connection,
+    *,
+    debit: str | AccountKey,
+    credit: str | AccountKey,
+    amount: int,
+    kind: Kind,
+    asset: str = POINTS,
+    pending: bool = False,
+    expires_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    reason: str | None = None,
+    challenge_id: int | None = None,
+    chain_tx_hash: str | None = None,
+) -> Transfer:
     """Move `amount` of `asset` from `debit` to `credit` ('user:<id>' or 'system:<name>').
     With pending=True the amount is only held (post_pending or void_pending settles it).
     Repeating an idempotency_key returns the first transfer and changes nothing."""
-    return run(target, [validated(TransferRequest, **fields)])[0]
+    request = validated(
+        TransferRequest,
+        debit=debit,
+        credit=credit,
+        amount=amount,
+        kind=kind,
+        asset=asset,
+        pending=pending,
+        expires_at=expires_at,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        challenge_id=challenge_id,
+        chain_tx_hash=chain_tx_hash,
+    )
+    return run(target, [request])[0]
 
 
-def post_pending(target: Database | Connection, pending_id: int, **fields: Any) -> Transfer:
+def post_pending(
+    target: Database | Connection,
+    pending_id: int,
+    *,
+    amount: int | None = None,
+    kind: Kind = "released_escrow",
+    idempotency_key: str | None = None,
+    reason: str | None = None,
+    chain_tx_hash: str | None = None,
+) -> Transfer:
     """Settle a hold: the held amount (or `amount`, less, releasing the rest) moves for good."""
-    return run(target, [validated(PostRequest, pending_id=pending_id, **fields)])[0]
+    request = validated(
+        PostRequest,
+        pending_id=pending_id,
+        amount=amount,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        chain_tx_hash=chain_tx_hash,
+    )
+    return run(target, [request])[0]
 
 
-def void_pending(target: Database | Connection, pending_id: int, **fields: Any) -> Transfer:
+def void_pending(
+    target: Database | Connection,
+    pending_id: int,
+    *,
+    kind: Kind = "refunded",
+    idempotency_key: str | None = None,
+    reason: str | None = None,
+    chain_tx_hash: str | None = None,
+) -> Transfer:
     """Release a hold: nothing moves, the held amount is available again."""
-    return run(target, [validated(VoidRequest, pending_id=pending_id, **fields)])[0]
+    request = validated(
+        VoidRequest,
+        pending_id=pending_id,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        chain_tx_hash=chain_tx_hash,
+    )
+    return run(target, [request])[0]
 
 
 def transfer_batch(
@@ -74,7 +139,7 @@ def transfer_batch(
     items = list(requests)
     if len(items) > BATCH_SIZE_MAX:
         raise InvalidInput("requests", len(items), f"at most {BATCH_SIZE_MAX} per batch")
-    return run(target, parse_requests(items)) if items else []
+    return run(target, parse_requests(items), name_positions=True) if items else []
 
 
 def get_transfer(target: Database | Connection, transfer_id: int) -> Transfer | None:
@@ -155,12 +220,14 @@ def run(
     requests: Sequence[Request | Item],
     *,
     skip_resolved: bool = False,
+    name_positions: bool = False,
 ) -> list[Transfer]:
-    """Apply `requests` in one transaction; with a Database, retry transient failures whole."""
+    """Apply `requests` in one transaction; with a Database, retry transient failures whole.
+    With name_positions, an error about one request names its position (`requests[3].amount`)."""
     items = [as_item(request) for request in requests]
     if not isinstance(target, Database):
         with writing(target) as conn:
-            return apply(conn, items, skip_resolved=skip_resolved)
+            return apply(conn, items, skip_resolved=skip_resolved, name_positions=name_positions)
 
     plain = plain_transfer.takes(target, items)
 
@@ -170,7 +237,7 @@ def run(
             if done is not None:
                 return [done]
         with target.transaction() as conn:
-            return apply(conn, items, skip_resolved=skip_resolved)
+            return apply(conn, items, skip_resolved=skip_resolved, name_positions=name_positions)
 
     # SQLite's single writer cannot deadlock: only PostgreSQL needs the retries.
     once = with_retries if target.backend == "postgresql" else _call
