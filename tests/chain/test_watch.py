@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from eth_account import Account
 from chaindb import core
 from chaindb.chain.client import connect_chain
 from chaindb.chain.sending import send_transaction
+from chaindb.chain.watch import watch
 from tests.chain.rpc_server import FlakyNode
 
 PASS_WAIT_S = 60
@@ -57,3 +59,25 @@ def test_watch_tracks_until_a_signal_then_finishes_its_pass(core_db, db_url, sto
     assert f"stopped by {signal.Signals(stop_with).name}" in output
     tracked = core.get_blockchain_transaction(core_db, sent.transaction_hash)
     assert (tracked.status, tracked.is_final) == ("success", True)
+
+
+def test_a_signal_while_the_loop_holds_its_stop_event_still_ends_it_after_the_pass(core_db, chain):
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers are installed on the main thread only")
+    stop = threading.Event()
+
+    def signal_inside_the_events_lock(*_pass):
+        # stop.wait() holds the event's lock for a moment on each call; a signal landing then
+        # ran a handler that waited for that lock on the same thread: the watcher hung.
+        with stop._cond:
+            signal.raise_signal(signal.SIGTERM)
+
+    summary = watch(
+        core_db,
+        chain,
+        interval_s=0,
+        passes_max=3,
+        on_pass=signal_inside_the_events_lock,
+        stop=stop,
+    )
+    assert (summary.passes, summary.stopped_by) == (1, "SIGTERM")

@@ -29,7 +29,7 @@ class WatchSummary:
     totals: TrackReport = field(default_factory=TrackReport)
     events_ingested: int = 0
     events_projected: int = 0
-    stopped_by: str = "pass limit"
+    stopped_by: str | None = None  # 'pass limit', 'stop event' or the signal's name
 
     def __str__(self) -> str:
         return (
@@ -54,7 +54,7 @@ def watch(
     summary = WatchSummary()
     started = time.monotonic()
     with _stop_on_signals(stop, summary):
-        while not stop.is_set() and (passes_max is None or summary.passes < passes_max):
+        while _keep_going(stop, summary, passes_max):
             report = track(db, chain, dropped_after_s=dropped_after_s)
             events = (
                 ingest_escrow_events(db, chain, escrow_address=escrow_address)
@@ -68,10 +68,19 @@ def watch(
                 summary.events_projected += events.projected
             if on_pass is not None:
                 on_pass(summary.passes, report, events)
-            if passes_max is None or summary.passes < passes_max:
+            if _keep_going(stop, summary, passes_max):
                 stop.wait(interval_s)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _keep_going(stop: threading.Event, summary: WatchSummary, passes_max: int | None) -> bool:
+    """Whether another pass runs; when not, summary.stopped_by says why."""
+    if summary.stopped_by is None and stop.is_set():
+        summary.stopped_by = "stop event"
+    if summary.stopped_by is None and passes_max is not None and summary.passes >= passes_max:
+        summary.stopped_by = "pass limit"
+    return summary.stopped_by is None
 
 
 @contextmanager
@@ -82,8 +91,11 @@ def _stop_on_signals(stop: threading.Event, summary: WatchSummary) -> Iterator[N
         return
 
     def request_stop(signum: int, _frame: Any) -> None:
-        summary.stopped_by = signal.Signals(signum).name
-        stop.set()
+        summary.stopped_by = signal.Signals(signum).name  # the loop reads it before a new pass
+        # The handler runs on the loop's own thread, possibly while the loop holds the event's
+        # lock (inside stop.wait): Event.set here would wait for that lock forever. A thread of
+        # its own takes the lock once the loop lets go of it, and ends the wait.
+        threading.Thread(target=stop.set, name="watch-stop", daemon=True).start()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
