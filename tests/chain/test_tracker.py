@@ -111,7 +111,7 @@ def test_a_transaction_the_node_never_saw_is_dropped_after_the_timeout(bridge):
     dropped = tx_of(bridge, logged)
     assert dropped.status == "dropped" and "not seen by the node" in dropped.error_message
     core.update_blockchain_transaction_status(bridge.db, logged.transaction_hash, "pending")
-    rebroadcast(bridge.chain, dropped)
+    rebroadcast(bridge.db, bridge.chain, dropped)
     assert track(bridge.db, bridge.chain).mined == 1
     assert tx_of(bridge, logged).status == "success"
 

@@ -9,7 +9,8 @@ One pass (`track`):
 3. Confirmations: head - block + 1; at the chain's depth the transaction is final and its
    effects are applied, in the same database transaction.
 Each transaction's changes commit on their own, so a pass interrupted half-way loses nothing
-and the next pass carries on.
+and the next pass carries on. A node that is not the chain this database follows is refused
+before anything changes (chain.pins): on another chain every recorded block would look reorged.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 
 from chaindb.chain.client import Chain
 from chaindb.chain.effects import apply_effects, compensate_effects
+from chaindb.chain.pins import require_followed_chain
 from chaindb.core.schema import blockchain_transactions as txs
 from chaindb.core.security_events import log_security_event
 from chaindb.core.transactions import (
@@ -68,6 +70,7 @@ class TrackReport:
 
 def track(db: Database, chain: Chain, *, dropped_after_s: float | None = None) -> TrackReport:
     """One pass over this chain's transactions (see the module's doc)."""
+    require_followed_chain(db, chain, new_chain_ok=False)
     report = TrackReport(head=chain.head())
     _heal_reorgs(db, chain, report)
     dropped_after_s = DEFAULT_DROPPED_AFTER_S if dropped_after_s is None else dropped_after_s
