@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -81,3 +82,34 @@ def test_a_signal_while_the_loop_holds_its_stop_event_still_ends_it_after_the_pa
         stop=stop,
     )
     assert (summary.passes, summary.stopped_by) == (1, "SIGTERM")
+
+
+class StopOnRetry(logging.Handler):
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self.stop = stop
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stop.set()
+
+
+def test_a_stop_while_the_node_is_down_ends_the_retries_and_the_watch(core_db):
+    stop = threading.Event()
+    retries = logging.getLogger("chaindb.chain")
+    handler = StopOnRetry(stop)  # asks to stop as the first retry is announced
+    with FlakyNode() as node:
+        chain = connect_chain(node.url)  # the default backoff: 2, 4, 8, 16, 30 s
+        chain.describe()  # chain id and genesis known while the node is up
+        node.fail_always = True
+        retries.addHandler(handler)
+        try:
+            summary = watch(core_db, chain, passes_max=3, stop=stop)
+        finally:
+            retries.removeHandler(handler)
+        failures = node.failures
+    assert (summary.passes, summary.stopped_by) == (0, "stop event")
+    assert summary.cut_short == (
+        f"the node at {node.url} did not answer: HTTP 503 Service Unavailable (1 attempt, then "
+        "the retries were stopped)"
+    )
+    assert failures == 1, "no retry after the stop"

@@ -60,6 +60,10 @@ class ChainUnavailable(ChaindbError):
     """The node kept failing; the circuit breaker is open or the retries ran out."""
 
 
+class _RetriesStopped(Exception):
+    """The interrupt was set while waiting to retry."""
+
+
 _NONCE_WORDS = ("nonce too low", "already known", "replacement transaction underpriced", "nonce")
 _GAS_WORDS = ("gas", "fee", "insufficient funds")
 
@@ -140,6 +144,7 @@ class Resilience:
         # Set (by a stopping watch): a retry's sleep ends at once and no retry follows.
         self.interrupt: threading.Event | None = None
         self._last_cause = "no answer"
+        self._attempts_failed = 0
 
     @property
     def node_url(self) -> str | None:
@@ -170,12 +175,18 @@ class Resilience:
             ),
             wait=self.policy.wait(),
             stop=stop,
-            sleep=self.interrupt.wait if self.interrupt is not None else time.sleep,
+            sleep=self._sleep,
             before_sleep=self._log_retry,
             reraise=True,
         )
         try:
             return retrying(self.breaker.call, action)
+        except _RetriesStopped:
+            attempts = self._attempts_failed
+            raise ChainUnavailable(
+                f"{self.node} did not answer: {self._last_cause} ({attempts} "
+                f"attempt{'s' * (attempts != 1)}, then the retries were stopped)"
+            ) from None
         except pybreaker.CircuitBreakerError as error:
             if error.__context__ is not None:  # this call's failure opened it
                 self._last_cause = self.describe(error.__context__)
@@ -194,6 +205,13 @@ class Resilience:
                 f"({attempts} attempt{'s' * (attempts != 1)})"
             ) from error
 
+    def _sleep(self, seconds: float) -> None:
+        """Wait before a retry; an interrupt ends the wait, and the retries with it."""
+        if self.interrupt is None:
+            time.sleep(seconds)
+        elif self.interrupt.wait(seconds):
+            raise _RetriesStopped
+
     def describe(self, error: BaseException) -> str:
         """The cause of a failed call in a few words, the node's secrets masked."""
         return self.masked(describe_cause(error))
@@ -202,6 +220,7 @@ class Resilience:
         error = state.outcome.exception() if state.outcome else None
         if error is not None:
             self._last_cause = self.describe(error)
+        self._attempts_failed = state.attempt_number
         log.warning(
             "%s failed (%s): retry %d of %d in %.3g s",
             self.node,
