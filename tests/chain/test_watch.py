@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -18,8 +19,10 @@ from chaindb.chain.client import connect_chain
 from chaindb.chain.sending import send_transaction
 from chaindb.chain.watch import watch
 from tests.chain.rpc_server import FlakyNode
+from tests.conftest import run_cli
 
 PASS_WAIT_S = 60
+API_KEY = "0123456789abcdef0123456789abcdef"
 
 
 @pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT])
@@ -55,6 +58,10 @@ def test_watch_tracks_until_a_signal_then_finishes_its_pass(core_db, db_url, sto
         watcher.send_signal(stop_with)
         out, err = watcher.communicate(timeout=PASS_WAIT_S)
     assert watcher.returncode == 0, err
+    assert (
+        f"chain: {chain.chain_id} (genesis {chain.genesis_hash}) via the node at {node.url}\n"
+        in err
+    )
     output = "".join(lines) + out
     assert "pass 1: head 1: 1 mined, 1 final" in output
     assert f"stopped by {signal.Signals(stop_with).name}" in output
@@ -82,6 +89,41 @@ def test_a_signal_while_the_loop_holds_its_stop_event_still_ends_it_after_the_pa
         stop=stop,
     )
     assert (summary.passes, summary.stopped_by) == (1, "SIGTERM")
+
+
+def test_watch_names_its_chain_shows_retries_on_stderr_and_prints_json_lines(core_db, db_url):
+    with FlakyNode() as node:
+        chain = connect_chain(node.url)
+        payer = Account.from_key(node.tester.backend.account_keys[1].to_bytes())
+        send_transaction(
+            core_db, chain, payer, {"to": payer.address, "value": 1}, transaction_type="payment"
+        )
+        node.fail_next = 1  # the watcher's first request: retried after the first backoff
+        watched = run_cli(
+            "watch",
+            *("--rpc-url", f"{node.url}/v3/{API_KEY}", "--passes", "2", "--interval", "0"),
+            *("--confirmations", "1", "--json"),
+            env={"CHAINDB_URL": db_url},
+        )
+    assert watched.returncode == 0, watched.stderr
+    assert API_KEY not in watched.stderr + watched.stdout
+    shown = f"the node at {node.url}/v3/***"
+    assert f"{shown} failed (HTTP 503 Service Unavailable): retry 1 of 5 in " in watched.stderr
+    assert f"chain: {chain.chain_id} (genesis {chain.genesis_hash}) via {shown}" in watched.stderr
+    first, second, summary = (json.loads(line) for line in watched.stdout.splitlines())
+    assert (first["kind"], first["pass"], first["tracked"]["finalized"]) == ("pass", 1, 1)
+    assert (second["pass"], second["events"]) == (2, None)
+    assert summary["kind"] == "summary"
+    assert (summary["passes"], summary["stopped_by"], summary["tracked"]["mined"]) == (
+        2,
+        "pass limit",
+        1,
+    )
+    assert (summary["chain_id"], summary["genesis_hash"], summary["node"]) == (
+        chain.chain_id,
+        chain.genesis_hash,
+        shown,
+    )
 
 
 class StopOnRetry(logging.Handler):

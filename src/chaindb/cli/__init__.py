@@ -77,6 +77,12 @@ def main() -> None:
     """Entry point: chaindb errors become a one-line message and exit code 1."""
     try:
         command()(prog_name="chaindb")
+    except ModuleNotFoundError as error:
+        hint = chain.missing_chain_extra(error)  # the optional extra a command needs
+        if hint is None:
+            raise
+        error_console.print(f"error: {hint}", markup=False)
+        sys.exit(1)
     except ChaindbError as error:
         error_console.print(f"error: {masked_text(str(error))}", markup=False)
         sys.exit(1)
