@@ -55,6 +55,8 @@ def test_watch_tracks_until_a_signal_then_finishes_its_pass(core_db, db_url, sto
         deadline = time.monotonic() + PASS_WAIT_S
         while not any(line.startswith("pass 2") for line in lines) and time.monotonic() < deadline:
             lines.append(watcher.stdout.readline())
+            if not lines[-1]:
+                break  # the watcher ended early: its stderr says why
         watcher.send_signal(stop_with)
         out, err = watcher.communicate(timeout=PASS_WAIT_S)
     assert watcher.returncode == 0, err
