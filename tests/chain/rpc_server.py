@@ -1,4 +1,5 @@
-"""A real JSON-RPC server over HTTP in front of an in-process chain, which fails on purpose."""
+"""A real JSON-RPC server over HTTP in front of an in-process chain, which fails on purpose (and
+can claim another chain id, as a node of another network would)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,22 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed
 from web3 import EthereumTesterProvider, Web3
 from web3._utils.encoding import Web3JsonEncoder
 from web3.datastructures import NamedElementOnion
 
+from chaindb.chain.client import new_in_process_tester
+
 
 class FlakyNode:
     """Serves eth-tester over HTTP. fail_next answers that many requests with 503; fail_always
-    answers every request with 503; fail_every fails one request in n."""
+    answers every request with 503; fail_every fails one request in n. chain_id, when given, is
+    the chain id it answers eth_chainId with."""
 
-    def __init__(self) -> None:
-        self.tester = EthereumTester(PyEVMBackend())
+    def __init__(self, *, chain_id: int | None = None) -> None:
+        self.tester = new_in_process_tester()
+        self.chain_id = chain_id
         provider = EthereumTesterProvider(self.tester)
         # The provider shapes eth-tester's answers into JSON-RPC in its middleware.
         self.handle = provider.request_func(Web3(provider), NamedElementOnion([]))
@@ -66,6 +70,8 @@ class FlakyNode:
                 self.fail_next = max(0, self.fail_next - 1)
                 self.failures += 1
                 return 503, {"jsonrpc": "2.0", "id": body.get("id"), "error": "unavailable"}
+            if self.chain_id is not None and body["method"] == "eth_chainId":
+                return 200, {"jsonrpc": "2.0", "id": body.get("id"), "result": hex(self.chain_id)}
             try:
                 response = dict(self.handle(body["method"], body.get("params", [])))
             except TransactionFailed as error:  # a node answers a revert, it does not hang up

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import socket
 import time
 
 import pytest
@@ -26,6 +29,7 @@ from chaindb.chain.tracker import track
 from tests.chain.rpc_server import FlakyNode
 
 FAST = RetryPolicy(first_wait_s=0.01, max_wait_s=0.04, jitter_s=0.005)
+API_KEY = "0123456789abcdef0123456789abcdef"  # as in https://mainnet.infura.io/v3/KEY
 
 
 @pytest.fixture
@@ -81,6 +85,49 @@ def test_network_errors_are_retried_until_the_node_answers(node):
     assert (node.failures, node.requests) == (3, 4)
 
 
+def test_each_retry_is_logged_with_the_node_masked_the_cause_and_the_next_delay(node, caplog):
+    chain = connect_chain(f"{node.url}/v3/{API_KEY}", resilience=Resilience(FAST))
+    node.fail_next = 2
+    with caplog.at_level(logging.WARNING, logger="chaindb.chain"):
+        assert chain.head() == 0
+    lines = [record.getMessage() for record in caplog.records if record.name == "chaindb.chain"]
+    assert len(lines) == 2
+    for attempt, line in enumerate(lines, start=1):
+        expected = (
+            rf"the node at {re.escape(node.url)}/v3/\*\*\* failed \(HTTP 503 Service "
+            rf"Unavailable\): retry {attempt} of 5 in [0-9.]+ s"
+        )
+        assert re.fullmatch(expected, line), line
+
+
+def test_a_node_that_never_answers_is_named_with_the_cause(node):
+    host = node.url.removeprefix("http://")
+    url = f"http://chaindb:hunter2@{host}/v3/{API_KEY}?apikey=secret42"
+    chain = connect_chain(url, resilience=Resilience(FAST, failures_to_open=100))
+    node.fail_always = True
+    with pytest.raises(ChainUnavailable) as failed:
+        chain.head()
+    assert str(failed.value) == (
+        f"the node at http://chaindb:***@{host}/v3/***?apikey=*** did not answer: "
+        "HTTP 503 Service Unavailable (6 attempts)"
+    )
+    for secret in ("hunter2", API_KEY, "secret42"):
+        assert secret not in str(failed.value)
+
+
+def test_a_node_nobody_listens_on_is_named_with_the_cause():
+    with socket.socket() as probe:  # a port that was free a moment ago: nobody listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    chain = connect_chain(f"http://127.0.0.1:{port}", resilience=Resilience(FAST))
+    with pytest.raises(ChainUnavailable) as failed:
+        chain.head()
+    assert str(failed.value) == (  # the breaker opens on the fifth failure, before a sixth try
+        f"the node at http://127.0.0.1:{port} failed 5 times in a row (last: Connection "
+        "refused): circuit open, next probe in up to 30 s"
+    )
+
+
 def test_execution_errors_are_not_retried(node, core_db):
     chain = over_http(node)
     deployer = Account.from_key(node.tester.backend.account_keys[0].to_bytes())
@@ -95,9 +142,13 @@ def test_execution_errors_are_not_retried(node, core_db):
 def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(node):
     chain = over_http(node, failures_to_open=3, reset_timeout_s=0.3)
     node.fail_always = True
-    with pytest.raises(ChainUnavailable, match="circuit open"):
+    with pytest.raises(ChainUnavailable) as opened:
         for _ in range(3):
             chain.head()
+    assert str(opened.value) == (
+        f"the node at {node.url} failed 3 times in a row (last: HTTP 503 Service Unavailable): "
+        "circuit open, next probe in up to 0.3 s"
+    )
     assert chain.resilience.state == "open"
     seen = node.requests
     with pytest.raises(ChainUnavailable):

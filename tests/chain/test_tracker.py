@@ -111,7 +111,7 @@ def test_a_transaction_the_node_never_saw_is_dropped_after_the_timeout(bridge):
     dropped = tx_of(bridge, logged)
     assert dropped.status == "dropped" and "not seen by the node" in dropped.error_message
     core.update_blockchain_transaction_status(bridge.db, logged.transaction_hash, "pending")
-    rebroadcast(bridge.chain, dropped)
+    rebroadcast(bridge.db, bridge.chain, dropped)
     assert track(bridge.db, bridge.chain).mined == 1
     assert tx_of(bridge, logged).status == "success"
 
@@ -127,3 +127,16 @@ def test_rerunning_the_tracker_over_the_same_blocks_changes_nothing(bridge):
     with bridge.db.read() as conn:
         after = conn.execute(sa.text("SELECT * FROM blockchain_transactions ORDER BY id")).all()
     assert after == before
+
+
+def test_a_pass_reports_its_progress_through_the_pending_transactions(bridge):
+    bridge.chain.tester.disable_auto_mine_transactions()
+    for payer in bridge.players.values():  # one each: eth-tester queues one nonce per sender
+        send_transaction(
+            bridge.db, bridge.chain, payer, {"to": payer.address, "value": 1}, transaction_type="p"
+        )
+    heard = []
+    track(bridge.db, bridge.chain, progress=lambda *step: heard.append(step))
+    pending = [done for step, done, total in heard if step == "following pending transactions"]
+    assert pending == [0, 1, 2, 3]
+    assert {total for step, _, total in heard if step == "following pending transactions"} == {3}

@@ -1,5 +1,9 @@
 """A chain to talk to: any JSON-RPC node (CHAINDB_RPC_URL), or eth-tester's in-process EVM.
 
+A chain is known by its CAIP-2 id and its genesis (block 0) hash: two nodes with the same chain
+id but different genesis blocks are two chains (see chain.pins). Each in-process EVM is a chain
+of its own, its genesis made unique.
+
 Every read and write goes through `Resilience` (retries with backoff, circuit breaker). Writes
 are signed locally: chaindb keeps the raw signed transaction (to rebroadcast, or to spot the
 transaction that replaced it) and picks nonces itself, since a node's 'pending' count ignores
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.resources import files
@@ -22,13 +27,15 @@ from web3 import Web3
 from web3.exceptions import BlockNotFound, TransactionNotFound
 from web3.providers.rpc import HTTPProvider
 
-from chaindb.chain.resilience import Resilience
-from chaindb.errors import ConfigError
+from chaindb.chain.resilience import ChainUnavailable, Resilience
+from chaindb.errors import ConfigError, InvalidInput
 from chaindb.types import parse_chain_id
 
 DEFAULT_CONFIRMATIONS = 12
 IN_PROCESS_CONFIRMATIONS = 3
 RPC_TIMEOUT_S = 10
+IN_PROCESS_NODE = "a new in-process EVM (no CHAINDB_RPC_URL)"  # it lives as long as the process
+GENESIS_EXTRA_DATA_BYTES = 32  # the most a block header's extra data holds
 
 
 def contract_artifact(name: str) -> dict[str, Any]:
@@ -38,12 +45,14 @@ def contract_artifact(name: str) -> dict[str, Any]:
 
 @dataclass
 class Chain:
-    """One chain: its web3 handle, CAIP-2 id, confirmation depth and resilient calls."""
+    """One chain: its web3 handle, CAIP-2 id, genesis hash, confirmation depth, resilient calls
+    and the node it talks to (`node`: 'the node at URL', the URL masked, as it may be shown)."""
 
     w3: Web3
     confirmations_required: int
     resilience: Resilience = field(default_factory=Resilience)
     tester: Any = None  # eth-tester's EthereumTester when in process
+    node: str = IN_PROCESS_NODE
 
     @cached_property
     def numeric_id(self) -> int:
@@ -52,6 +61,18 @@ class Chain:
     @property
     def chain_id(self) -> str:
         return parse_chain_id(self.numeric_id)
+
+    @cached_property
+    def genesis_hash(self) -> str:
+        """The hash of block 0: with the chain id, what tells this chain from any other."""
+        genesis = self.block_hash(0)
+        if genesis is None:
+            raise ChainUnavailable(f"{self.node} has no block 0: cannot tell which chain it is")
+        return genesis
+
+    def describe(self) -> str:
+        """'eip155:1 (genesis 0xd4e5…) via the node at https://…/v3/***'."""
+        return f"{self.chain_id} (genesis {self.genesis_hash}) via {self.node}"
 
     def call(self, action: Any, *, retry: bool = True) -> Any:
         return self.resilience.call(action, retry=retry)
@@ -84,7 +105,9 @@ class Chain:
         return int(self.call(lambda: self.w3.eth.get_transaction_count(address, "latest")))
 
     def send_raw(self, raw: bytes) -> str:
-        tx_hash = self.call(lambda: self.w3.eth.send_raw_transaction(raw), retry=False)
+        # Retrying is safe: the same signed bytes are the same transaction (same nonce, same
+        # hash), which a node that got them the first time answers with "already known".
+        tx_hash = self.call(lambda: self.w3.eth.send_raw_transaction(raw))
         return "0x" + bytes(tx_hash).hex()
 
     def funded_account(self, index: int = 0) -> LocalAccount:
@@ -104,19 +127,36 @@ def connect_chain(
     """The chain at `rpc_url` (else CHAINDB_RPC_URL), or a fresh in-process EVM when neither is
     set. Confirmations before a transaction is final: CHAINDB_CONFIRMATIONS, else 12 on a real
     node and 3 in process."""
+    if confirmations is not None and confirmations < 1:
+        raise InvalidInput("confirmations", confirmations, "must be a whole number >= 1")
     url = rpc_url or os.environ.get("CHAINDB_RPC_URL")
     depth = confirmations or _env_int("CHAINDB_CONFIRMATIONS")
+    resilience = resilience or Resilience()
     if url:
         provider = HTTPProvider(
             url, request_kwargs={"timeout": RPC_TIMEOUT_S}, exception_retry_configuration=None
         )
-        return Chain(Web3(provider), depth or DEFAULT_CONFIRMATIONS, resilience or Resilience())
-    from eth_tester import EthereumTester, PyEVMBackend
+        if resilience.node_url is None:  # a Resilience serves one node: it names it in errors
+            resilience.node_url = url
+        depth = depth or DEFAULT_CONFIRMATIONS
+        return Chain(Web3(provider), depth, resilience, node=resilience.node)
     from web3 import EthereumTesterProvider
 
-    tester = EthereumTester(PyEVMBackend())
+    tester = new_in_process_tester()
     w3 = Web3(EthereumTesterProvider(tester))
-    return Chain(w3, depth or IN_PROCESS_CONFIRMATIONS, resilience or Resilience(), tester)
+    if resilience.node_url is None:
+        resilience.node = IN_PROCESS_NODE
+    return Chain(w3, depth or IN_PROCESS_CONFIRMATIONS, resilience, tester)
+
+
+def new_in_process_tester() -> Any:
+    """A new eth-tester EVM whose genesis no other has: eth-tester stamps genesis with the
+    current second only, so two made in the same second would pass for one chain."""
+    from eth_tester import EthereumTester, PyEVMBackend
+
+    unique = {"extra_data": secrets.token_bytes(GENESIS_EXTRA_DATA_BYTES)}
+    backend = PyEVMBackend(genesis_parameters=PyEVMBackend.generate_genesis_params(unique))
+    return EthereumTester(backend)
 
 
 def _env_int(name: str) -> int | None:

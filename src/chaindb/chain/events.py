@@ -5,7 +5,9 @@ blocks twice adds nothing. It is reorg-safe: rows whose block left the canonical
 marked removed (never deleted), and the read cursor remembers its block's hash, so a reorg under
 it makes the next pass re-read recent blocks. Projection waits for finality: a Staked log
 becomes an escrow record (deposit + hold), a Claimed log marks the payout claimed; Resolved is
-recorded only (the resolve transaction's effect settles the challenge).
+recorded only (the resolve transaction's effect settles the challenge). A node that is not the
+chain this database follows is refused first (chain.pins); the first rows read from a chain pin
+it, in the transaction that stores them.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from web3.exceptions import MismatchedABI
 
 from chaindb.chain.client import Chain
 from chaindb.chain.escrow import deployed_escrow, escrow_contract
+from chaindb.chain.pins import pin_chain, require_followed_chain
 from chaindb.chain.schema import chain_cursors, chain_events
 from chaindb.challenges.escrow import create_escrow_record
 from chaindb.challenges.settlement import claim_payout
 from chaindb.core.schema import user_wallet_addresses as wallets
 from chaindb.core.security_events import log_security_event
 from chaindb.database import Database, dialect_insert
-from chaindb.errors import ChaindbError
-from chaindb.types import utc_now
+from chaindb.errors import ChaindbError, InvalidInput
+from chaindb.types import display_address, parse_address, utc_now
 
 EVENTS = ("Staked", "Resolved", "Claimed")
 SIDES = {1: "YES", 2: "NO"}
@@ -50,7 +53,9 @@ def ingest_escrow_events(
     db: Database, chain: Chain, *, escrow_address: str | None = None
 ) -> IngestReport:
     """One pass: mark orphaned logs removed, read new blocks, project what became final."""
-    escrow = escrow_address or deployed_escrow(db, chain)
+    given = None if escrow_address is None else evm_address(escrow_address, "escrow_address")
+    require_followed_chain(db, chain, new_chain_ok=True)
+    escrow = given or deployed_escrow(db, chain)
     stream = f"escrow:{escrow.lower()}"
     head = chain.head()
     report = IngestReport(removed=_mark_orphaned(db, chain, head))
@@ -62,6 +67,7 @@ def ingest_escrow_events(
         )
         rows = [_row(chain, escrow, log) for log in logs]
         with db.transaction() as conn:
+            pin_chain(conn, chain)
             if rows:
                 inserted = conn.execute(
                     dialect_insert(conn, chain_events)
@@ -74,6 +80,14 @@ def ingest_escrow_events(
         report.from_block, report.to_block = start, end
     _project_final(db, chain, head, report)
     return report
+
+
+def evm_address(value: object, field: str) -> str:
+    """An EVM address as web3 takes it (EIP-55), or InvalidInput naming `field`."""
+    canonical = parse_address(value, field)
+    if not canonical.startswith("0x"):
+        raise InvalidInput(field, value, "must be an EVM address (0x + 40 hex)")
+    return display_address(canonical)
 
 
 def _start_block(db: Database, chain: Chain, stream: str) -> int:

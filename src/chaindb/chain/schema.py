@@ -1,10 +1,11 @@
-"""What the chain bridge remembers (migration chain_0001 builds exactly these).
+"""What the chain bridge remembers (migrations chain_0001 and chain_0002 build exactly these).
 
 chain_tx_effects: the ledger effects tied to a transaction, applied once it is final, undone by
 compensating transfers if its block leaves the canonical chain, applied again when it is mined
 again. chain_events: the escrow contract's logs, one row per (block hash, log index), marked
 removed (never deleted) when their block is orphaned. chain_cursors: how far each log stream
-has been read, and the hash of that block.
+has been read, and the hash of that block. chain_pins: the genesis hash of each chain the
+database follows, recorded with its first transaction or event (see chain.pins).
 """
 
 from __future__ import annotations
@@ -79,4 +80,13 @@ chain_cursors = sa.Table(
     sa.Column("block_number", sa.BigInteger, nullable=False),
     sa.Column("block_hash", sa.String(66), hash32_check("block_hash"), nullable=True),
     timestamp("updated_at"),
+)
+
+chain_pins = sa.Table(
+    "chain_pins",
+    metadata,
+    chain_id(primary_key=True),
+    sa.Column("genesis_hash", sa.String(66), hash32_check("genesis_hash"), nullable=False),
+    sa.Column("pinned_via", sa.Text, nullable=False),  # the node, its URL masked
+    timestamp("pinned_at"),
 )

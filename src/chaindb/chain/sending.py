@@ -4,7 +4,8 @@ The transaction is signed locally and logged as pending, raw bytes included, bef
 broadcast: if the process dies after sending, the row is already there (and the tracker follows
 it); if it dies before, rerunning signs the same nonce again. Nonces come from chaindb's own log
 and the node's mined count, whichever is higher: a node's 'pending' count misses transactions it
-has not seen.
+has not seen. A node that is not the chain this database follows is refused before anything
+is signed (chain.pins); the first transaction on a chain pins it, in the transaction that logs it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hexbytes import HexBytes
 
 from chaindb.chain.client import Chain
 from chaindb.chain.effects import register_effect
+from chaindb.chain.pins import pin_chain, require_followed_chain
 from chaindb.chain.resilience import ErrorKind, bump_gas, classify
 from chaindb.core.schema import blockchain_transactions as txs
 from chaindb.core.transactions import BlockchainTransaction, log_blockchain_transaction
@@ -79,6 +81,7 @@ def send_transaction(
 ) -> BlockchainTransaction:
     """Sign `call` (to, data, value...), log it as pending together with the ledger `effects`
     it will have once final (see chain.effects), then broadcast it."""
+    require_followed_chain(db, chain, new_chain_ok=True)
     if nonce is None:
         nonce = next_nonce(db, chain, sender.address)
     transaction = build_transaction(chain, sender, call, nonce=nonce)
@@ -103,6 +106,7 @@ def replace_transaction(
     gets mined first, the replacement fails as a nonce error)."""
     if original.nonce is None or original.gas_price_wei is None:
         raise SendFailed(f"{original.transaction_hash} has no nonce or gas price to replace")
+    require_followed_chain(db, chain, new_chain_ok=False)
     replacement = call or {"to": sender.address, "value": 0, "gas": 21_000}  # a cancel
     # The original's tip is at most its max fee: bumping both from the max fee outbids it.
     fee = original.gas_price_wei
@@ -112,10 +116,16 @@ def replace_transaction(
     return _sign_log_broadcast(db, chain, sender, transaction, (), labels)
 
 
-def rebroadcast(chain: Chain, transaction: BlockchainTransaction) -> None:
+def rebroadcast(db: Database, chain: Chain, transaction: BlockchainTransaction) -> None:
     """Send the stored raw bytes again (after a reorg dropped it from the chain)."""
     if transaction.raw_transaction is None:
         raise SendFailed(f"{transaction.transaction_hash} has no raw transaction stored")
+    if transaction.chain_id != chain.chain_id:
+        raise SendFailed(
+            f"{transaction.transaction_hash} was sent on {transaction.chain_id}, not on "
+            f"{chain.chain_id} ({chain.node})"
+        )
+    require_followed_chain(db, chain, new_chain_ok=False)
     _broadcast(chain, HexBytes(transaction.raw_transaction), transaction.transaction_hash)
 
 
@@ -131,6 +141,7 @@ def _sign_log_broadcast(
     raw = bytes(signed.raw_transaction)
     tx_hash = "0x" + bytes(signed.hash).hex()
     with db.transaction() as conn:
+        pin_chain(conn, chain)
         logged = log_blockchain_transaction(
             conn,
             chain_id=chain.chain_id,

@@ -19,6 +19,7 @@ from eth_account.signers.local import LocalAccount
 
 from chaindb.chain.client import Chain
 from chaindb.chain.escrow import deployed_escrow, resolve_call
+from chaindb.chain.pins import require_followed_chain
 from chaindb.chain.sending import rebroadcast, send_transaction
 from chaindb.chain.signatures import (
     log_resolution_signature,
@@ -54,6 +55,7 @@ def resolve_challenge_on_chain(
 ) -> OnChainResolution:
     """Resolve `challenge_id` on chain for `winning_side` ('YES', 'NO', None = draw). The
     ledger moves when the transaction is final (chain.tracker.track)."""
+    require_followed_chain(db, chain, new_chain_ok=True)  # before the signature is logged
     escrow = escrow_address or deployed_escrow(db, chain)
     signed = sign_resolution(
         admin,
@@ -75,7 +77,7 @@ def resolve_challenge_on_chain(
     submitted = _submitted(db, chain, challenge_id)
     if submitted is not None:
         if chain.transaction(submitted.transaction_hash) is None and submitted.status == "pending":
-            rebroadcast(chain, submitted)  # logged, then the process died before sending
+            rebroadcast(db, chain, submitted)  # logged, then the process died before sending
         return OnChainResolution(signature, submitted)
     effect = {
         "challenge_id": challenge_id,

@@ -9,19 +9,22 @@ One pass (`track`):
 3. Confirmations: head - block + 1; at the chain's depth the transaction is final and its
    effects are applied, in the same database transaction.
 Each transaction's changes commit on their own, so a pass interrupted half-way loses nothing
-and the next pass carries on.
+and the next pass carries on. A node that is not the chain this database follows is refused
+before anything changes (chain.pins): on another chain every recorded block would look reorged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from chaindb.chain.client import Chain
 from chaindb.chain.effects import apply_effects, compensate_effects
+from chaindb.chain.pins import require_followed_chain
 from chaindb.core.schema import blockchain_transactions as txs
 from chaindb.core.security_events import log_security_event
 from chaindb.core.transactions import (
@@ -36,6 +39,23 @@ from chaindb.types import utc_now
 REORG_WINDOW_BLOCKS = 256  # mined transactions this close to the head are checked each pass
 REPLACEMENT_SCAN_BLOCKS = 256  # how far back to look for the transaction that took a nonce
 DEFAULT_DROPPED_AFTER_S = 600.0
+
+# What a pass is doing, for a progress bar: (step, items done so far, items in the step).
+Progress = Callable[[str, int, int], None]
+T = TypeVar("T")
+
+
+def _no_progress(_step: str, _done: int, _total: int) -> None:
+    pass
+
+
+def _reported(items: list[T], step: str, progress: Progress) -> Iterator[T]:
+    """The items, telling `progress` how many are done before each one and once all are."""
+    for done, item in enumerate(items):
+        progress(step, done, len(items))
+        yield item
+    if items:
+        progress(step, len(items), len(items))
 
 
 @dataclass
@@ -66,24 +86,36 @@ class TrackReport:
         )
 
 
-def track(db: Database, chain: Chain, *, dropped_after_s: float | None = None) -> TrackReport:
-    """One pass over this chain's transactions (see the module's doc)."""
+def track(
+    db: Database,
+    chain: Chain,
+    *,
+    dropped_after_s: float | None = None,
+    progress: Progress | None = None,
+) -> TrackReport:
+    """One pass over this chain's transactions (see the module's doc); `progress` hears of
+    each transaction or block looked at."""
+    require_followed_chain(db, chain, new_chain_ok=False)
+    progress = progress or _no_progress
     report = TrackReport(head=chain.head())
-    _heal_reorgs(db, chain, report)
+    _heal_reorgs(db, chain, report, progress)
     dropped_after_s = DEFAULT_DROPPED_AFTER_S if dropped_after_s is None else dropped_after_s
-    _follow_pending(db, chain, report, dropped_after_s)
-    _count_confirmations(db, chain, report)
+    _follow_pending(db, chain, report, dropped_after_s, progress)
+    _count_confirmations(db, chain, report, progress)
     return report
 
 
-def _heal_reorgs(db: Database, chain: Chain, report: TrackReport) -> None:
+def _heal_reorgs(db: Database, chain: Chain, report: TrackReport, progress: Progress) -> None:
     mined = _transactions(
         db,
         chain,
         txs.c.status.in_(("success", "failed")),
         txs.c.block_number >= report.head - REORG_WINDOW_BLOCKS,
     )
-    canonical = {n: chain.block_hash(n) for n in {tx.block_number for tx in mined}}
+    heights = sorted({tx.block_number for tx in mined})
+    canonical = {
+        n: chain.block_hash(n) for n in _reported(heights, "checking blocks for reorgs", progress)
+    }
     for tx in mined:
         if canonical[tx.block_number] == tx.block_hash:
             continue
@@ -106,10 +138,11 @@ def _heal_reorgs(db: Database, chain: Chain, report: TrackReport) -> None:
 
 
 def _follow_pending(
-    db: Database, chain: Chain, report: TrackReport, dropped_after_s: float
+    db: Database, chain: Chain, report: TrackReport, dropped_after_s: float, progress: Progress
 ) -> None:
     mined_nonces: dict[str, int] = {}
-    for tx in _transactions(db, chain, txs.c.status == "pending"):
+    pending = _transactions(db, chain, txs.c.status == "pending")
+    for tx in _reported(pending, "following pending transactions", progress):
         receipt = chain.receipt(tx.transaction_hash)
         if receipt is not None:
             _record_receipt(db, chain, tx, receipt)
@@ -146,8 +179,11 @@ def _follow_pending(
             report.dropped += 1
 
 
-def _count_confirmations(db: Database, chain: Chain, report: TrackReport) -> None:
-    for tx in _transactions(db, chain, txs.c.status.in_(("success", "failed")), ~txs.c.is_final):
+def _count_confirmations(
+    db: Database, chain: Chain, report: TrackReport, progress: Progress
+) -> None:
+    unfinal = _transactions(db, chain, txs.c.status.in_(("success", "failed")), ~txs.c.is_final)
+    for tx in _reported(unfinal, "counting confirmations", progress):
         confirmations = report.head - tx.block_number + 1
         final = confirmations >= chain.confirmations_required
         if confirmations == tx.confirmations and not final:

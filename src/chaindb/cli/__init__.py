@@ -81,6 +81,12 @@ def main() -> None:
     with --json, stdout gets them as JSON too (a script reading stdout still parses it)."""
     try:
         command()(prog_name="chaindb")
+    except ModuleNotFoundError as error:
+        hint = chain.missing_chain_extra(error)  # the optional extra a command needs
+        if hint is None:
+            raise
+        error_console.print(f"error: {hint}", markup=False)
+        sys.exit(1)
     except ChaindbError as error:
         _fail(f"error: {masked_text(str(error))}", type(error).__name__)
     except SQLAlchemyError as error:

@@ -7,7 +7,10 @@ import typer
 from chaindb.challenges import backfill_points
 from chaindb.cli.output import console, error_console, open_database, print_json
 
-challenges_app = typer.Typer(help="Challenges (seed 000).", no_args_is_help=True)
+challenges_app = typer.Typer(
+    help="Challenges between users: stakes held in escrow, resolution, payouts and points.",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
