@@ -4,19 +4,22 @@ the ledger; then a reorg takes the resolution away, and the chain heals: paid ex
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from eth_account import Account
 from eth_utils import keccak
 from rich.console import Console
 from rich.table import Table
 
 from chaindb import challenges, core, ledger
-from chaindb.chain.client import Chain, connect_chain
-from chaindb.chain.escrow import deploy_escrow, escrow_contract, stake_on_chain
-from chaindb.chain.events import ingest_escrow_events
-from chaindb.chain.settlement import resolve_challenge_on_chain
-from chaindb.chain.tracker import track
-from chaindb.core.schema import blockchain_transactions, v_blockchain_tx_summary
+from chaindb.chain import (
+    Chain,
+    connect_chain,
+    deploy_escrow,
+    escrow_contract,
+    ingest_escrow_events,
+    resolve_challenge_on_chain,
+    stake_on_chain,
+    track,
+)
 from chaindb.database import Database
 from chaindb.errors import ChaindbError
 
@@ -151,13 +154,7 @@ def _print_leaderboard(db: Database, console: Console) -> None:
 
 def _print_tx_summary(db: Database, console: Console) -> None:
     table = Table("type", "status", "count", "gas", "value (ETH)", title="v_blockchain_tx_summary")
-    with db.read() as conn:
-        rows = conn.execute(
-            sa.select(v_blockchain_tx_summary).order_by(
-                v_blockchain_tx_summary.c.transaction_type, v_blockchain_tx_summary.c.status
-            )
-        ).all()
-    for row in rows:
+    for row in core.get_blockchain_tx_summary(db):
         table.add_row(
             row.transaction_type,
             row.status,
@@ -171,13 +168,7 @@ def _print_tx_summary(db: Database, console: Console) -> None:
 def _refuse_used_database(db: Database, chain: Chain) -> None:
     """The in-process chain starts empty each run; a database that followed an earlier one
     would expect nonces and blocks this chain never had."""
-    with db.read() as conn:
-        used = conn.execute(
-            sa.select(blockchain_transactions.c.id)
-            .where(blockchain_transactions.c.chain_id == chain.chain_id)
-            .limit(1)
-        ).first()
-    if used is not None:
+    if core.find_blockchain_transactions(db, chain_id=chain.chain_id, limit=1):
         raise ChaindbError(
             "this database already followed an in-process chain: run the demo on a fresh "
             "database (make demo starts from a new ./chaindb.sqlite3)"

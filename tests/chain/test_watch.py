@@ -17,7 +17,7 @@ from eth_account import Account
 from chaindb import core
 from chaindb.chain.client import connect_chain
 from chaindb.chain.sending import send_transaction
-from chaindb.chain.watch import watch
+from chaindb.chain.watching import watch
 from tests.chain.rpc_server import FlakyNode
 from tests.conftest import run_cli
 

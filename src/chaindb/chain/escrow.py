@@ -14,13 +14,13 @@ from web3.contract import Contract
 from chaindb.chain.client import Chain, contract_artifact
 from chaindb.chain.sending import send_transaction
 from chaindb.chain.signatures import WINNER_CODES, SignedResolution
-from chaindb.core.contracts import (
+from chaindb.core import (
+    BlockchainTransaction,
     ContractDeployment,
     add_contract_admin,
     get_contract_by_name,
     record_contract_deployment,
 )
-from chaindb.core.transactions import BlockchainTransaction
 from chaindb.database import Database
 from chaindb.errors import NotFound
 

@@ -22,10 +22,8 @@ from chaindb.chain.client import Chain
 from chaindb.chain.escrow import deployed_escrow, escrow_contract
 from chaindb.chain.pins import pin_chain, require_followed_chain
 from chaindb.chain.schema import chain_cursors, chain_events
-from chaindb.challenges.escrow import create_escrow_record
-from chaindb.challenges.settlement import claim_payout
-from chaindb.core.schema import user_wallet_addresses as wallets
-from chaindb.core.security_events import log_security_event
+from chaindb.challenges import claim_payout, create_escrow_record
+from chaindb.core import get_wallet_owner, log_security_event
 from chaindb.database import Database, dialect_insert
 from chaindb.errors import ChaindbError, InvalidInput
 from chaindb.types import display_address, parse_address, utc_now
@@ -227,11 +225,7 @@ def _project(conn: sa.Connection, chain: Chain, row: Any) -> str | None:
 
 
 def _owner(conn: sa.Connection, chain: Chain, address: str) -> str:
-    user = conn.execute(
-        sa.select(wallets.c.user_id).where(
-            wallets.c.chain_id == chain.chain_id, wallets.c.wallet_address == address.lower()
-        )
-    ).scalar()
+    user = get_wallet_owner(conn, chain_id=chain.chain_id, wallet_address=address)
     if user is None:
         raise ChaindbError(f"no user has wallet {address} on {chain.chain_id}")
     return user

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from chaindb.chain.client import Chain
 from chaindb.chain.schema import chain_events, chain_pins
-from chaindb.core.schema import blockchain_transactions as txs
+from chaindb.core import find_blockchain_transactions, recorded_final_blocks
 from chaindb.database import Database, dialect_insert
 from chaindb.errors import ChaindbError
 
@@ -111,12 +111,11 @@ def _refusal(chain: Chain, followed: str) -> str:
 
 
 def _has_history(db: Database, chain_id: str) -> bool:
+    if find_blockchain_transactions(db, chain_id=chain_id, limit=1):
+        return True
+    first_event = sa.select(chain_events.c.id).where(chain_events.c.chain_id == chain_id).limit(1)
     with db.read() as conn:
-        for table in (txs, chain_events):
-            first = sa.select(table.c.id).where(table.c.chain_id == chain_id).limit(1)
-            if conn.execute(first).first() is not None:
-                return True
-    return False
+        return conn.execute(first_event).first() is not None
 
 
 def _adopt(db: Database, chain: Chain) -> ChainPin:
@@ -138,14 +137,8 @@ def _adopt(db: Database, chain: Chain) -> ChainPin:
 def _final_blocks(db: Database, chain_id: str) -> list[tuple[int, str]]:
     """Up to EVIDENCE_BLOCKS_MAX final blocks this database recorded on the chain, oldest first
     (a block hash commits to every block before it, down to genesis)."""
+    mined = recorded_final_blocks(db, chain_id=chain_id, limit=EVIDENCE_BLOCKS_MAX)
     with db.read() as conn:
-        mined = conn.execute(
-            sa.select(txs.c.block_number, txs.c.block_hash)
-            .where(txs.c.chain_id == chain_id, txs.c.is_final, txs.c.block_hash.is_not(None))
-            .distinct()
-            .order_by(txs.c.block_number)
-            .limit(EVIDENCE_BLOCKS_MAX)
-        ).all()
         projected = conn.execute(
             sa.select(chain_events.c.block_number, chain_events.c.block_hash)
             .where(chain_events.c.chain_id == chain_id, chain_events.c.status == "projected")

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 
@@ -21,9 +20,8 @@ from chaindb.chain.client import Chain
 from chaindb.chain.effects import register_effect
 from chaindb.chain.pins import pin_chain, require_followed_chain
 from chaindb.chain.resilience import ErrorKind, bump_gas, classify
-from chaindb.core.schema import blockchain_transactions as txs
-from chaindb.core.transactions import BlockchainTransaction, log_blockchain_transaction
-from chaindb.database import Database, reading
+from chaindb.core import BlockchainTransaction, last_logged_nonce, log_blockchain_transaction
+from chaindb.database import Database
 from chaindb.errors import ChaindbError
 
 GAS_MARGIN_PERCENT = 20  # on top of the node's estimate
@@ -34,14 +32,7 @@ class SendFailed(ChaindbError):
 
 
 def next_nonce(db: Database, chain: Chain, sender: str) -> int:
-    with reading(db) as conn:
-        logged = conn.execute(
-            sa.select(sa.func.max(txs.c.nonce)).where(
-                txs.c.chain_id == chain.chain_id,
-                txs.c.from_address == sender,
-                txs.c.status.in_(("pending", "success", "failed")),
-            )
-        ).scalar()
+    logged = last_logged_nonce(db, chain_id=chain.chain_id, from_address=sender)
     mined = chain.mined_nonce(sender)
     return max(mined, logged + 1 if logged is not None else 0)
 

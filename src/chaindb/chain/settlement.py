@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 
 from chaindb.chain.client import Chain
@@ -27,9 +26,7 @@ from chaindb.chain.signatures import (
     resolution_typed_data,
     sign_resolution,
 )
-from chaindb.core.schema import blockchain_transactions as txs
-from chaindb.core.signatures import AdminSignature
-from chaindb.core.transactions import BlockchainTransaction
+from chaindb.core import AdminSignature, BlockchainTransaction, find_blockchain_transactions
 from chaindb.database import Database
 from chaindb.errors import Conflict
 
@@ -99,15 +96,13 @@ def resolve_challenge_on_chain(
 
 def _submitted(db: Database, chain: Chain, challenge_id: int) -> BlockchainTransaction | None:
     """This challenge's resolve transaction, if one was logged and is still alive."""
-    with db.read() as conn:
-        rows = conn.execute(
-            sa.select(txs).where(
-                txs.c.chain_id == chain.chain_id,
-                txs.c.challenge_id == challenge_id,
-                txs.c.transaction_type == RESOLVE,
-                txs.c.status.in_(("pending", "success")),
-            )
-        ).all()
-    if len(rows) > 1:
-        raise Conflict(f"challenge {challenge_id} has {len(rows)} live resolve transactions")
-    return BlockchainTransaction.model_validate(rows[0]) if rows else None
+    live = find_blockchain_transactions(
+        db,
+        chain_id=chain.chain_id,
+        challenge_id=challenge_id,
+        transaction_type=RESOLVE,
+        statuses=("pending", "success"),
+    )
+    if len(live) > 1:
+        raise Conflict(f"challenge {challenge_id} has {len(live)} live resolve transactions")
+    return live[0] if live else None

@@ -13,8 +13,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Connection
 
-from chaindb.core.contracts import is_contract_admin
-from chaindb.core.signatures import AdminSignature, log_admin_signature
+from chaindb.core import AdminSignature, is_contract_admin, log_admin_signature
 from chaindb.database import Database
 from chaindb.errors import ChaindbError
 

@@ -20,15 +20,13 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
 from chaindb.chain.client import Chain
 from chaindb.chain.effects import apply_effects, compensate_effects
 from chaindb.chain.pins import require_followed_chain
-from chaindb.core.schema import blockchain_transactions as txs
-from chaindb.core.security_events import log_security_event
-from chaindb.core.transactions import (
+from chaindb.core import (
     BlockchainTransaction,
+    find_blockchain_transactions,
+    log_security_event,
     mark_seen,
     set_confirmations,
     update_blockchain_transaction_status,
@@ -36,6 +34,7 @@ from chaindb.core.transactions import (
 from chaindb.database import Database
 from chaindb.types import utc_now
 
+MINED = ("success", "failed")
 REORG_WINDOW_BLOCKS = 256  # mined transactions this close to the head are checked each pass
 REPLACEMENT_SCAN_BLOCKS = 256  # how far back to look for the transaction that took a nonce
 DEFAULT_DROPPED_AFTER_S = 600.0
@@ -106,11 +105,11 @@ def track(
 
 
 def _heal_reorgs(db: Database, chain: Chain, report: TrackReport, progress: Progress) -> None:
-    mined = _transactions(
+    mined = find_blockchain_transactions(
         db,
-        chain,
-        txs.c.status.in_(("success", "failed")),
-        txs.c.block_number >= report.head - REORG_WINDOW_BLOCKS,
+        chain_id=chain.chain_id,
+        statuses=MINED,
+        block_number_min=report.head - REORG_WINDOW_BLOCKS,
     )
     heights = sorted({tx.block_number for tx in mined})
     canonical = {
@@ -141,7 +140,7 @@ def _follow_pending(
     db: Database, chain: Chain, report: TrackReport, dropped_after_s: float, progress: Progress
 ) -> None:
     mined_nonces: dict[str, int] = {}
-    pending = _transactions(db, chain, txs.c.status == "pending")
+    pending = find_blockchain_transactions(db, chain_id=chain.chain_id, statuses=("pending",))
     for tx in _reported(pending, "following pending transactions", progress):
         receipt = chain.receipt(tx.transaction_hash)
         if receipt is not None:
@@ -182,7 +181,9 @@ def _follow_pending(
 def _count_confirmations(
     db: Database, chain: Chain, report: TrackReport, progress: Progress
 ) -> None:
-    unfinal = _transactions(db, chain, txs.c.status.in_(("success", "failed")), ~txs.c.is_final)
+    unfinal = find_blockchain_transactions(
+        db, chain_id=chain.chain_id, statuses=MINED, is_final=False
+    )
     for tx in _reported(unfinal, "counting confirmations", progress):
         confirmations = report.head - tx.block_number + 1
         final = confirmations >= chain.confirmations_required
@@ -215,13 +216,13 @@ def _find_replacement(
     db: Database, chain: Chain, tx: BlockchainTransaction, head: int
 ) -> str | None:
     """The transaction that used tx's nonce: from our own log, else from recent blocks."""
-    logged = _transactions(
+    logged = find_blockchain_transactions(
         db,
-        chain,
-        txs.c.from_address == tx.from_address,
-        txs.c.nonce == tx.nonce,
-        txs.c.transaction_hash != tx.transaction_hash,
-        txs.c.status.in_(("success", "failed")),
+        chain_id=chain.chain_id,
+        from_address=tx.from_address,
+        nonce=tx.nonce,
+        other_than_hash=tx.transaction_hash,
+        statuses=MINED,
     )
     if logged:
         return logged[0].transaction_hash
@@ -238,11 +239,3 @@ def _drop(db: Database, chain: Chain, tx: BlockchainTransaction, why: str) -> No
     update_blockchain_transaction_status(
         db, tx.transaction_hash, "dropped", chain_id=chain.chain_id, error_message=why
     )
-
-
-def _transactions(db: Database, chain: Chain, *conditions: Any) -> list[BlockchainTransaction]:
-    with db.read() as conn:
-        rows = conn.execute(
-            sa.select(txs).where(txs.c.chain_id == chain.chain_id, *conditions).order_by(txs.c.id)
-        )
-        return [BlockchainTransaction.model_validate(row) for row in rows]

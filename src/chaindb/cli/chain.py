@@ -16,8 +16,7 @@ from chaindb.cli.output import console, error_console, open_database
 from chaindb.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from chaindb.chain.events import IngestReport
-    from chaindb.chain.tracker import TrackReport
+    from chaindb.chain import IngestReport, TrackReport
 
 # The modules of the `chain` extra: a command that needs one that is missing says how to get it.
 CHAIN_EXTRA_MODULES = frozenset(
@@ -51,7 +50,7 @@ def _at_least(minimum: int, unit: str) -> Callable[[typer.CallbackParam, Any], A
 
 
 def _escrow(value: str | None) -> str | None:
-    from chaindb.chain.events import evm_address
+    from chaindb.chain import evm_address
 
     return None if value is None else evm_address(value, "--escrow")
 
@@ -92,8 +91,8 @@ def watch(
     """Follow sent transactions to finality, heal reorgs, ingest escrow events, until stopped
     (SIGINT/SIGTERM finish the current pass). Refuses a node that is not the chain the
     database follows."""
-    from chaindb.chain.client import connect_chain
-    from chaindb.chain.watch import watch as run_watch
+    from chaindb.chain import connect_chain
+    from chaindb.chain import watch as run_watch
 
     _show_retries_on_stderr()
     chain = connect_chain(rpc_url, confirmations=confirmations)

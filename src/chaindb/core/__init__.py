@@ -18,20 +18,37 @@ from chaindb.core.contracts import (
 from chaindb.core.security_events import SecurityEvent, get_security_events, log_security_event
 from chaindb.core.settings import Setting, get_setting, list_settings, set_setting
 from chaindb.core.signatures import AdminSignature, get_admin_signatures, log_admin_signature
+from chaindb.core.tracking import (
+    TxSummaryRow,
+    find_blockchain_transactions,
+    get_blockchain_tx_summary,
+    last_logged_nonce,
+    recorded_final_blocks,
+)
 from chaindb.core.transactions import (
     BlockchainTransaction,
     get_blockchain_transaction,
     get_blockchain_transaction_stats,
     get_recent_blockchain_transactions,
     log_blockchain_transaction,
+    mark_seen,
+    set_confirmations,
     update_blockchain_transaction_status,
 )
-from chaindb.core.users import User, create_user, ensure_user, get_user, require_user
+from chaindb.core.users import (
+    User,
+    create_user,
+    ensure_user,
+    get_user,
+    get_usernames,
+    require_user,
+)
 from chaindb.core.wallets import (
     Wallet,
     add_user_wallet,
     get_user_primary_wallet,
     get_user_wallets,
+    get_wallet_owner,
     set_primary_wallet,
     update_wallet_balances,
 )
@@ -42,6 +59,7 @@ __all__ = [
     "ContractDeployment",
     "SecurityEvent",
     "Setting",
+    "TxSummaryRow",
     "User",
     "Wallet",
     "abi_hash",
@@ -49,9 +67,11 @@ __all__ = [
     "add_user_wallet",
     "create_user",
     "ensure_user",
+    "find_blockchain_transactions",
     "get_admin_signatures",
     "get_blockchain_transaction",
     "get_blockchain_transaction_stats",
+    "get_blockchain_tx_summary",
     "get_contract_by_name",
     "get_deployed_contracts",
     "get_recent_blockchain_transactions",
@@ -60,14 +80,20 @@ __all__ = [
     "get_user",
     "get_user_primary_wallet",
     "get_user_wallets",
+    "get_usernames",
+    "get_wallet_owner",
     "is_contract_admin",
+    "last_logged_nonce",
     "list_settings",
     "log_admin_signature",
     "log_blockchain_transaction",
     "log_security_event",
+    "mark_seen",
     "record_contract_deployment",
+    "recorded_final_blocks",
     "require_user",
     "revoke_contract_admin",
+    "set_confirmations",
     "set_primary_wallet",
     "set_setting",
     "update_blockchain_transaction_status",

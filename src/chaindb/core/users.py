@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chaindb.core.schema import users
 from chaindb.database import Database, dialect_insert, reading, writing
-from chaindb.errors import Conflict, NotFound
+from chaindb.errors import Conflict, InvalidInput, NotFound
 from chaindb.text import USERNAME_CHARS_MAX, UserId, identifier, parse_user_id
 from chaindb.validation import Input, Row, validated
 
@@ -64,6 +65,20 @@ def get_user(target: Database | Connection, user_id: str) -> User | None:
     with reading(target) as conn:
         row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
     return None if row is None else User.model_validate(row)
+
+
+USERNAMES_PER_READ_MAX = 1000
+
+
+def get_usernames(target: Database | Connection, user_ids: Sequence[str]) -> dict[str, str | None]:
+    """Each existing user's username (None when it has none), by id, in one indexed read."""
+    if len(user_ids) > USERNAMES_PER_READ_MAX:
+        raise InvalidInput("user_ids", len(user_ids), f"at most {USERNAMES_PER_READ_MAX} at once")
+    if not user_ids:
+        return {}
+    with reading(target) as conn:
+        rows = conn.execute(sa.select(users.c.id, users.c.username).where(users.c.id.in_(user_ids)))
+        return {row.id: row.username for row in rows}
 
 
 def require_user(conn: Connection, user_id: str, field: str = "user_id") -> None:

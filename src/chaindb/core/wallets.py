@@ -13,7 +13,16 @@ from chaindb.core.users import require_user
 from chaindb.database import Database, reading, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
 from chaindb.text import parse_user_id, spelled
-from chaindb.types import Address, Amount, ChainId, RowId, UserId, parse_chain_id, utc_now
+from chaindb.types import (
+    Address,
+    Amount,
+    ChainId,
+    RowId,
+    UserId,
+    parse_address,
+    parse_chain_id,
+    utc_now,
+)
 from chaindb.validation import Input, Row, validated
 
 WalletType = spelled(
@@ -115,6 +124,19 @@ def get_user_wallets(
     query = query.order_by(wallets.c.is_primary.desc(), wallets.c.created_at, wallets.c.id)
     with reading(target) as conn:
         return [Wallet.model_validate(row) for row in conn.execute(query)]
+
+
+def get_wallet_owner(
+    target: Database | Connection, *, chain_id: int | str, wallet_address: str
+) -> str | None:
+    """The id of the user who registered `wallet_address` on `chain_id`, if anyone did."""
+    with reading(target) as conn:
+        return conn.execute(
+            sa.select(wallets.c.user_id).where(
+                wallets.c.chain_id == parse_chain_id(chain_id),
+                wallets.c.wallet_address == parse_address(wallet_address),
+            )
+        ).scalar()
 
 
 def get_user_primary_wallet(

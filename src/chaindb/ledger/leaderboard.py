@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from chaindb.core.schema import users
+from chaindb import core
 from chaindb.database import Database, reading
 from chaindb.ledger.accounts import POINTS, asset_ids, parse_asset_code
 from chaindb.ledger.schema import ledger_accounts
@@ -33,17 +33,11 @@ class LeaderboardEntry(NamedTuple):
 
 def _top_statement() -> sa.Select[Any]:
     a = ledger_accounts.c
-    top = (
-        sa.select(a.owner_id, a.balance, a.id)
+    return (
+        sa.select(a.owner_id, a.balance)
         .where(a.asset_id == sa.bindparam("asset_id"), a.owner_type == "user")
         .order_by(a.balance.desc(), a.id)
         .limit(sa.bindparam("limit"))
-        .subquery()
-    )
-    return (
-        sa.select(top.c.owner_id, top.c.balance, users.c.username)
-        .join(users, users.c.id == top.c.owner_id)
-        .order_by(top.c.balance.desc(), top.c.id)
     )
 
 
@@ -59,12 +53,13 @@ def leaderboard(
     with reading(target) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
         rows = conn.execute(_TOP, {"asset_id": asset_id, "limit": limit}).all()
+        usernames = core.get_usernames(conn, [user_id for user_id, _balance in rows])
     entries: list[LeaderboardEntry] = []
     rank, previous = 0, None
-    for position, (user_id, balance, username) in enumerate(rows, start=1):
+    for position, (user_id, balance) in enumerate(rows, start=1):
         if balance != previous:  # equal balances share the rank of the first of them
             rank, previous = position, balance
-        entries.append(LeaderboardEntry(rank, user_id, username, balance))
+        entries.append(LeaderboardEntry(rank, user_id, usernames.get(user_id), balance))
     return entries
 
 
