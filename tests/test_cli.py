@@ -90,7 +90,7 @@ def test_validate_fails_on_an_edited_migration(db_url, module_folder):
     path.write_text(path.read_text() + "\n# edited\n")
     result = cli(db_url, "validate")
     assert result.returncode == 1
-    assert "app_0001: file changed since it was applied" in result.stdout
+    assert f"app_0001 ({path}): file changed since it was applied" in result.stdout
 
 
 def test_migrate_refuses_destructive_changes_without_the_flag(db_url, module_folder):

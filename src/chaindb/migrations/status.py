@@ -8,7 +8,7 @@ from datetime import datetime
 from chaindb.database import Database
 from chaindb.migrations import history
 from chaindb.migrations.apply import applied_revisions, configured_modules
-from chaindb.migrations.modules import RevisionGraph
+from chaindb.migrations.modules import MissingRevision, RevisionGraph
 
 CHANGED = "changed"
 MISSING = "missing"
@@ -25,9 +25,11 @@ class Problem:
     revision: str
     kind: str
     detail: str
+    path: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.revision}: {self.detail}"
+        where = f" ({self.path})" if self.path else ""
+        return f"{self.revision}{where}: {self.detail}"
 
 
 @dataclass
@@ -91,12 +93,14 @@ def find_problems(
     for revision, row in sorted(applied.items()):
         script = graph.revisions.get(revision)
         if script is None:
-            problems.append(Problem(revision, MISSING, _PROBLEM_TEXT[MISSING]))
+            folder = graph.expected_folder(revision)
+            problems.append(Problem(revision, MISSING, f"{_PROBLEM_TEXT[MISSING]} from {folder}"))
         elif history.file_checksum(script.path) != row.checksum:
-            problems.append(Problem(revision, CHANGED, _PROBLEM_TEXT[CHANGED]))
+            problems.append(Problem(revision, CHANGED, _PROBLEM_TEXT[CHANGED], script.path))
     needed = graph.ancestors(rev for rev in applied if rev in graph.revisions)
     for revision in graph.ordered(needed - set(applied)):
-        problems.append(Problem(revision, UNKNOWN, _PROBLEM_TEXT[UNKNOWN]))
+        path = graph.revisions[revision].path
+        problems.append(Problem(revision, UNKNOWN, _PROBLEM_TEXT[UNKNOWN], path))
     return problems
 
 
@@ -145,6 +149,11 @@ def _module_status(
 
 
 def validate(db: Database) -> ValidationReport:
-    graph = RevisionGraph.load()
+    """Every applied migration against its file; a file missing from a chain is a problem too."""
     applied = applied_revisions(db)
+    try:
+        graph = RevisionGraph.load()
+    except MissingRevision as missing:
+        problem = Problem(missing.revision, MISSING, f"missing: {missing.detail}")
+        return ValidationReport(db.display_url, len(applied), [problem])
     return ValidationReport(db.display_url, len(applied), find_problems(graph, applied))
