@@ -12,7 +12,7 @@ from chaindb.chain.schema import metadata as chain_metadata
 from chaindb.challenges.schema import metadata as challenges_metadata
 from chaindb.core.schema import metadata as core_metadata
 from chaindb.ledger.schema import metadata as ledger_metadata
-from chaindb.migrations.history import APPLIED_TABLE, HISTORY_TABLE
+from chaindb.migrations.bookkeeping import APPLIED_TABLE, HISTORY_TABLE
 from chaindb.migrations.modules import RevisionGraph
 from tests.conftest import CORE, CORE_HEAD
 

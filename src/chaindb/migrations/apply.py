@@ -20,10 +20,11 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 
 from chaindb.database import Database, elapsed_ms
 from chaindb.errors import DestructiveMigration, MigrationError
-from chaindb.migrations import history
+from chaindb.migrations import bookkeeping
 from chaindb.migrations.lint import destructive, lint
 from chaindb.migrations.lock import migration_lock
 from chaindb.migrations.modules import RevisionGraph
+from chaindb.migrations.problems import refuse_invalid
 from chaindb.migrations.render import render_statements
 
 DDL_LOCK_RETRIES_MAX = 5
@@ -83,8 +84,10 @@ def migrate(
 ) -> MigrationRun:
     """Apply pending migrations of the chosen modules (default: CHAINDB_MODULES) or up to `to`."""
     graph = RevisionGraph.load()
+    applied = applied_revisions(db)
+    refuse_invalid(graph, applied)
     targets = upgrade_targets(graph, modules, to)
-    pending = graph.ordered(targets - set(applied_revisions(db)))
+    pending = graph.ordered(targets - set(applied))
     if not allow_data_loss and (refused := destructive(lint(graph, pending))):
         raise DestructiveMigration(refused)
     if dry_run:
@@ -134,17 +137,17 @@ def reset(db: Database) -> MigrationRun:
     """Roll back every migration, then drop chaindb's own bookkeeping tables."""
     run = rollback(db, "base")
     with db.transaction() as conn:
-        history.bookkeeping.drop_all(conn, checkfirst=True)
+        bookkeeping.drop_tables(conn)
     run.action = "reset"
     return run
 
 
-def applied_revisions(db: Database) -> dict[str, history.AppliedMigration]:
+def applied_revisions(db: Database) -> dict[str, bookkeeping.AppliedMigration]:
     """What is applied, read without writing anything (a missing SQLite file is empty)."""
     if not db.exists():
         return {}
     with db.read() as conn:
-        return history.read_applied(conn)
+        return bookkeeping.read_applied(conn)
 
 
 def _refuse_missing_files(graph: RevisionGraph, revisions: set[str], target: str) -> None:
@@ -189,8 +192,8 @@ def _apply_next(
 
 def _apply_one(db: Database, graph: RevisionGraph, action: str, next_step: NextStep) -> Step | None:
     with db.transaction() as conn:
-        history.ensure_tables(conn)
-        revision = next_step(set(history.read_applied(conn)))
+        bookkeeping.ensure_tables(conn)
+        revision = next_step(set(bookkeeping.read_applied(conn)))
         if revision is None:
             return None
         script = graph.revisions[revision]
@@ -198,13 +201,13 @@ def _apply_one(db: Database, graph: RevisionGraph, action: str, next_step: NextS
         started = time.perf_counter()
         _run_script(conn, script.module, action, revision)
         duration = elapsed_ms(started)
-        history.record(
+        bookkeeping.record(
             conn,
             revision=revision,
             module=graph.module_of(revision),
             description=graph.description(revision),
             action=action,
-            checksum=history.file_checksum(script.path),
+            checksum=bookkeeping.file_checksum(script.path),
             duration_ms=duration,
         )
         return Step(
