@@ -3,17 +3,23 @@ lint"""
 
 from __future__ import annotations
 
+import re
+
+import click
 import typer
+from typer.core import TyperCommand
 
 from chaindb import migrations
-from chaindb.cli.migrate_output import render_history, render_status, show_run
+from chaindb.cli.migrate_output import describe_removal, render_history, render_status, show_run
 from chaindb.cli.output import confirm_or_refuse, console, open_database, print_json
 
 JSON_HELP = "Print the result as JSON."
+_NEGATIVE = re.compile(r"^-\d+$")
 
 
 def register(app: typer.Typer) -> None:
-    for command in (migrate, rollback, status, validate, check, history, repair):
+    app.command(cls=_StepsArgument)(rollback)
+    for command in (migrate, status, validate, check, history, repair):
         app.command()(command)
     for command in (create, reset, lint):
         app.command()(command)
@@ -25,7 +31,10 @@ def migrate(
     module: list[str] = typer.Option(
         None, "--module", "-m", help="Only this module (and its dependencies)."
     ),
-    to: str | None = typer.Option(None, "--to", help="Stop at this revision."),
+    to: str | None = typer.Option(
+        None, "--to", help="Stop at this revision; +N: apply the next N migrations."
+    ),
+    steps: int | None = typer.Option(None, "--steps", help="Apply the next N migrations."),
     allow_data_loss: bool = typer.Option(
         False, "--allow-data-loss", help="Apply destructive migrations."
     ),
@@ -34,26 +43,53 @@ def migrate(
     """Apply pending migrations (each in its own transaction, under the migration lock)."""
     with open_database(ctx, writes=not dry_run, must_exist=dry_run) as db:
         run = migrations.migrate(
-            db, modules=module or None, to=to, dry_run=dry_run, allow_data_loss=allow_data_loss
+            db,
+            modules=module or None,
+            to=to,
+            steps=steps,
+            dry_run=dry_run,
+            allow_data_loss=allow_data_loss,
         )
     show_run(run, as_json)
 
 
+class _StepsArgument(TyperCommand):
+    """`chaindb rollback -2`, as Alembic's `downgrade -2`: click would read -2 as an unknown
+    option, so it is passed on as the REVISION argument (after `--`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        relative = [arg for arg in args if _NEGATIVE.match(arg)]
+        if "--" in args or len(relative) != 1:
+            return super().parse_args(ctx, args)
+        others = [arg for arg in args if arg != relative[0]]
+        return super().parse_args(ctx, [*others, "--", relative[0]])
+
+
 def rollback(
     ctx: typer.Context,
-    revision: str = typer.Argument(..., help="Revision to go back to; 'base' removes everything."),
+    revision: str | None = typer.Argument(
+        None, help="Revision to go back to; 'base' removes everything; -N: the last N."
+    ),
     module: str | None = typer.Option(
-        None, "--module", "-m", help="With 'base': only this module."
+        None, "--module", "-m", help="With 'base' or -N: only this module (and what needs it)."
+    ),
+    steps: int | None = typer.Option(
+        None, "--steps", help="Undo the N most recently applied migrations."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the SQL; change nothing."),
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Roll back to REVISION: what came after it is undone, newest first."""
+    """Roll back to REVISION (or by -N / --steps N): what came after it is undone, newest
+    first. Asks first, saying which migrations and tables (with their rows) go."""
     with open_database(ctx, writes=not dry_run) as db:
-        if not dry_run:
-            confirm_or_refuse(f"Roll back {db.display_url} to {revision}?", force)
-        run = migrations.rollback(db, revision, module=module, dry_run=dry_run)
+        plan = migrations.rollback(db, revision, module=module, steps=steps, dry_run=True)
+        if dry_run or not plan.steps:
+            plan.dry_run = dry_run
+            show_run(plan, as_json)
+            return
+        confirm_or_refuse(describe_removal(f"Roll back {db.display_url}", plan), force)
+        run = migrations.rollback(db, revision, module=module, steps=steps)
     show_run(run, as_json)
 
 
@@ -166,12 +202,18 @@ def create(
 
 def reset(
     ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would go; change nothing."),
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Drop everything chaindb created: roll back every migration, then its own tables."""
-    with open_database(ctx, writes=True) as db:
-        confirm_or_refuse(f"Drop every chaindb table in {db.display_url}?", force)
+    """Drop everything chaindb created: roll back every migration, then its own tables.
+    Asks first, saying which migrations and tables (with their rows) go."""
+    with open_database(ctx, writes=not dry_run) as db:
+        plan = migrations.reset(db, dry_run=True)
+        if dry_run:
+            show_run(plan, as_json)
+            return
+        confirm_or_refuse(describe_removal(f"Reset {db.display_url}", plan), force)
         run = migrations.reset(db)
     if as_json:
         print_json(run.as_dict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from rich.table import Column, Table
@@ -9,6 +10,10 @@ from rich.text import Text
 
 from chaindb.cli.output import console, print_json
 from chaindb.migrations import HistoryReport, MigrationRun, StatusReport
+from chaindb.migrations.bookkeeping import HISTORY_TABLE
+from chaindb.migrations.bookkeeping import metadata as own_tables
+
+OWN_TABLES = set(own_tables.tables)
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -27,6 +32,38 @@ def folded(header: str) -> Column:
 def cells(*values: str) -> list[Text]:
     """Values shown as they are: a reason or host name with [brackets] is not rich markup."""
     return [Text(value) for value in values]
+
+
+def describe_removal(what: str, plan: MigrationRun) -> str:
+    """One line for the confirmation: how many migrations in which modules, which tables with
+    how many rows. Tables with rows come first: they are what a user would miss."""
+    modules = Counter(step.module for step in plan.steps)
+    per_module = ", ".join(f"{name} {count}" for name, count in modules.items())
+    text = f"{what}: undo {_count(len(plan.steps), 'migration')} ({per_module})"
+    own = {table.name: table.rows for table in plan.dropped_tables if table.name in OWN_TABLES}
+    tables = sorted(
+        (table for table in plan.dropped_tables if table.name not in own), key=lambda t: -t.rows
+    )
+    dropped = [f"{table.name} ({_count(table.rows, 'row')})" for table in tables if table.rows]
+    if empty := len(tables) - len(dropped):
+        dropped.append(_count(empty, "empty table"))
+    if own:
+        entries = own.get(HISTORY_TABLE, 0)
+        dropped.append(f"chaindb's migration history ({_count(entries, 'entry')})")
+    if dropped:
+        text += f", dropping {_listed(dropped)}"
+    if plan.unrendered:
+        text += f" (what {', '.join(plan.unrendered)} drop cannot be told in advance)"
+    return text + ". Continue?"
+
+
+def _count(number: int, noun: str) -> str:
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{number:,} {noun if number == 1 else plural}"
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def show_run(run: MigrationRun, as_json: bool) -> None:

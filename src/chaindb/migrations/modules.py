@@ -144,6 +144,18 @@ class RevisionGraph:
         """What must be applied before `revision`: its previous version and its dependencies."""
         return self._parents[revision]
 
+    def children(self, revision: str) -> set[str]:
+        """What needs `revision` directly: its next version and its dependents."""
+        return self._children[revision]
+
+    @cached_property
+    def _children(self) -> dict[str, set[str]]:
+        children: dict[str, set[str]] = {rev: set() for rev in self.revisions}
+        for rev in self.revisions:
+            for parent in self.parents(rev):
+                children[parent].add(rev)
+        return children
+
     def _find_parents(self, revision: str) -> set[str]:
         script = self.revisions[revision]
         return set(_as_tuple(script.down_revision)) | {
@@ -156,10 +168,7 @@ class RevisionGraph:
         """Parents first; among revisions ready to go, modules in registry order and each
         module's versions by number, so that a module is applied whole before the next."""
         waiting = {rev: len(self.parents(rev)) for rev in self.revisions}
-        children: dict[str, list[str]] = {rev: [] for rev in self.revisions}
-        for rev in self.revisions:
-            for parent in self.parents(rev):
-                children[parent].append(rev)
+        children = self._children
         ready = [(self._sort_key(rev), rev) for rev, count in waiting.items() if count == 0]
         heapq.heapify(ready)
         order: list[str] = []

@@ -9,8 +9,9 @@ from datetime import datetime
 from chaindb.database import Database
 from chaindb.errors import InvalidInput, MigrationError
 from chaindb.migrations import bookkeeping
-from chaindb.migrations.apply import applied_revisions, configured_modules
+from chaindb.migrations.apply import applied_revisions
 from chaindb.migrations.modules import MissingRevision, RevisionGraph, registered_modules
+from chaindb.migrations.plan import configured_modules
 from chaindb.migrations.problems import MISSING, Problem, find_problems
 
 
