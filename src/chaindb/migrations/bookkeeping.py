@@ -26,6 +26,7 @@ from chaindb.types import UtcDateTime, utc_now
 
 APPLIED_TABLE = "chaindb_migrations"
 HISTORY_TABLE = "chaindb_migration_history"
+LOCK_TABLE = "chaindb_migration_lock"
 UPGRADE, DOWNGRADE, BASELINE, REPAIR = "upgrade", "downgrade", "baseline", "repair"
 ACTIONS = (UPGRADE, DOWNGRADE, BASELINE, REPAIR)
 _ACTION_CHECK = "action IN ({})".format(", ".join(f"'{action}'" for action in ACTIONS))
@@ -57,6 +58,20 @@ migration_history = sa.Table(
     sa.Column("applied_by", sa.Text, nullable=False),
     sa.Column("reason", sa.Text),
     sa.CheckConstraint(_ACTION_CHECK, name="ck_history_action"),
+)
+
+
+# Who holds the migration lock (one row at most); see lock.py.
+lock_table = sa.Table(
+    LOCK_TABLE,
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.Column("acquired_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("id = 1", name="ck_migration_lock_single"),
 )
 
 
