@@ -1,5 +1,5 @@
-"""chaindb migrate | rollback | status | validate | check | history | repair | create | reset |
-lint"""
+"""chaindb migrate | rollback | status | validate | check | history | repair | baseline (stamp) |
+create | reset | lint"""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ _NEGATIVE = re.compile(r"^-\d+$")
 
 def register(app: typer.Typer) -> None:
     app.command(cls=_StepsArgument)(rollback)
-    for command in (migrate, status, validate, check, history, repair):
+    for command in (migrate, status, validate, check, history, repair, baseline):
         app.command()(command)
+    app.command("stamp", help="Alembic's name for baseline: the same command.")(baseline)
     for command in (create, reset, lint):
         app.command()(command)
 
@@ -176,6 +177,38 @@ def repair(
         console.print(f"repaired {result.revision}: {result.path} accepted ({result.reason})")
     else:
         console.print(f"nothing to repair: {result.path} matches what was applied")
+
+
+def baseline(
+    ctx: typer.Context,
+    revision: str | None = typer.Argument(
+        None, help="Mark this revision and what it needs (default: the modules' heads)."
+    ),
+    module: list[str] = typer.Option(
+        None, "--module", "-m", help="Only this module (and its dependencies)."
+    ),
+    reason: str | None = typer.Option(None, "--reason", help="Why (kept in the history)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Compare the schema only; mark nothing."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Adopt an existing database: mark migrations applied without running them, once its
+    schema is shown to match what they build (differences are named, and nothing is marked)."""
+    with open_database(ctx, writes=not dry_run) as db:
+        result = migrations.baseline(
+            db, to=revision, modules=module or None, reason=reason, dry_run=dry_run
+        )
+    if as_json:
+        print_json(result.as_dict())
+    elif not result.revisions:
+        console.print("nothing to do: every chosen migration is applied already")
+    elif result.differences:
+        for difference in result.differences:
+            console.print(f"[red]differs[/red] {difference}")
+    else:
+        verb = "would mark" if dry_run else "marked"
+        console.print(f"schema matches; {verb} applied: {', '.join(result.revisions)}")
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def create(

@@ -8,6 +8,7 @@ migrations.check(db).ok           # chaindb check: the deploy gate
 """
 
 from chaindb.migrations.apply import MigrationRun, Step, migrate, reset, rollback
+from chaindb.migrations.baseline import BaselineResult, SchemaMismatch, baseline
 from chaindb.migrations.create import CreatedMigration, create
 from chaindb.migrations.lint import Finding, LintReport
 from chaindb.migrations.lint import lint as _lint_revisions
@@ -39,6 +40,7 @@ def lint_report(revisions: list[str] | None = None) -> LintReport:
 
 
 __all__ = [
+    "BaselineResult",
     "CheckReport",
     "CreatedMigration",
     "Finding",
@@ -48,9 +50,11 @@ __all__ = [
     "MigrationsInvalid",
     "Problem",
     "RepairResult",
+    "SchemaMismatch",
     "StatusReport",
     "Step",
     "ValidationReport",
+    "baseline",
     "check",
     "create",
     "history",

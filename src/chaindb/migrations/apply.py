@@ -81,11 +81,7 @@ def migrate(
     if dry_run:
         return _dry_run(db, graph, "upgrade", pending)
 
-    def next_step(applied: dict[str, bookkeeping.AppliedMigration]) -> str | None:
-        remaining = graph.ordered(targets - set(applied))
-        return remaining[0] if remaining else None
-
-    return MigrationRun("upgrade", False, _run_steps(db, graph, "upgrade", next_step))
+    return MigrationRun("upgrade", False, apply_revisions(db, graph, targets))
 
 
 def rollback(
@@ -158,6 +154,16 @@ def _dry_run(db: Database, graph: RevisionGraph, action: str, plan: list[str]) -
     if action == "downgrade":
         run.dropped_tables = dropped_tables(db, [s for step in run.steps for s in step.sql])
     return run
+
+
+def apply_revisions(db: Database, graph: RevisionGraph, targets: set[str]) -> list[Step]:
+    """Apply whatever of `targets` is not applied yet, parents first, step by step."""
+
+    def next_step(applied: dict[str, bookkeeping.AppliedMigration]) -> str | None:
+        remaining = graph.ordered(targets - set(applied))
+        return remaining[0] if remaining else None
+
+    return _run_steps(db, graph, "upgrade", next_step)
 
 
 def _run_steps(db: Database, graph: RevisionGraph, action: str, next_step: NextStep) -> list[Step]:
