@@ -243,7 +243,8 @@ def reset(
     Asks first, saying which migrations and tables (with their rows) go."""
     with open_database(ctx, writes=not dry_run) as db:
         plan = migrations.reset(db, dry_run=True)
-        if dry_run:
+        if dry_run or not (plan.steps or plan.dropped_tables):
+            plan.dry_run = dry_run
             show_run(plan, as_json)
             return
         confirm_or_refuse(describe_removal(f"Reset {db.display_url}", plan), force)

@@ -39,7 +39,7 @@ def describe_removal(what: str, plan: MigrationRun) -> str:
     how many rows. Tables with rows come first: they are what a user would miss."""
     modules = Counter(step.module for step in plan.steps)
     per_module = ", ".join(f"{name} {count}" for name, count in modules.items())
-    text = f"{what}: undo {_count(len(plan.steps), 'migration')} ({per_module})"
+    parts = [f"undo {_count(len(plan.steps), 'migration')} ({per_module})"] if plan.steps else []
     own = {table.name: table.rows for table in plan.dropped_tables if table.name in OWN_TABLES}
     tables = sorted(
         (table for table in plan.dropped_tables if table.name not in own), key=lambda t: -t.rows
@@ -51,10 +51,10 @@ def describe_removal(what: str, plan: MigrationRun) -> str:
         entries = own.get(HISTORY_TABLE, 0)
         dropped.append(f"chaindb's migration history ({_count(entries, 'entry')})")
     if dropped:
-        text += f", dropping {_listed(dropped)}"
+        parts.append(f"dropping {_listed(dropped)}")
     if plan.unrendered:
-        text += f" (what {', '.join(plan.unrendered)} drop cannot be told in advance)"
-    return text + ". Continue?"
+        parts.append(f"and what {', '.join(plan.unrendered)} drop cannot be told in advance")
+    return f"{what}: {', '.join(parts)}. Continue?"
 
 
 def _count(number: int, noun: str) -> str:
