@@ -77,7 +77,10 @@ def test_rollback_without_a_terminal_or_force_is_refused(db_url):
 def test_reset_is_guarded_like_rollback(db_url):
     assert cli(db_url, "migrate").returncode == 0
     assert cli(db_url, "reset", stdin="").returncode != 0
-    assert cli(db_url, "reset", "--force").returncode == 0
+    reset = cli(db_url, "reset", "--force", "--json")
+    assert reset.returncode == 0
+    run = json.loads(reset.stdout)
+    assert (run["action"], run["steps"][-1]["revision"]) == ("reset", "core_0001")
     status = json.loads(cli(db_url, "status", "--json").stdout)
     assert status["modules"][0]["applied"] == []
 
@@ -90,7 +93,7 @@ def test_validate_fails_on_an_edited_migration(db_url, module_folder):
     path.write_text(path.read_text() + "\n# edited\n")
     result = cli(db_url, "validate")
     assert result.returncode == 1
-    assert "app_0001: file changed since it was applied" in result.stdout
+    assert f"app_0001 ({path}): file changed since it was applied" in result.stdout
 
 
 def test_migrate_refuses_destructive_changes_without_the_flag(db_url, module_folder):
@@ -107,6 +110,11 @@ def test_migrate_refuses_destructive_changes_without_the_flag(db_url, module_fol
     assert "--allow-data-loss" in refused.stderr
     lint = cli(db_url, "lint", "app_0002")
     assert lint.returncode == 1
+    lint_json = cli(db_url, "lint", "app_0002", "--json")
+    assert lint_json.returncode == 1
+    report = json.loads(lint_json.stdout)
+    assert (report["ok"], report["counts"]["destructive"]) == (False, 1)
+    assert [finding["code"] for finding in report["findings"]] == ["drop-column"]
     assert cli(db_url, "migrate", "--allow-data-loss").returncode == 0
 
 

@@ -43,9 +43,11 @@ def test_no_module_reaches_into_another_modules_files():
             if len(parts) < 3 or parts[0] != "chaindb" or parts[1] not in BUILTIN_MODULES:
                 continue
             inner = parts[2]
-            if (SOURCE / parts[1] / f"{inner}.py").exists() or (SOURCE / parts[1] / inner).is_dir():
-                if not allowed(path, parts[1], inner):
-                    reaches.append(f"{path.relative_to(SOURCE)} imports {name}")
+            is_file = (SOURCE / parts[1] / f"{inner}.py").exists()
+            if (is_file or (SOURCE / parts[1] / inner).is_dir()) and not allowed(
+                path, parts[1], inner
+            ):
+                reaches.append(f"{path.relative_to(SOURCE)} imports {name}")
     assert sorted(set(reaches)) == []
 
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from chaindb import migrations
-from chaindb.migrations.history import HISTORY_TABLE
+from chaindb.migrations.bookkeeping import HISTORY_TABLE
 from tests.conftest import CORE
 
 PROCESSES = 8

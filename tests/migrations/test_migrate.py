@@ -12,7 +12,8 @@ from chaindb.chain.schema import metadata as chain_metadata
 from chaindb.challenges.schema import metadata as challenges_metadata
 from chaindb.core.schema import metadata as core_metadata
 from chaindb.ledger.schema import metadata as ledger_metadata
-from chaindb.migrations.history import APPLIED_TABLE, HISTORY_TABLE
+from chaindb.migrations.bookkeeping import APPLIED_TABLE, HISTORY_TABLE
+from chaindb.migrations.bookkeeping import metadata as own_tables
 from chaindb.migrations.modules import RevisionGraph
 from tests.conftest import CORE, CORE_HEAD
 
@@ -56,7 +57,7 @@ def reflected_schema(db) -> dict[str, object]:
 
 def user_tables(db) -> set[str]:
     with db.connection() as conn:
-        return set(sa.inspect(conn).get_table_names()) - {APPLIED_TABLE, HISTORY_TABLE}
+        return set(sa.inspect(conn).get_table_names()) - set(own_tables.tables)
 
 
 def test_migrate_applies_every_module_in_dependency_order(db):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from chaindb import migrations
-from tests.conftest import CORE
+import pytest
+
+from chaindb import MigrationError, migrations
+from chaindb.migrations.modules import RevisionGraph
+from tests.conftest import CORE, run_cli
 
 
 def write_two(module_folder):
@@ -58,3 +61,50 @@ def test_a_migration_unknown_to_the_history_fails_validate(db, module_folder):
         conn.exec_driver_sql("DELETE FROM chaindb_migrations WHERE revision = 'app_0001'")
     report = migrations.validate(db)
     assert [(p.revision, p.kind) for p in report.problems] == [("app_0001", "unknown")]
+
+
+def test_validate_names_the_file_of_an_edited_migration(db, module_folder):
+    first, _second = write_two(module_folder)
+    migrations.migrate(db)
+    first.write_text(first.read_text() + "\n# edited\n")
+    (problem,) = migrations.validate(db).problems
+    assert problem.path == str(first)
+    assert (
+        str(problem) == f"app_0001 ({first}): file changed since it was applied (checksum differs)"
+    )
+
+
+def test_a_file_missing_from_the_middle_of_a_chain_is_named_by_validate(db, module_folder):
+    _first, second = write_two(module_folder)
+    third = module_folder.write(3, "pass")
+    migrations.migrate(db)
+    second.unlink()
+    (problem,) = migrations.validate(db).problems
+    assert (problem.revision, problem.kind) == ("app_0002", "missing")
+    assert f"app_0003 ({third}) revises it" in problem.detail
+    assert f"no file in {module_folder.path} (module app) defines it" in problem.detail
+
+
+@pytest.mark.parametrize("command", ["validate", "status", "migrate"])
+def test_a_file_missing_from_a_chain_is_one_line_not_a_traceback(db_url, module_folder, command):
+    """Every command that reads the files says which revision is missing and where it belongs."""
+    _first, second = write_two(module_folder)
+    module_folder.write(3, "pass")
+    assert run_cli("migrate", env={"CHAINDB_URL": db_url}).returncode == 0
+    second.unlink()
+    result = run_cli(command, env={"CHAINDB_URL": db_url})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr
+    output = [line for line in (result.stdout + result.stderr).splitlines() if line]
+    message = next(line for line in output if "app_0002" in line)
+    assert len([line for line in output if not line.startswith("database:")]) == 1, output
+    assert "app_0003" in message and str(module_folder.path) in message
+
+
+def test_a_missing_dependency_of_another_module_is_named(module_folder):
+    module_folder.write(1, "pass", depends_on="core_0999")
+    with pytest.raises(MigrationError) as raised:
+        RevisionGraph.load()
+    assert str(raised.value).startswith("migration core_0999 is missing: app_0001 (")
+    assert "depends on it" in str(raised.value)
+    assert "chaindb/core/migrations (module core)" in str(raised.value)

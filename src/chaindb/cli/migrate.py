@@ -1,17 +1,28 @@
-"""chaindb migrate | rollback | status | validate | create | reset | lint"""
+"""chaindb migrate | rollback | status | validate | check | history | repair | baseline (stamp) |
+create | reset | lint"""
 
 from __future__ import annotations
 
+import re
+
+import click
 import typer
-from rich.table import Table
+from typer.core import TyperCommand
 
 from chaindb import migrations
+from chaindb.cli.migrate_output import describe_removal, render_history, render_status, show_run
 from chaindb.cli.output import confirm_or_refuse, console, open_database, print_json
-from chaindb.migrations import MigrationRun, StatusReport
+
+JSON_HELP = "Print the result as JSON."
+_NEGATIVE = re.compile(r"^-\d+$")
 
 
 def register(app: typer.Typer) -> None:
-    for command in (migrate, rollback, status, validate, create, reset, lint):
+    app.command(cls=_StepsArgument)(rollback)
+    for command in (migrate, status, validate, check, history, repair, baseline):
+        app.command()(command)
+    app.command("stamp", help="Alembic's name for baseline: the same command.")(baseline)
+    for command in (create, reset, lint):
         app.command()(command)
 
 
@@ -21,41 +32,71 @@ def migrate(
     module: list[str] = typer.Option(
         None, "--module", "-m", help="Only this module (and its dependencies)."
     ),
-    to: str | None = typer.Option(None, "--to", help="Stop at this revision."),
+    to: str | None = typer.Option(
+        None, "--to", help="Stop at this revision; +N: apply the next N migrations."
+    ),
+    steps: int | None = typer.Option(None, "--steps", help="Apply the next N migrations."),
     allow_data_loss: bool = typer.Option(
         False, "--allow-data-loss", help="Apply destructive migrations."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Apply pending migrations (each in its own transaction, under the migration lock)."""
     with open_database(ctx, writes=not dry_run, must_exist=dry_run) as db:
         run = migrations.migrate(
-            db, modules=module or None, to=to, dry_run=dry_run, allow_data_loss=allow_data_loss
+            db,
+            modules=module or None,
+            to=to,
+            steps=steps,
+            dry_run=dry_run,
+            allow_data_loss=allow_data_loss,
         )
-    _show_run(run, as_json)
+    show_run(run, as_json)
+
+
+class _StepsArgument(TyperCommand):
+    """`chaindb rollback -2`, as Alembic's `downgrade -2`: click would read -2 as an unknown
+    option, so it is passed on as the REVISION argument (after `--`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        relative = [arg for arg in args if _NEGATIVE.match(arg)]
+        if "--" in args or len(relative) != 1:
+            return super().parse_args(ctx, args)
+        others = [arg for arg in args if arg != relative[0]]
+        return super().parse_args(ctx, [*others, "--", relative[0]])
 
 
 def rollback(
     ctx: typer.Context,
-    revision: str = typer.Argument(..., help="Revision to go back to; 'base' removes everything."),
+    revision: str | None = typer.Argument(
+        None, help="Revision to go back to; 'base' removes everything; -N: the last N."
+    ),
     module: str | None = typer.Option(
-        None, "--module", "-m", help="With 'base': only this module."
+        None, "--module", "-m", help="With 'base' or -N: only this module (and what needs it)."
+    ),
+    steps: int | None = typer.Option(
+        None, "--steps", help="Undo the N most recently applied migrations."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the SQL; change nothing."),
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Roll back to REVISION: what came after it is undone, newest first."""
+    """Roll back to REVISION (or by -N / --steps N): what came after it is undone, newest
+    first. Asks first, saying which migrations and tables (with their rows) go."""
     with open_database(ctx, writes=not dry_run) as db:
-        if not dry_run:
-            confirm_or_refuse(f"Roll back {db.display_url} to {revision}?", force)
-        run = migrations.rollback(db, revision, module=module, dry_run=dry_run)
-    _show_run(run, as_json)
+        plan = migrations.rollback(db, revision, module=module, steps=steps, dry_run=True)
+        if dry_run or not plan.steps:
+            plan.dry_run = dry_run
+            show_run(plan, as_json)
+            return
+        confirm_or_refuse(describe_removal(f"Roll back {db.display_url}", plan), force)
+        run = migrations.rollback(db, revision, module=module, steps=steps)
+    show_run(run, as_json)
 
 
 def status(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Per module: current revision, applied migrations, pending ones, checksum state."""
     with open_database(ctx) as db:
@@ -68,7 +109,7 @@ def status(
 
 def validate(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Fail if an applied migration's file changed, is missing, or was skipped by the history."""
     with open_database(ctx) as db:
@@ -84,84 +125,149 @@ def validate(
         raise typer.Exit(1)
 
 
+def check(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Deploy gate: exit 1 when a migration is pending or an applied file does not match."""
+    with open_database(ctx) as db:
+        report = migrations.check(db)
+    if as_json:
+        print_json(report.as_dict())
+    elif report.ok:
+        console.print("ok: up to date, every applied migration matches its file")
+    else:
+        if report.pending:
+            console.print(f"[yellow]pending[/yellow] {', '.join(report.pending)}")
+        for problem in report.problems:
+            console.print(f"[red]invalid[/red] {problem}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def history(
+    ctx: typer.Context,
+    module: str | None = typer.Option(None, "--module", "-m", help="Only this module."),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="Only the last N entries."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Every apply, rollback, baseline and repair: when, how long, by whom, and why."""
+    with open_database(ctx) as db:
+        report = migrations.history(db, module=module, limit=limit)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        render_history(report)
+
+
+def repair(
+    ctx: typer.Context,
+    revision: str = typer.Argument(..., help="Applied revision whose changed file is accepted."),
+    reason: str = typer.Option(
+        ..., "--reason", help="Why the change is accepted (kept in the history)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Accept a reviewed change to an applied migration's file: record its new checksum."""
+    with open_database(ctx, writes=True) as db:
+        result = migrations.repair(db, revision, reason=reason)
+    if as_json:
+        print_json(result.as_dict())
+    elif result.repaired:
+        console.print(f"repaired {result.revision}: {result.path} accepted ({result.reason})")
+    else:
+        console.print(f"nothing to repair: {result.path} matches what was applied")
+
+
+def baseline(
+    ctx: typer.Context,
+    revision: str | None = typer.Argument(
+        None, help="Mark this revision and what it needs (default: the modules' heads)."
+    ),
+    module: list[str] = typer.Option(
+        None, "--module", "-m", help="Only this module (and its dependencies)."
+    ),
+    reason: str | None = typer.Option(None, "--reason", help="Why (kept in the history)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Compare the schema only; mark nothing."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Adopt an existing database: mark migrations applied without running them, once its
+    schema is shown to match what they build (differences are named, and nothing is marked)."""
+    with open_database(ctx, writes=not dry_run) as db:
+        result = migrations.baseline(
+            db, to=revision, modules=module or None, reason=reason, dry_run=dry_run
+        )
+    if as_json:
+        print_json(result.as_dict())
+    elif not result.revisions:
+        console.print("nothing to do: every chosen migration is applied already")
+    elif result.differences:
+        for difference in result.differences:
+            console.print(f"[red]differs[/red] {difference}")
+    else:
+        verb = "would mark" if dry_run else "marked"
+        console.print(f"schema matches; {verb} applied: {', '.join(result.revisions)}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 def create(
     name: str = typer.Argument(..., help="What the migration does, e.g. 'add wallet label'."),
-    module: str = typer.Option(..., "--module", "-m", help="Module that owns the migration."),
+    module: str = typer.Option(
+        ..., "--module", "-m", help="Your module (from CHAINDB_MODULE_PATHS) that owns it."
+    ),
+    depends_on: list[str] = typer.Option(
+        None,
+        "--depends-on",
+        help="A revision of another module it needs (default for a first one: core's head).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Write a new migration version (upgrade and downgrade) numbered after the module's head."""
-    path = migrations.create(name, module)
-    console.print(f"created {path}")
+    created = migrations.create(name, module, depends_on=depends_on or None)
+    if as_json:
+        print_json(created.as_dict())
+        return
+    console.print(f"created {created.path}", markup=False)
+    if created.depends_on:
+        console.print(f"depends on {', '.join(created.depends_on)}")
 
 
 def reset(
     ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would go; change nothing."),
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Drop everything chaindb created: roll back every migration, then its own tables."""
-    with open_database(ctx, writes=True) as db:
-        confirm_or_refuse(f"Drop every chaindb table in {db.display_url}?", force)
+    """Drop everything chaindb created: roll back every migration, then its own tables.
+    Asks first, saying which migrations and tables (with their rows) go."""
+    with open_database(ctx, writes=not dry_run) as db:
+        plan = migrations.reset(db, dry_run=True)
+        if dry_run or not (plan.steps or plan.dropped_tables):
+            plan.dry_run = dry_run
+            show_run(plan, as_json)
+            return
+        confirm_or_refuse(describe_removal(f"Reset {db.display_url}", plan), force)
         run = migrations.reset(db)
-    console.print(f"reset: rolled back {len(run.steps)} migrations and dropped chaindb's history")
+    if as_json:
+        print_json(run.as_dict())
+    else:
+        console.print(
+            f"reset: rolled back {len(run.steps)} migrations and dropped chaindb's history"
+        )
 
 
 def lint(
     revisions: list[str] = typer.Argument(None, help="Revisions to check (default: all)."),
-    as_json: bool = typer.Option(False, "--json", help="Print findings as JSON."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Name destructive and (on PostgreSQL) long-locking changes in migrations."""
-    findings = migrations.lint(revisions or None)
+    report = migrations.lint_report(revisions or None)
     if as_json:
-        print_json([finding.as_dict() for finding in findings])
-    elif not findings:
+        print_json(report.as_dict())
+    elif not report.findings:
         console.print("ok: no destructive or long-locking changes")
-    for finding in [] if as_json else findings:
+    for finding in [] if as_json else report.findings:
         console.print(f"{finding}\n    {finding.statement}", markup=False)
-    if any(finding.kind == "destructive" for finding in findings):
+    if not report.ok:
         raise typer.Exit(1)
-
-
-def _show_run(run: MigrationRun, as_json: bool) -> None:
-    if as_json:
-        print_json(run.as_dict())
-        return
-    if not run.steps:
-        console.print("nothing to do: already at the requested version")
-        return
-    for step in run.steps:
-        if run.dry_run:
-            print(f"-- {step.revision} ({step.action}): {step.description}")
-            print("\n\n".join(step.sql) + "\n")
-        else:
-            console.print(
-                f"{step.action}d {step.revision}: {step.description} ({step.duration_ms:.1f} ms)"
-            )
-
-
-def render_status(report: StatusReport) -> None:
-    console.print(f"database: {report.database}")
-    table = Table("module", "current", "head", "applied", "pending", "checksums")
-    for module in report.modules:
-        table.add_row(
-            module.name,
-            module.current or "-",
-            module.head or "-",
-            str(len(module.applied)),
-            str(len(module.pending)),
-            module.checksums,
-        )
-    console.print(table)
-    applied = Table("revision", "applied at (UTC)", "took", "by", "checksum")
-    for module in report.modules:
-        for state in module.applied:
-            applied.add_row(
-                state.revision,
-                state.applied_at.strftime("%Y-%m-%d %H:%M:%S"),
-                f"{state.duration_ms:.1f} ms",
-                state.applied_by,
-                state.checksum,
-            )
-    if applied.row_count:
-        console.print(applied)
-    for problem in report.problems:
-        console.print(f"[red]problem[/red] {problem}")
-    console.print("up to date" if report.up_to_date else "[yellow]not up to date[/yellow]")

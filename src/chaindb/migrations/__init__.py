@@ -4,14 +4,27 @@ from chaindb import connect, migrations
 db = connect()
 migrations.migrate(db)            # chaindb migrate
 migrations.status(db)             # chaindb status
+migrations.check(db).ok           # chaindb check: the deploy gate
 """
 
 from chaindb.migrations.apply import MigrationRun, Step, migrate, reset, rollback
-from chaindb.migrations.create import create
-from chaindb.migrations.lint import Finding
+from chaindb.migrations.baseline import BaselineResult, SchemaMismatch, baseline
+from chaindb.migrations.create import CreatedMigration, create
+from chaindb.migrations.lint import Finding, LintReport
 from chaindb.migrations.lint import lint as _lint_revisions
 from chaindb.migrations.modules import BUILTIN_MODULES, RevisionGraph
-from chaindb.migrations.status import StatusReport, ValidationReport, status, validate
+from chaindb.migrations.problems import MigrationsInvalid, Problem
+from chaindb.migrations.repair import RepairResult, repair
+from chaindb.migrations.status import (
+    CheckReport,
+    HistoryReport,
+    StatusReport,
+    ValidationReport,
+    check,
+    history,
+    status,
+    validate,
+)
 
 
 def lint(revisions: list[str] | None = None) -> list[Finding]:
@@ -21,16 +34,35 @@ def lint(revisions: list[str] | None = None) -> list[Finding]:
     return _lint_revisions(graph, chosen)
 
 
+def lint_report(revisions: list[str] | None = None) -> LintReport:
+    """`lint` as chaindb lint reports it: the findings, and ok unless one is destructive."""
+    return LintReport(lint(revisions))
+
+
 __all__ = [
     "BUILTIN_MODULES",
+    "BaselineResult",
+    "CheckReport",
+    "CreatedMigration",
     "Finding",
+    "HistoryReport",
+    "LintReport",
     "MigrationRun",
+    "MigrationsInvalid",
+    "Problem",
+    "RepairResult",
+    "SchemaMismatch",
     "StatusReport",
     "Step",
     "ValidationReport",
+    "baseline",
+    "check",
     "create",
+    "history",
     "lint",
+    "lint_report",
     "migrate",
+    "repair",
     "reset",
     "rollback",
     "status",

@@ -7,9 +7,8 @@ process that finds its work already done by another simply finds nothing pending
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
 from alembic.operations import Operations
@@ -20,14 +19,17 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 
 from chaindb.database import Database, elapsed_ms
 from chaindb.errors import DestructiveMigration, MigrationError
-from chaindb.migrations import history
+from chaindb.migrations import bookkeeping
 from chaindb.migrations.lint import destructive, lint
 from chaindb.migrations.lock import migration_lock
+from chaindb.migrations.losses import DroppedTable, bookkeeping_tables, dropped_tables
 from chaindb.migrations.modules import RevisionGraph
+from chaindb.migrations.plan import BASE, removal_order, rollback_removals, upgrade_targets
+from chaindb.migrations.problems import refuse_invalid
 from chaindb.migrations.render import render_statements
 
 DDL_LOCK_RETRIES_MAX = 5
-NextStep = Callable[[set[str]], str | None]
+NextStep = Callable[[dict[str, bookkeeping.AppliedMigration]], str | None]
 _PG_LOCK_NOT_AVAILABLE = "55P03"
 
 
@@ -43,34 +45,18 @@ class Step:
 
 @dataclass
 class MigrationRun:
-    """What migrate or rollback did (or, with dry_run, would do)."""
+    """What migrate, rollback or reset did (or, with dry_run, would do). A dry run that
+    removes migrations also says which tables go, with their rows (`dropped_tables`), and
+    which steps could not be rendered offline to tell (`unrendered`)."""
 
     action: str
     dry_run: bool
     steps: list[Step]
+    dropped_tables: list[DroppedTable] = field(default_factory=list)
+    unrendered: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def configured_modules(graph: RevisionGraph, env: Mapping[str, str] | None = None) -> list[str]:
-    """CHAINDB_MODULES (comma-separated; default: all), with their dependencies."""
-    env = os.environ if env is None else env
-    raw = env.get("CHAINDB_MODULES", "").strip()
-    names = (
-        [name.strip() for name in raw.split(",") if name.strip()] if raw else list(graph.modules)
-    )
-    return graph.selection(names)
-
-
-def upgrade_targets(
-    graph: RevisionGraph, modules: Iterable[str] | None = None, to: str | None = None
-) -> set[str]:
-    """Every revision the database should have after migrate."""
-    if to is not None:
-        return graph.ancestors([graph.resolve(to)])
-    names = graph.selection(modules) if modules else configured_modules(graph)
-    return graph.ancestors(head for name in names if (head := graph.head(name)))
 
 
 def migrate(
@@ -78,93 +64,106 @@ def migrate(
     *,
     modules: Iterable[str] | None = None,
     to: str | None = None,
+    steps: int | None = None,
     dry_run: bool = False,
     allow_data_loss: bool = False,
 ) -> MigrationRun:
-    """Apply pending migrations of the chosen modules (default: CHAINDB_MODULES) or up to `to`."""
+    """Apply pending migrations of the chosen modules (default: CHAINDB_MODULES), up to `to`
+    (a revision, or `+N`: the next N), or the next `steps`. Refused while an applied
+    migration's file does not match (see `validate`)."""
     graph = RevisionGraph.load()
-    targets = upgrade_targets(graph, modules, to)
-    pending = graph.ordered(targets - set(applied_revisions(db)))
+    applied = applied_revisions(db)
+    refuse_invalid(graph, applied)
+    targets = upgrade_targets(graph, applied, modules=modules, to=to, steps=steps)
+    pending = graph.ordered(targets - set(applied))
     if not allow_data_loss and (refused := destructive(lint(graph, pending))):
         raise DestructiveMigration(refused)
     if dry_run:
-        return MigrationRun(
-            "upgrade", True, [_planned(graph, db, rev, "upgrade") for rev in pending]
-        )
+        return _dry_run(db, graph, "upgrade", pending)
 
-    def next_step(applied: set[str]) -> str | None:
-        remaining = graph.ordered(targets - applied)
-        return remaining[0] if remaining else None
-
-    return MigrationRun("upgrade", False, _run_steps(db, graph, "upgrade", next_step))
+    return MigrationRun("upgrade", False, apply_revisions(db, graph, targets))
 
 
 def rollback(
-    db: Database, target: str, *, module: str | None = None, dry_run: bool = False
+    db: Database,
+    target: str | None = None,
+    *,
+    module: str | None = None,
+    steps: int | None = None,
+    dry_run: bool = False,
 ) -> MigrationRun:
     """Roll back to `target`: that revision stays, what came after it (and needs it) goes.
 
     `base` removes every migration (of `module` only, when given, and what depends on it).
+    `-N` or `steps=N` undoes the N most recently applied migrations (of `module`, when given).
     """
     graph = RevisionGraph.load()
-    if target == "base":
-        roots = graph.module_revisions(module) if module else list(graph.revisions)
-    else:
-        kept = graph.resolve(target)
-        name = graph.module_of(kept)
-        revisions = graph.module_revisions(name)
-        roots = revisions[revisions.index(kept) + 1 :]
-    removable = graph.descendants(roots)
-    applied = set(applied_revisions(db))
-    _refuse_missing_files(graph, applied & removable | (applied - set(graph.revisions)), target)
+    applied = applied_revisions(db)
+    removable = rollback_removals(graph, applied, target=target, module=module, steps=steps)
+    _refuse_missing_files(graph, set(applied) & removable | (set(applied) - set(graph.revisions)))
     if dry_run:
-        plan = list(reversed(graph.ordered(removable & applied)))
-        return MigrationRun(
-            "downgrade", True, [_planned(graph, db, rev, "downgrade") for rev in plan]
-        )
+        return _dry_run(db, graph, "downgrade", removal_order(graph, applied, removable))
 
-    def next_step(applied_now: set[str]) -> str | None:
-        remaining = graph.ordered(removable & applied_now)
-        return remaining[-1] if remaining else None
+    def next_step(applied_now: dict[str, bookkeeping.AppliedMigration]) -> str | None:
+        first = removal_order(graph, applied_now, removable, limit=1)
+        return first[0] if first else None
 
     return MigrationRun("downgrade", False, _run_steps(db, graph, "downgrade", next_step))
 
 
-def reset(db: Database) -> MigrationRun:
+def reset(db: Database, *, dry_run: bool = False) -> MigrationRun:
     """Roll back every migration, then drop chaindb's own bookkeeping tables."""
-    run = rollback(db, "base")
-    with db.transaction() as conn:
-        history.bookkeeping.drop_all(conn, checkfirst=True)
+    run = rollback(db, BASE, dry_run=dry_run)
+    if dry_run:
+        run.dropped_tables += bookkeeping_tables(db)
+    else:
+        with db.transaction() as conn:
+            bookkeeping.drop_tables(conn)
     run.action = "reset"
     return run
 
 
-def applied_revisions(db: Database) -> dict[str, history.AppliedMigration]:
+def applied_revisions(db: Database) -> dict[str, bookkeeping.AppliedMigration]:
     """What is applied, read without writing anything (a missing SQLite file is empty)."""
     if not db.exists():
         return {}
     with db.read() as conn:
-        return history.read_applied(conn)
+        return bookkeeping.read_applied(conn)
 
 
-def _refuse_missing_files(graph: RevisionGraph, revisions: set[str], target: str) -> None:
+def _refuse_missing_files(graph: RevisionGraph, revisions: set[str]) -> None:
     missing = sorted(rev for rev in revisions if rev not in graph.revisions)
     if missing:
         raise MigrationError(
-            f"cannot roll back to {target}: the files of applied migrations "
-            f"{', '.join(missing)} are missing"
+            f"cannot roll back: the files of applied migrations {', '.join(missing)} are "
+            f"missing (expected in {graph.expected_folder(missing[0])})"
         )
 
 
-def _planned(graph: RevisionGraph, db: Database, revision: str, action: str) -> Step:
-    script = graph.revisions[revision]
-    return Step(
-        revision,
-        graph.module_of(revision),
-        action,
-        graph.description(revision),
-        sql=render_statements(script, db.backend, action),
-    )
+def _dry_run(db: Database, graph: RevisionGraph, action: str, plan: list[str]) -> MigrationRun:
+    run = MigrationRun(action, True, [])
+    for revision in plan:
+        step = Step(revision, graph.module_of(revision), action, graph.description(revision))
+        try:
+            step.sql = render_statements(graph.revisions[revision], db.backend, action)
+        except MigrationError as error:
+            # Code that reads the database (op.get_bind()) cannot run offline: say so, go on.
+            step.sql = [f"-- not shown: {error}"]
+            run.unrendered.append(revision)
+        run.steps.append(step)
+    if action == "downgrade":
+        run.dropped_tables = dropped_tables(db, [s for step in run.steps for s in step.sql])
+    return run
+
+
+def apply_revisions(db: Database, graph: RevisionGraph, targets: set[str]) -> list[Step]:
+    """Apply whatever of `targets` is not applied yet, parents first, step by step."""
+
+    def next_step(applied: dict[str, bookkeeping.AppliedMigration]) -> str | None:
+        remaining = graph.ordered(targets - set(applied))
+        return remaining[0] if remaining else None
+
+    return _run_steps(db, graph, "upgrade", next_step)
 
 
 def _run_steps(db: Database, graph: RevisionGraph, action: str, next_step: NextStep) -> list[Step]:
@@ -189,8 +188,8 @@ def _apply_next(
 
 def _apply_one(db: Database, graph: RevisionGraph, action: str, next_step: NextStep) -> Step | None:
     with db.transaction() as conn:
-        history.ensure_tables(conn)
-        revision = next_step(set(history.read_applied(conn)))
+        bookkeeping.ensure_tables(conn)
+        revision = next_step(bookkeeping.read_applied(conn))
         if revision is None:
             return None
         script = graph.revisions[revision]
@@ -198,13 +197,13 @@ def _apply_one(db: Database, graph: RevisionGraph, action: str, next_step: NextS
         started = time.perf_counter()
         _run_script(conn, script.module, action, revision)
         duration = elapsed_ms(started)
-        history.record(
+        bookkeeping.record(
             conn,
             revision=revision,
             module=graph.module_of(revision),
             description=graph.description(revision),
             action=action,
-            checksum=history.file_checksum(script.path),
+            checksum=bookkeeping.file_checksum(script.path),
             duration_ms=duration,
         )
         return Step(

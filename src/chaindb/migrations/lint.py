@@ -204,5 +204,23 @@ def lint(graph: RevisionGraph, revisions: Iterable[str]) -> list[Finding]:
     return findings
 
 
+@dataclass
+class LintReport:
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        """No destructive change (locking ones are advice)."""
+        return not destructive(self.findings)
+
+    def as_dict(self) -> dict[str, object]:
+        kinds = [finding.kind for finding in self.findings]
+        return {
+            "findings": [finding.as_dict() for finding in self.findings],
+            "ok": self.ok,
+            "counts": {kind: kinds.count(kind) for kind in (DESTRUCTIVE, LOCKING, UNCHECKED)},
+        }
+
+
 def destructive(findings: Iterable[Finding]) -> list[Finding]:
     return [finding for finding in findings if finding.kind == DESTRUCTIVE]

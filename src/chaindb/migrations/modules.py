@@ -10,12 +10,14 @@ from __future__ import annotations
 import heapq
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 
 from chaindb.errors import MigrationError
@@ -25,6 +27,19 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "template"
 BUILTIN_MODULES = ("core", "ledger", "challenges", "chain")
 _REVISION_ID = re.compile(r"^(?P<module>[a-z][a-z0-9_]*)_(?P<number>\d{4})$")
 _MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class MissingRevision(MigrationError):
+    """A revision that another one revises or depends on has no file."""
+
+    def __init__(
+        self, revision: str, *, expected_in: str, needed_by: str, needed_by_path: str, link: str
+    ) -> None:
+        self.revision = revision
+        self.detail = (
+            f"{needed_by} ({needed_by_path}) {link} it, but no file in {expected_in} defines it"
+        )
+        super().__init__(f"migration {revision} is missing: {self.detail}")
 
 
 @dataclass(frozen=True)
@@ -74,12 +89,44 @@ class RevisionGraph:
             messaging_opts={"quiet": True},
         )
         try:
-            scripts = list(self.script.walk_revisions())
-        except CommandError as error:
-            raise MigrationError(f"migration files are inconsistent: {error}") from None
+            with warnings.catch_warnings():
+                # Alembic warns, then fails with a bare KeyError, on a missing revision.
+                warnings.simplefilter("ignore")
+                scripts = list(self.script.walk_revisions())
+        except (KeyError, CommandError, RevisionError) as error:
+            raise self._explain_broken_chain(error) from None
         self.revisions: dict[str, Script] = {s.revision: s for s in scripts}
         self._check_shape()
         self._parents = {rev: self._find_parents(rev) for rev in self.revisions}
+
+    def _explain_broken_chain(self, error: Exception) -> MigrationError:
+        """Name the revision that is referenced but has no file, who needs it and where its
+        file was expected; Alembic's own error is a KeyError deep in its revision map."""
+        # Only Alembic's (private) loader lists the scripts when their graph cannot be built.
+        scripts = list(self.script._load_revisions())
+        present = {script.revision for script in scripts}
+        for script in sorted(scripts, key=lambda s: s.revision):
+            for link, needed in (
+                ("revises", _as_tuple(script.down_revision)),
+                ("depends on", _as_tuple(script.dependencies)),
+            ):
+                for revision in needed:
+                    if revision not in present and revision not in self.modules:
+                        return MissingRevision(
+                            revision,
+                            expected_in=self.expected_folder(revision),
+                            needed_by=script.revision,
+                            needed_by_path=script.path,
+                            link=link,
+                        )
+        return MigrationError(f"migration files are inconsistent: {error}")
+
+    def expected_folder(self, revision: str) -> str:
+        """Where the file of `revision` belongs (its module's folder), for error messages."""
+        module = _REVISION_ID.match(revision)
+        if module and module["module"] in self.modules:
+            return f"{self.modules[module['module']].versions_dir} (module {module['module']})"
+        return "none of the modules' folders (its name does not match a module)"
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> RevisionGraph:
@@ -97,6 +144,18 @@ class RevisionGraph:
         """What must be applied before `revision`: its previous version and its dependencies."""
         return self._parents[revision]
 
+    def children(self, revision: str) -> set[str]:
+        """What needs `revision` directly: its next version and its dependents."""
+        return self._children[revision]
+
+    @cached_property
+    def _children(self) -> dict[str, set[str]]:
+        children: dict[str, set[str]] = {rev: set() for rev in self.revisions}
+        for rev in self.revisions:
+            for parent in self.parents(rev):
+                children[parent].add(rev)
+        return children
+
     def _find_parents(self, revision: str) -> set[str]:
         script = self.revisions[revision]
         return set(_as_tuple(script.down_revision)) | {
@@ -109,10 +168,7 @@ class RevisionGraph:
         """Parents first; among revisions ready to go, modules in registry order and each
         module's versions by number, so that a module is applied whole before the next."""
         waiting = {rev: len(self.parents(rev)) for rev in self.revisions}
-        children: dict[str, list[str]] = {rev: [] for rev in self.revisions}
-        for rev in self.revisions:
-            for parent in self.parents(rev):
-                children[parent].append(rev)
+        children = self._children
         ready = [(self._sort_key(rev), rev) for rev, count in waiting.items() if count == 0]
         heapq.heapify(ready)
         order: list[str] = []

@@ -1,4 +1,5 @@
-"""Where each module stands, and whether the migration files still match what was applied."""
+"""Reports: where each module stands, whether the files match what was applied (validate,
+check), and what was done when (history)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from chaindb.database import Database
-from chaindb.migrations import history
-from chaindb.migrations.apply import applied_revisions, configured_modules
-from chaindb.migrations.modules import RevisionGraph
-
-CHANGED = "changed"
-MISSING = "missing"
-UNKNOWN = "unknown"
-_PROBLEM_TEXT = {
-    CHANGED: "file changed since it was applied (checksum differs)",
-    MISSING: "applied, but its file is missing",
-    UNKNOWN: "file is unknown to the history: not applied, yet later migrations that need it are",
-}
-
-
-@dataclass(frozen=True)
-class Problem:
-    revision: str
-    kind: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.revision}: {self.detail}"
+from chaindb.errors import InvalidInput, MigrationError
+from chaindb.migrations import bookkeeping
+from chaindb.migrations.apply import applied_revisions
+from chaindb.migrations.modules import MissingRevision, RevisionGraph, registered_modules
+from chaindb.migrations.plan import configured_modules
+from chaindb.migrations.problems import MISSING, Problem, find_problems
 
 
 @dataclass
@@ -83,23 +68,6 @@ class ValidationReport:
         return report
 
 
-def find_problems(
-    graph: RevisionGraph, applied: dict[str, history.AppliedMigration]
-) -> list[Problem]:
-    """Applied migrations whose file changed or is missing; files skipped by the history."""
-    problems = []
-    for revision, row in sorted(applied.items()):
-        script = graph.revisions.get(revision)
-        if script is None:
-            problems.append(Problem(revision, MISSING, _PROBLEM_TEXT[MISSING]))
-        elif history.file_checksum(script.path) != row.checksum:
-            problems.append(Problem(revision, CHANGED, _PROBLEM_TEXT[CHANGED]))
-    needed = graph.ancestors(rev for rev in applied if rev in graph.revisions)
-    for revision in graph.ordered(needed - set(applied)):
-        problems.append(Problem(revision, UNKNOWN, _PROBLEM_TEXT[UNKNOWN]))
-    return problems
-
-
 def status(db: Database) -> StatusReport:
     graph = RevisionGraph.load()
     applied = applied_revisions(db)
@@ -117,7 +85,7 @@ def status(db: Database) -> StatusReport:
 def _module_status(
     graph: RevisionGraph,
     name: str,
-    applied: dict[str, history.AppliedMigration],
+    applied: dict[str, bookkeeping.AppliedMigration],
     problems: list[Problem],
 ) -> ModuleStatus:
     revisions = graph.module_revisions(name)
@@ -145,6 +113,59 @@ def _module_status(
 
 
 def validate(db: Database) -> ValidationReport:
-    graph = RevisionGraph.load()
+    """Every applied migration against its file; a file missing from a chain is a problem too."""
     applied = applied_revisions(db)
+    try:
+        graph = RevisionGraph.load()
+    except MissingRevision as missing:
+        problem = Problem(missing.revision, MISSING, f"missing: {missing.detail}")
+        return ValidationReport(db.display_url, len(applied), [problem])
     return ValidationReport(db.display_url, len(applied), find_problems(graph, applied))
+
+
+@dataclass
+class CheckReport:
+    """The deploy gate: ok only when nothing is pending and every file matches its history."""
+
+    database: str
+    pending: list[str]
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.pending and not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        report = asdict(self)
+        report["ok"] = self.ok
+        return report
+
+
+def check(db: Database) -> CheckReport:
+    """Pending migrations of the configured modules, and every validate problem."""
+    report = status(db)
+    pending = [revision for module in report.modules for revision in module.pending]
+    return CheckReport(db.display_url, pending, report.problems)
+
+
+@dataclass
+class HistoryReport:
+    database: str
+    entries: list[bookkeeping.HistoryEntry]
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def history(db: Database, *, module: str | None = None, limit: int | None = None) -> HistoryReport:
+    """Every apply, rollback, baseline and repair, oldest first (with `limit`: the last ones)."""
+    if limit is not None and limit < 1:
+        raise InvalidInput("limit", limit, "must be at least 1")
+    known = [registered.name for registered in registered_modules()]
+    if module is not None and module not in known:
+        raise MigrationError(f"module {module!r} is unknown: known modules are {', '.join(known)}")
+    if not db.exists():
+        return HistoryReport(db.display_url, [])
+    with db.read() as conn:
+        entries = bookkeeping.read_history(conn, modules=[module] if module else None, limit=limit)
+    return HistoryReport(db.display_url, entries)

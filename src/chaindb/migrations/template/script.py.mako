@@ -11,6 +11,8 @@ from alembic import op
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}
+# Revisions of other modules that must be applied before this one (chaindb's own modules
+# included): their tables exist when it runs, and rolling them back rolls this back first.
 depends_on = ${repr(depends_on)}
 
 

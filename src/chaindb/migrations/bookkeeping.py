@@ -1,8 +1,9 @@
-"""What has been applied: the applied set, the append-only history, and file checksums.
+"""chaindb's own tables: the applied set, the append-only history, and file checksums.
 
 `chaindb_migrations` holds one row per applied revision (what the database is now);
-`chaindb_migration_history` keeps every apply and rollback ever run. Both are written in the
-migration's own transaction, so they never disagree with the schema.
+`chaindb_migration_history` keeps every apply, rollback, baseline and repair ever run, with who
+ran it and, for a baseline or repair, why. Both are written in the migration's own transaction,
+so they never disagree with the schema.
 """
 
 from __future__ import annotations
@@ -17,18 +18,24 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from chaindb.types import UtcDateTime, utc_now
 
 APPLIED_TABLE = "chaindb_migrations"
 HISTORY_TABLE = "chaindb_migration_history"
+LOCK_TABLE = "chaindb_migration_lock"
+UPGRADE, DOWNGRADE, BASELINE, REPAIR = "upgrade", "downgrade", "baseline", "repair"
+ACTIONS = (UPGRADE, DOWNGRADE, BASELINE, REPAIR)
+_ACTION_CHECK = "action IN ({})".format(", ".join(f"'{action}'" for action in ACTIONS))
 
-bookkeeping = sa.MetaData()
+metadata = sa.MetaData()
 
 applied_migrations = sa.Table(
     APPLIED_TABLE,
-    bookkeeping,
+    metadata,
     sa.Column("revision", sa.String(64), primary_key=True),
     sa.Column("module", sa.String(64), nullable=False),
     sa.Column("description", sa.Text, nullable=False),
@@ -40,7 +47,7 @@ applied_migrations = sa.Table(
 
 migration_history = sa.Table(
     HISTORY_TABLE,
-    bookkeeping,
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("revision", sa.String(64), nullable=False, index=True),
     sa.Column("module", sa.String(64), nullable=False),
@@ -49,7 +56,22 @@ migration_history = sa.Table(
     sa.Column("applied_at", UtcDateTime, nullable=False),
     sa.Column("duration_ms", sa.Float, nullable=False),
     sa.Column("applied_by", sa.Text, nullable=False),
-    sa.CheckConstraint("action IN ('upgrade', 'downgrade')", name="ck_history_action"),
+    sa.Column("reason", sa.Text),
+    sa.CheckConstraint(_ACTION_CHECK, name="ck_history_action"),
+)
+
+
+# Who holds the migration lock (one row at most); see lock.py.
+lock_table = sa.Table(
+    LOCK_TABLE,
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.Column("acquired_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("id = 1", name="ck_migration_lock_single"),
 )
 
 
@@ -62,6 +84,19 @@ class AppliedMigration:
     applied_at: datetime
     duration_ms: float
     applied_by: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    revision: str
+    module: str
+    action: str
+    checksum: str
+    applied_at: datetime
+    duration_ms: float
+    applied_by: str
+    reason: str | None
 
 
 def file_checksum(path: str | Path) -> str:
@@ -88,7 +123,28 @@ def chaindb_version() -> str:
 
 
 def ensure_tables(conn: Connection) -> None:
-    bookkeeping.create_all(conn, checkfirst=True)
+    """Create chaindb's tables, or bring those of an older chaindb up to date."""
+    metadata.create_all(conn, checkfirst=True)
+    if "reason" not in _history_columns(conn):
+        _add_history_reason(conn)
+
+
+def drop_tables(conn: Connection) -> None:
+    metadata.drop_all(conn, checkfirst=True)
+
+
+def _history_columns(conn: Connection) -> set[str]:
+    return {column["name"] for column in sa.inspect(conn).get_columns(HISTORY_TABLE)}
+
+
+def _add_history_reason(conn: Connection) -> None:
+    """A history table from before baseline and repair: add `reason`, allow their actions.
+    SQLite cannot alter a CHECK in place; Alembic's batch mode rebuilds the table there."""
+    operations = Operations(MigrationContext.configure(conn))
+    with operations.batch_alter_table(HISTORY_TABLE) as batch:
+        batch.drop_constraint("ck_history_action", type_="check")
+        batch.add_column(sa.Column("reason", sa.Text))
+        batch.create_check_constraint("ck_history_action", _ACTION_CHECK)
 
 
 def tables_exist(conn: Connection) -> bool:
@@ -103,6 +159,23 @@ def read_applied(conn: Connection) -> dict[str, AppliedMigration]:
     return {row["revision"]: AppliedMigration(**row) for row in rows}
 
 
+def read_history(
+    conn: Connection, *, modules: list[str] | None = None, limit: int | None = None
+) -> list[HistoryEntry]:
+    """The history, oldest first; with `limit`, its last `limit` entries."""
+    if not sa.inspect(conn).has_table(HISTORY_TABLE):
+        return []
+    table = migration_history
+    columns = [c for c in table.c if c.name != "reason" or "reason" in _history_columns(conn)]
+    query = sa.select(*columns).order_by(table.c.id.desc())
+    if modules:
+        query = query.where(table.c.module.in_(modules))
+    if limit is not None:
+        query = query.limit(limit)
+    rows = conn.execute(query).mappings().all()
+    return [HistoryEntry(**{"reason": None, **row}) for row in reversed(rows)]
+
+
 def record(
     conn: Connection,
     *,
@@ -112,11 +185,19 @@ def record(
     action: str,
     checksum: str,
     duration_ms: float,
+    reason: str | None = None,
 ) -> None:
-    """Write one apply or rollback into the applied set and the history, in the caller's tx."""
+    """Write one apply, rollback, baseline or repair into the applied set and the history, in
+    the caller's transaction."""
     now = utc_now()
     by = actor()
-    if action == "upgrade":
+    if action == REPAIR:
+        conn.execute(
+            applied_migrations.update()
+            .where(applied_migrations.c.revision == revision)
+            .values(checksum=checksum, description=description)
+        )
+    elif action in (UPGRADE, BASELINE):
         conn.execute(
             applied_migrations.insert().values(
                 revision=revision,
@@ -139,5 +220,6 @@ def record(
             applied_at=now,
             duration_ms=duration_ms,
             applied_by=by,
+            reason=reason,
         )
     )
