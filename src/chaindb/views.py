@@ -11,6 +11,8 @@ these (stable: an applied migration's behaviour must not change under it).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _WRITES = ("INSERT", "UPDATE", "DELETE")
@@ -44,6 +46,20 @@ def allow_writes_sql(dialect: str, view: str) -> list[str]:
             f"DROP FUNCTION IF EXISTS chaindb_refuse_write_{view}()",
         ]
     return [f"DROP TRIGGER IF EXISTS {_checked(view)}_refuse_{w.lower()}" for w in _WRITES]
+
+
+def make_read_only(op: Any, views: Mapping[str, str]) -> None:
+    """In a migration's upgrade: each view refuses writes, naming its API (view -> API)."""
+    for view, api in views.items():
+        for statement in refuse_writes_sql(op.get_context().dialect.name, view, api):
+            op.execute(statement)
+
+
+def make_writable(op: Any, views: Iterable[str]) -> None:
+    """In a migration's downgrade: what make_read_only did, undone."""
+    for view in views:
+        for statement in allow_writes_sql(op.get_context().dialect.name, view):
+            op.execute(statement)
 
 
 def _checked(view: str) -> str:

@@ -7,7 +7,7 @@ Create Date: 2026-12-01
 
 from alembic import op
 
-from chaindb.views import allow_writes_sql, refuse_writes_sql
+from chaindb.views import make_read_only, make_writable
 
 revision = "core_0004"
 down_revision = "core_0003"
@@ -21,12 +21,8 @@ VIEWS = {
 
 
 def upgrade() -> None:
-    for view, api in VIEWS.items():
-        for statement in refuse_writes_sql(op.get_context().dialect.name, view, api):
-            op.execute(statement)
+    make_read_only(op, VIEWS)
 
 
 def downgrade() -> None:
-    for view in VIEWS:
-        for statement in allow_writes_sql(op.get_context().dialect.name, view):
-            op.execute(statement)
+    make_writable(op, VIEWS)
