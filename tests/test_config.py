@@ -6,7 +6,7 @@ import pytest
 
 import chaindb
 from chaindb import ConfigError
-from chaindb.config import Settings, mask_text, masked, resolve_url
+from chaindb.config import Settings, mask_text, masked, normalise_url, resolve_url
 from tests.conftest import run_cli
 
 
@@ -72,8 +72,9 @@ def test_settings_from_env_and_their_errors():
         Settings.from_env({"CHAINDB_SQLITE_SYNCHRONOUS": "sometimes"})
     with pytest.raises(ConfigError, match="CHAINDB_POOL_SIZE: 'many' is invalid"):
         Settings.from_env({"CHAINDB_POOL_SIZE": "many"})
-    with pytest.raises(ConfigError, match="must be >= 0"):
-        Settings.from_env({"CHAINDB_MIGRATION_LOCK_TIMEOUT_S": "-1"})
+    for bad in ("-1", "nan", "inf", "1e9"):
+        with pytest.raises(ConfigError, match="must be between 0 and"):
+            Settings.from_env({"CHAINDB_MIGRATION_LOCK_TIMEOUT_S": bad})
 
 
 def test_a_sqlite_file_in_a_missing_directory_is_a_clear_error(tmp_path):
@@ -125,3 +126,16 @@ def test_the_command_prints_one_line_for_a_malformed_url(raw):
     assert result.stderr.startswith("error: database URL 'postgresql://u:***@")
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_a_password_in_the_query_string_is_masked_too():
+    url = normalise_url("postgresql://svc@db.internal:5432/app?password=hunter2&sslmode=require")
+    assert masked(url) == "postgresql://svc@db.internal:5432/app?password=***&sslmode=require"
+    assert "hunter2" not in repr(chaindb.connect(url.render_as_string(hide_password=False)))
+
+
+def test_a_short_password_masks_whole_words_only():
+    """Masking 'e' everywhere would garble the message and spell the password out."""
+    message = 'connection failed: password authentication failed for user "svc"'
+    assert mask_text(message, "e") == message
+    assert mask_text("url postgresql://svc:e@h/db", "e") == "url postgresql://svc:***@h/db"

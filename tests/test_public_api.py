@@ -76,3 +76,11 @@ def test_the_transfer_kinds_spelt_out_are_the_schemas():
 def test_no_public_verb_takes_arbitrary_keywords(verb):
     kinds = {p.kind for p in inspect.signature(verb).parameters.values()}
     assert inspect.Parameter.VAR_KEYWORD not in kinds
+
+
+def test_the_points_transaction_types_in_the_signature_are_the_routes():
+    from typing import get_args
+
+    from chaindb.ledger import points
+
+    assert set(get_args(points.PointsTransactionType)) == set(points._ROUTES)

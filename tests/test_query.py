@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -86,9 +88,31 @@ def test_a_write_is_refused_and_changes_nothing(funded_db, sql):
 )
 def test_a_second_statement_is_refused_before_anything_runs(funded_db, sql):
     before = state(funded_db)
-    with pytest.raises(InvalidInput, match="must be one statement"):
+    with pytest.raises(InvalidInput, match=r"must be one statement|a query may only read"):
         run_query(funded_db, sql)
     assert state(funded_db) == before
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (SELECT * FROM users) TO '/tmp/chaindb-query-copy.txt'",  # a superuser's file
+        "COPY users TO STDOUT",
+        "SET statement_timeout = 0",
+        "DO $$ BEGIN PERFORM 1; END $$",
+    ],
+)
+def test_only_a_statement_that_reads_may_run(funded_db, sql):
+    """A read-only transaction lets COPY ... TO write a file on the server (for a superuser,
+    as the tests connect): the statement must start as a read."""
+    with pytest.raises(WriteRefused, match="a query may only read: it must start with"):
+        run_query(funded_db, sql)
+    assert not Path("/tmp/chaindb-query-copy.txt").exists()
+
+
+def test_comments_before_a_read_are_fine(funded_db):
+    counted = run_query(funded_db, "-- the count\n/* of users */ SELECT count(*) FROM users")
+    assert counted.rows == [(4,)]
 
 
 def test_a_read_only_query_leaves_the_next_write_free(funded_db):

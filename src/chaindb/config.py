@@ -16,6 +16,7 @@ from chaindb.errors import ConfigError
 
 DEFAULT_URL = "sqlite:///./chaindb.sqlite3"
 DEFAULT_POSTGRES_PORT = 5432
+SETTING_NUMBER_MAX = 1e6  # seconds (11 days) or pool sizes: anything larger is a typo
 PORT_MAX = 65_535
 _URL_SHAPE = (
     "expected sqlite:///path or postgresql://user@host:port/name (a password follows the "
@@ -25,6 +26,11 @@ _PORT_RULE = f"the port must be a number from 1 to {PORT_MAX}"
 _IPV6_RULE = "an IPv6 host must be a valid address in brackets, as in postgresql://user@[::1]/name"
 # The password of any URL in a text: scheme://user:PASSWORD@ (the URL need not parse).
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
+# A query parameter that carries a secret (libpq's password and sslpassword, API keys, tokens).
+_SECRET_NAME = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)
+_SECRET_PARAMETER = re.compile(
+    r"([?&;]\s*[\w.-]*(?:pass|pwd|secret|token|key)[\w.-]*\s*=)[^&;\s'\"]*", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,10 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}: '{raw}' is invalid: must be a number") from None
-    if value < 0:
-        raise ConfigError(f"{name}: '{raw}' is invalid: must be >= 0")
+    if not 0 <= value <= SETTING_NUMBER_MAX:  # also refuses nan and inf
+        raise ConfigError(
+            f"{name}: '{raw}' is invalid: must be between 0 and {SETTING_NUMBER_MAX:g}"
+        )
     return value
 
 
@@ -137,12 +145,26 @@ def _url_problem(raw: str) -> str | None:
 
 
 def masked(url: URL) -> str:
-    """The URL as it may be shown anywhere: the password replaced by ***, no driver name."""
-    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+    """The URL as it may be shown anywhere: its password, and any query parameter that holds
+    a secret (`?password=`, `?sslpassword=`, `?token=`), replaced by ***; no driver name."""
+    hidden = {name: "***" for name in url.query if _SECRET_NAME.search(name)}
+    shown = url.set(drivername=url.get_backend_name()).update_query_dict(hidden)
+    return shown.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
+def secrets_of(url: URL) -> list[str]:
+    """The secrets a URL carries (its password, secret query values), to mask in any text."""
+    found = [url.password] if url.password else []
+    for name, value in url.query.items():
+        if _SECRET_NAME.search(name):
+            found += [value] if isinstance(value, str) else list(value)
+    return [str(secret) for secret in found if secret]
 
 
 def mask_text(text: str, password: str | None = None) -> str:
-    """Remove a password from free text (error messages, raw URLs, URLs that do not parse)."""
+    """Remove a password from free text (error messages, raw URLs, URLs that do not parse).
+    The password is masked where it stands as a whole word: a short one must not mask (and so
+    reveal) every letter it shares with the message."""
     if password:
-        text = text.replace(password, "***")
-    return _URL_PASSWORD.sub(r"\1***@", text)
+        text = re.sub(rf"(?<![\w]){re.escape(password)}(?![\w])", "***", text)
+    return _SECRET_PARAMETER.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))

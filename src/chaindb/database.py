@@ -21,7 +21,7 @@ import sqlalchemy.dialects.sqlite
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from chaindb.config import Settings, mask_text, masked
+from chaindb.config import Settings, mask_text, masked, secrets_of
 from chaindb.errors import ConfigError, ConnectionFailed, DatabaseMissing
 from chaindb.types import UintSumAggregate
 
@@ -89,7 +89,10 @@ class Database:
 
     def describe_error(self, error: BaseException) -> str:
         """An error's text with the password removed, fit to print or log."""
-        return mask_text(str(getattr(error, "orig", None) or error), self.url.password)
+        text = str(getattr(error, "orig", None) or error)
+        for secret in secrets_of(self.url):
+            text = mask_text(text, secret)
+        return mask_text(text)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -12,6 +12,10 @@ One statement per call, in a transaction that refuses to write and is always rol
 - SQLite: a deferred transaction with `PRAGMA query_only` on for the statement (restored
   after); the driver runs one statement at a time, and ATTACH (which would create a file) is
   refused by an authorizer.
+Only a statement that starts as a read may run (SELECT, WITH, VALUES, TABLE, EXPLAIN, SHOW; on
+SQLite also PRAGMA): a read-only transaction still lets PostgreSQL's COPY … TO write a file on
+the server, for a superuser. Connect `query` as a role without superuser rights all the same:
+a superuser's functions (pg_read_file, lo_export) read and write the server's files.
 The connection it ran on is closed afterwards, never returned to the pool: whatever the
 statement changed in its session (a PRAGMA, a SET, an advisory lock) ends with it.
 
@@ -27,6 +31,7 @@ column names would not. SQLite's own sum() of amounts is a float: sum them exact
 from __future__ import annotations
 
 import itertools
+import re
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
@@ -61,6 +66,7 @@ def run_query(db: Database, sql: str, *, limit: int = QUERY_LIMIT_DEFAULT) -> Qu
         raise InvalidInput("sql", sql, "must be one SQL statement")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= QUERY_LIMIT_MAX:
         raise InvalidInput("limit", limit, f"must be a whole number from 1 to {QUERY_LIMIT_MAX}")
+    _refuse_non_reads(sql, db.backend)
     run, read_amount = _BACKENDS[db.backend]
     with db.connection() as conn:
         try:
@@ -69,6 +75,19 @@ def run_query(db: Database, sql: str, *, limit: int = QUERY_LIMIT_DEFAULT) -> Qu
             conn.invalidate()
     shown = [tuple(map(read_amount, row)) for row in rows[:limit]]
     return QueryResult(columns, shown, more=len(rows) > limit)
+
+
+_READS = {"select", "with", "values", "table", "explain", "show"}
+_READS_OF = {"sqlite": _READS | {"pragma"}, "postgresql": _READS}
+_FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*([A-Za-z]+)", re.DOTALL)
+
+
+def _refuse_non_reads(sql: str, backend: str) -> None:
+    match = _FIRST_WORD.match(sql)
+    word = match[1].lower() if match else ""
+    if word not in _READS_OF[backend]:
+        allowed = ", ".join(sorted(word.upper() for word in _READS_OF[backend]))
+        raise WriteRefused("sql", sql, f"a query may only read: it must start with {allowed}")
 
 
 # --- SQLite ----------------------------------------------------------------------------------

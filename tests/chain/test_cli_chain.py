@@ -41,6 +41,24 @@ def test_watch_refuses_a_bad_option_in_one_line(tmp_path, option, value, rule):
     assert not (tmp_path / "never.sqlite3").exists()
 
 
+@pytest.mark.parametrize(
+    ("rpc_url", "rule"),
+    [
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http://localhost:abc", "Port could not be cast to integer value as 'abc'"),
+        ("ftp://node.example", "must start with http:// or https:// (JSON-RPC over HTTP)"),
+        ("node.example:8545", "must start with http:// or https:// (JSON-RPC over HTTP)"),
+        ("http://", "has no host"),
+    ],
+)
+def test_a_malformed_rpc_url_is_refused_at_once_not_retried(tmp_path, rpc_url, rule):
+    """No retry mends a URL that does not parse: one line, before any request."""
+    url = f"sqlite:///{tmp_path / 'never.sqlite3'}"
+    refused = run_cli("watch", "--rpc-url", rpc_url, "--passes", "1", env={"CHAINDB_URL": url})
+    assert refused.returncode == 1
+    assert refused.stderr == f"error: RPC URL {rpc_url!r} is invalid: {rule}\n"
+
+
 @pytest.mark.parametrize("command", ["watch", "demo"])
 def test_a_missing_chain_extra_gets_the_install_hint(tmp_path, command):
     """As if chaindb were installed without [chain]: web3 cannot be imported."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.resources import files
 from typing import Any
+from urllib.parse import urlsplit
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -27,7 +28,8 @@ from web3 import Web3
 from web3.exceptions import BlockNotFound, TransactionNotFound
 from web3.providers.rpc import HTTPProvider
 
-from chaindb.chain.resilience import ChainUnavailable, Resilience
+from chaindb.chain.resilience import ChainUnavailable, Resilience, mask_rpc_url
+from chaindb.config import mask_text
 from chaindb.errors import ConfigError, InvalidInput
 from chaindb.types import parse_chain_id
 
@@ -130,6 +132,8 @@ def connect_chain(
     if confirmations is not None and confirmations < 1:
         raise InvalidInput("confirmations", confirmations, "must be a whole number >= 1")
     url = rpc_url or os.environ.get("CHAINDB_RPC_URL")
+    if url:
+        _check_rpc_url(url)
     depth = confirmations or _env_int("CHAINDB_CONFIRMATIONS")
     resilience = resilience or Resilience()
     if url:
@@ -147,6 +151,27 @@ def connect_chain(
     if resilience.node_url is None:
         resilience.node = IN_PROCESS_NODE
     return Chain(w3, depth or IN_PROCESS_CONFIRMATIONS, resilience, tester)
+
+
+def _check_rpc_url(url: str) -> None:
+    """Refuse at once what no retry can mend: a URL that is not http(s)://host[:port]."""
+    problem = None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks it: a non-numeric or out-of-range port raises)
+    except ValueError as error:
+        problem = str(error)
+    else:
+        if parts.scheme not in ("http", "https"):
+            problem = "must start with http:// or https:// (JSON-RPC over HTTP)"
+        elif not parts.hostname:
+            problem = "has no host"
+    if problem is not None:
+        try:
+            shown = mask_rpc_url(url)
+        except ValueError:  # it does not parse: mask what looks like a secret in it
+            shown = mask_text(url)
+        raise ConfigError(f"RPC URL {shown!r} is invalid: {problem}")
 
 
 def new_in_process_tester() -> Any:

@@ -6,7 +6,7 @@ Every call goes out through chain.sending: logged as pending before it is broadc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
@@ -69,7 +69,7 @@ def stake_on_chain(
     *,
     escrow_address: str,
     challenge_id: int,
-    side: str,
+    side: Literal["YES", "NO"],
     amount: int,
     token_address: str | None = None,
     user_id: str | None = None,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import Field, StringConstraints
+from pydantic import Field
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -16,10 +16,18 @@ from chaindb.challenges.schema import ON_CHAIN_MOVES, challenges, v_challenges_p
 from chaindb.core import require_user
 from chaindb.database import Database, reading, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
+from chaindb.text import (
+    METADATA_BYTES_MAX,
+    Description,
+    free_text,
+    identifier,
+    json_value,
+)
 from chaindb.types import (
     Address,
     Amount,
     BlockNumber,
+    EvmChainNumber,
     RowId,
     TxHash,
     UserId,
@@ -28,27 +36,31 @@ from chaindb.types import (
 )
 from chaindb.validation import Input, Row, validated
 
+TITLE_CHARS_MAX = 200  # challenges.title, VARCHAR(200)
+Title = free_text(TITLE_CHARS_MAX, chars_min=1)
+AssetCode = identifier(ledger.ASSET_CODE_CHARS_MAX)
+Metadata = json_value(METADATA_BYTES_MAX)
 OnChainStatus = Literal["pending", "active", "resolved", "claimed"]
 Result = Literal["challenger_won", "challenged_won", "draw"]
 Multiplier = Annotated[Decimal, Field(ge=0, le=Decimal("9.99"), decimal_places=2)]
 
 
 class NewChallenge(Input):
-    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    title: Title
     challenger: UserId
     challenged: UserId | None = None
     amount: Amount = 0
-    description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    description: Description | None = None
     due_date: UtcDatetime | None = None
-    payment_asset: Annotated[str, StringConstraints(min_length=1, max_length=120)] = ledger.POINTS
+    payment_asset: AssetCode = ledger.POINTS
     payment_token_address: Address | None = None
     stake_amount_wei: Amount | None = None
     points_multiplier: Multiplier = Decimal("1.00")
-    blockchain_chain_id: Annotated[int, Field(strict=True, gt=0)] | None = None
+    blockchain_chain_id: EvmChainNumber | None = None
     blockchain_contract_address: Address | None = None
     blockchain_creation_tx_hash: TxHash | None = None
     blockchain_block_number: BlockNumber | None = None
-    on_chain_metadata: dict[str, Any] | None = None
+    on_chain_metadata: Metadata | None = None
     # Importing a challenge settled off-chain (see backfill_points): its result.
     result: Result | None = None
 
@@ -57,7 +69,7 @@ class Activation(Input):
     challenge_id: RowId
     blockchain_creation_tx_hash: TxHash | None = None
     blockchain_contract_address: Address | None = None
-    blockchain_chain_id: Annotated[int, Field(strict=True, gt=0)] | None = None
+    blockchain_chain_id: EvmChainNumber | None = None
     blockchain_block_number: BlockNumber | None = None
 
 

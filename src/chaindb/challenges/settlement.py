@@ -27,17 +27,20 @@ from chaindb.challenges.schema import challenge_escrow_records as records
 from chaindb.challenges.schema import challenges
 from chaindb.database import Database, writing
 from chaindb.errors import Conflict, NotFound
+from chaindb.text import identifier
 from chaindb.types import Amount, TxHash, utc_now
 from chaindb.validation import Input, Row, validated
 
 DEFAULT_BASE_POINTS = 100
+SIGNATURE_CHARS_MAX = 1_000
+Signature = identifier(SIGNATURE_CHARS_MAX)  # 0x + 130 hex digits for ECDSA; room for others
 RESULT_OF_SIDE = {"YES": "challenger_won", "NO": "challenged_won", None: "draw"}
 
 
 class Resolution(Input):
     winning_side: Literal["YES", "NO"] | None
     base_points: Amount = DEFAULT_BASE_POINTS
-    admin_signature: str | None = Field(default=None, max_length=1000)
+    admin_signature: Signature | None = None
     resolution_tx_hash: TxHash | None = None
     settlement_block_number: int | None = Field(default=None, ge=0)
 
@@ -83,7 +86,7 @@ def resolve_challenge(
 
 
 def settle_resolution(
-    conn: Connection,
+    target: Database | Connection,
     challenge_id: int,
     *,
     winning_side: Literal["YES", "NO"] | None,
@@ -93,8 +96,9 @@ def settle_resolution(
     resolution_tx_hash: str | None = None,
 ) -> Challenge:
     """Settle a challenge as ChallengeEscrow pays it (shares rounded down, the dust left in
-    escrow), in the caller's transaction, its ledger steps keyed '<key_prefix>:<step>:<user>':
-    what the chain bridge applies once a resolution is final (`unsettle` undoes it)."""
+    escrow), its ledger steps keyed '<key_prefix>:<step>:<user>': what the chain bridge applies
+    once a resolution is final (`unsettle` undoes it). One transaction: the caller's, given a
+    Connection."""
     resolution = validated(
         Resolution,
         winning_side=winning_side,
@@ -102,8 +106,9 @@ def settle_resolution(
         admin_signature=admin_signature,
         resolution_tx_hash=resolution_tx_hash,
     )
-    challenge = lock_challenge(conn, challenge_id)
-    return settle(conn, challenge, resolution, key_prefix=key_prefix, rounding="floor")
+    with writing(target) as conn:
+        challenge = lock_challenge(conn, challenge_id)
+        return settle(conn, challenge, resolution, key_prefix=key_prefix, rounding="floor")
 
 
 def settle(
@@ -284,11 +289,17 @@ def _settlement(challenge: Challenge, escrows: list[EscrowRecord]) -> Settlement
 UNSETTLED_STEPS = ("payout", "settle", "points")  # payouts back into escrow before it pays out
 
 
-def unsettle(conn: Connection, challenge_id: int, *, key_prefix: str) -> Challenge:
+def unsettle(target: Database | Connection, challenge_id: int, *, key_prefix: str) -> Challenge:
     """Undo a settlement whose resolution left the chain (a reorg): compensating transfers,
     never deletions. Payouts and points go back, posted stakes return to their owners and are
     held again (a new hold each), the records are locked again and the challenge is active,
-    its reorged_at stamped (the one way the status trigger lets it step back)."""
+    its reorged_at stamped (the one way the status trigger lets it step back). One
+    transaction: the caller's, given a Connection."""
+    with writing(target) as conn:
+        return _unsettle(conn, challenge_id, key_prefix=key_prefix)
+
+
+def _unsettle(conn: Connection, challenge_id: int, *, key_prefix: str) -> Challenge:
     challenge = lock_challenge(conn, challenge_id)
     if challenge.on_chain_status not in ("resolved", "claimed"):
         return challenge

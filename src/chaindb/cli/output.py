@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 import chaindb
-from chaindb.config import mask_text
+from chaindb.config import mask_text, secrets_of
 from chaindb.errors import ConfirmationRequired
 
 # Piped output (make demo, CI logs) gets room for the status tables instead of rich's 80 columns.
@@ -29,8 +29,7 @@ def open_database(
     would create an empty one. A command that `writes` first says on stderr which database it
     writes to (password masked), so that a misspelt variable is seen before anything changes."""
     db = chaindb.connect((ctx.obj or {}).get("url"))
-    if db.url.password:
-        _passwords.append(db.url.password)
+    _passwords.extend(secrets_of(db.url))
     if must_exist:
         db.require_exists()
     if writes:

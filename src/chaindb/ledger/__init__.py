@@ -14,6 +14,7 @@ only (the write path behind them â€” engine, batch, statements, plain_transfer â
 """
 
 from chaindb.ledger.accounts import (
+    ASSET_CODE_CHARS_MAX,
     BURN,
     ESCROW,
     ISSUANCE,
@@ -68,6 +69,7 @@ from chaindb.ledger.transfers import (
 from chaindb.ledger.verify import LedgerReport, check_ledger, repair, verify
 
 __all__ = [
+    "ASSET_CODE_CHARS_MAX",
     "BURN",
     "ESCROW",
     "ISSUANCE",

@@ -4,10 +4,10 @@ A user's points live in the account 'user:<id>'. Earning moves points from 'syst
 burning moves them to 'system:burn', locking for escrow holds them towards 'system:escrow'.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: evaluated annotations let help() show the
+# allowed transaction types.
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -38,6 +38,17 @@ from chaindb.validation import Row, parse_limit
 
 HISTORY_LIMIT_MAX = 500
 # Which accounts each seed transaction type moves points between ('user' is the user).
+PointsTransactionType = Literal[
+    "earned_challenge",
+    "adjustment",
+    "deposit",
+    "burned_usage",
+    "withdrawal",
+    "locked_escrow",
+    "claimed",
+    "payout",
+    "transfer",
+]
 _ROUTES: dict[str, tuple[str, str]] = {
     "earned_challenge": (f"system:{ISSUANCE}", "user"),
     "adjustment": (f"system:{ISSUANCE}", "user"),
@@ -96,7 +107,7 @@ def record_points_transaction(
     target: Database | Connection,
     *,
     user_id: str,
-    transaction_type: str,
+    transaction_type: PointsTransactionType,
     amount: int,
     challenge_id: int | None = None,
     reason: str | None = None,
