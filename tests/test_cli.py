@@ -108,6 +108,10 @@ def test_migrate_refuses_destructive_changes_without_the_flag(db_url, module_fol
     assert refused.returncode == 1
     assert "app_0002 drop-column" in refused.stderr
     assert "--allow-data-loss" in refused.stderr
+    preview = cli(db_url, "migrate", "--dry-run")  # the SQL to review, and what is refused
+    assert preview.returncode == 0, preview.stderr
+    assert "-- refused without --allow-data-loss: app_0002 drop-column" in preview.stdout
+    assert "DROP COLUMN n" in preview.stdout
     lint = cli(db_url, "lint", "app_0002")
     assert lint.returncode == 1
     lint_json = cli(db_url, "lint", "app_0002", "--json")
@@ -182,7 +186,10 @@ def test_with_json_an_error_is_json_on_stdout_too(tmp_path, db_url):
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["ok"] is False and report["error"]
-    assert report["error"] in result.stderr
+    assert result.stderr.splitlines()[-1] in (
+        f"error: {report['error']}",
+        f"database error: {report['error']}",
+    )
 
 
 def test_every_commands_help_is_plain_and_offers_url():
@@ -215,3 +222,18 @@ def test_shell_completion_completes_commands_and_options():
     assert run_cli(env=env).stdout.split() == ["maintenance"]
     env.update(COMP_WORDS="chaindb maintenance --che", COMP_CWORD="2")
     assert run_cli(env=env).stdout.split() == ["--check"]
+
+
+def test_an_in_memory_database_is_refused_by_the_command():
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        result = run_cli("migrate", "--url", url)
+        assert result.returncode == 1
+        assert "in-memory SQLite database" in result.stderr and "upgraded" not in result.stdout
+
+
+def test_a_missing_table_says_the_database_may_not_be_migrated(tmp_path):
+    url = f"sqlite:///{tmp_path}/empty.sqlite3"
+    create_empty(url)
+    result = cli(url, "ledger", "balance", "user:alice")
+    assert result.returncode == 1
+    assert "no such table: ledger_accounts (is this database migrated?" in result.stderr

@@ -7,8 +7,7 @@ from tests.conftest import run_cli
 
 
 def test_the_demo_settles_survives_a_reorg_and_pays_once(tmp_path):
-    url = f"sqlite:///{tmp_path}/demo.sqlite3"
-    assert run_cli("migrate", env={"CHAINDB_URL": url}).returncode == 0
+    url = f"sqlite:///{tmp_path}/demo.sqlite3"  # a new file: the demo migrates it first
     demo = run_cli("demo", env={"CHAINDB_URL": url})
     assert demo.returncode == 0, demo.stderr
     out = demo.stdout

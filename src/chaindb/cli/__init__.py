@@ -85,18 +85,23 @@ def main() -> None:
         hint = chain.missing_chain_extra(error)  # the optional extra a command needs
         if hint is None:
             raise
-        error_console.print(f"error: {hint}", markup=False)
-        sys.exit(1)
+        _fail("error", hint, "MissingExtra")
     except ChaindbError as error:
-        _fail(f"error: {masked_text(str(error))}", type(error).__name__)
+        _fail("error", masked_text(str(error)), type(error).__name__)
     except SQLAlchemyError as error:
         detail = masked_text(str(getattr(error, "orig", None) or error))
-        _fail(f"database error: {detail}", "DatabaseError")
+        _fail("database error", f"{detail}{_hint(detail)}", "DatabaseError")
 
 
-def _fail(message: str, kind: str) -> NoReturn:
+def _hint(detail: str) -> str:
+    """What a missing table usually means: the database is not migrated (for this module)."""
+    missing = "no such table" in detail or ("relation" in detail and "does not exist" in detail)
+    return " (is this database migrated? `chaindb status` shows what is pending)" if missing else ""
+
+
+def _fail(label: str, message: str, kind: str) -> NoReturn:
     message = " ".join(message.split())  # one line: drivers' messages carry newlines and tabs
-    error_console.print(message, markup=False, soft_wrap=True)
+    error_console.print(f"{label}: {message}", markup=False, soft_wrap=True)
     if "--json" in sys.argv[1:]:
         print_json({"ok": False, "error": message, "error_type": kind})
     sys.exit(1)

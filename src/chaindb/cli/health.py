@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from chaindb import migrations
 from chaindb.cli.output import console, open_database, print_json
 from chaindb.health import HealthReport, check_health
 
@@ -52,4 +53,5 @@ def demo(ctx: typer.Context) -> None:
     from chaindb.demo import run_demo
 
     with open_database(ctx, writes=True, must_exist=False) as db:
+        migrations.migrate(db)  # the story needs every module (make demo has migrated already)
         run_demo(db, console)

@@ -73,6 +73,8 @@ def show_run(run: MigrationRun, as_json: bool) -> None:
     if not run.steps:
         console.print("nothing to do: already at the requested version")
         return
+    for finding in run.destructive:
+        print(f"-- refused without --allow-data-loss: {finding}")
     for step in run.steps:
         if run.dry_run:
             print(f"-- {step.revision} ({step.action}): {step.description}")

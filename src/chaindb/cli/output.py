@@ -12,7 +12,8 @@ from rich.console import Console
 
 import chaindb
 from chaindb.config import mask_text, secrets_of
-from chaindb.errors import ConfirmationRequired
+from chaindb.database import sqlite_path
+from chaindb.errors import ConfigError, ConfirmationRequired
 
 # Piped output (make demo, CI logs) gets room for the status tables instead of rich's 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 140
@@ -30,6 +31,11 @@ def open_database(
     writes to (password masked), so that a misspelt variable is seen before anything changes."""
     db = chaindb.connect((ctx.obj or {}).get("url"))
     _passwords.extend(secrets_of(db.url))
+    if db.backend == "sqlite" and sqlite_path(db.url) is None:
+        raise ConfigError(
+            "database URL: an in-memory SQLite database (sqlite://, :memory:) is gone when the "
+            "command ends: give a file (sqlite:///path/to/file.sqlite3)"
+        )
     if must_exist:
         db.require_exists()
     if writes:

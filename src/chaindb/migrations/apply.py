@@ -54,6 +54,8 @@ class MigrationRun:
     steps: list[Step]
     dropped_tables: list[DroppedTable] = field(default_factory=list)
     unrendered: list[str] = field(default_factory=list)
+    # A dry run's destructive findings: the real run refuses them without allow_data_loss.
+    destructive: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -76,10 +78,13 @@ def migrate(
     refuse_invalid(graph, applied)
     targets = upgrade_targets(graph, applied, modules=modules, to=to, steps=steps)
     pending = graph.ordered(targets - set(applied))
-    if not allow_data_loss and (refused := destructive(lint(graph, pending))):
+    refused = [] if allow_data_loss else destructive(lint(graph, pending))
+    if dry_run:  # shows the SQL all the same: that is how the loss is reviewed
+        run = _dry_run(db, graph, "upgrade", pending)
+        run.destructive = [str(finding) for finding in refused]
+        return run
+    if refused:
         raise DestructiveMigration(refused)
-    if dry_run:
-        return _dry_run(db, graph, "upgrade", pending)
 
     return MigrationRun("upgrade", False, apply_revisions(db, graph, targets))
 
