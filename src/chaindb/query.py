@@ -24,7 +24,8 @@ column, or a sum of them) is a Decimal the driver gives, read as int. On SQLite 
 stored as text of exactly 78 digits, zero-padded (types.AmountType; a CHECK constraint holds
 every amount column to that shape), and text of that exact shape is read as the int it spells:
 the rule follows the value through aliases, views, subqueries, min() and max(), where a rule on
-column names would not. SQLite's own sum() of amounts is a float: sum them exactly with
+column names would not. SQLite's own sum() of amounts is not exact (past 2**63 it fails with
+"integer overflow"): sum them exactly with
 `chaindb_uint_sum(amount)` (its digits come back as text).
 """
 

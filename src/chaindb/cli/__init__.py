@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from importlib.metadata import version
 from typing import NoReturn
@@ -11,7 +12,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from chaindb.cli import chain, challenges, health, ledger, maintenance, migrate, query
-from chaindb.cli.output import error_console, masked_text, print_json
+from chaindb.cli.output import error_console, masked_text
 from chaindb.errors import ChaindbError
 
 URL_HELP = "Database URL (default: CHAINDB_URL, DATABASE_URL, DB_*, ./chaindb.sqlite3)."
@@ -103,5 +104,6 @@ def _fail(label: str, message: str, kind: str) -> NoReturn:
     message = " ".join(message.split())  # one line: drivers' messages carry newlines and tabs
     error_console.print(f"{label}: {message}", markup=False, soft_wrap=True)
     if "--json" in sys.argv[1:]:
-        print_json({"ok": False, "error": message, "error_type": kind})
+        # one line: a stream of JSON lines (watch --json) stays one
+        print(json.dumps({"ok": False, "error": message, "error_type": kind}))
     sys.exit(1)
