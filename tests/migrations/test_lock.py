@@ -116,3 +116,34 @@ def test_a_holder_that_died_does_not_block_the_next_migrate(db, db_url, monkeypa
     fresh = chaindb.connect(db_url)
     assert [s.revision for s in migrations.migrate(fresh, modules=["core"]).steps] == CORE
     fresh.close()
+
+
+def test_a_lock_row_with_our_own_pid_from_an_earlier_process_is_taken(tmp_path, monkeypatch):
+    """SQLite only (PostgreSQL's lock dies with its session): a restarted container gives the
+    new process the old one's pid, so 'is that pid running?' says yes; the row is older than
+    this process, so it is the old one's."""
+    import os
+    import socket
+    from datetime import timedelta
+
+    from chaindb.migrations.bookkeeping import lock_table
+    from chaindb.types import utc_now
+
+    db = chaindb.connect(f"sqlite:///{tmp_path / 'restarted.sqlite3'}")
+    with db.transaction() as conn:
+        lock_table.create(conn)
+        conn.execute(
+            lock_table.insert().values(
+                id=1,
+                holder="chaindb before the restart",
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                token="0" * 32,
+                acquired_at=utc_now() - timedelta(hours=1),
+            )
+        )
+    monkeypatch.setenv("CHAINDB_MIGRATION_LOCK_TIMEOUT_S", "2")
+    fresh = chaindb.connect(f"sqlite:///{tmp_path / 'restarted.sqlite3'}")
+    assert [s.revision for s in migrations.migrate(fresh, modules=["core"]).steps] == CORE
+    fresh.close()
+    db.close()

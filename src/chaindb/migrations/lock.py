@@ -35,6 +35,8 @@ from chaindb.errors import MigrationLockTimeout
 from chaindb.migrations.bookkeeping import LOCK_TABLE, actor, lock_table
 from chaindb.types import utc_now
 
+# A lock row with our own pid taken before this module was loaded is a previous process's.
+_PROCESS_SEEN_AT = utc_now()
 LOCK_POLL_MIN_S = 0.05
 LOCK_POLL_MAX_S = 0.25
 log = logging.getLogger("chaindb.migrations")
@@ -54,9 +56,13 @@ class Holder:
         return f"{self.name}{since}"
 
     def is_gone(self) -> bool:
-        """A holder on this host whose process is no longer running left the lock behind."""
+        """A holder on this host whose process is no longer running left the lock behind: its
+        pid runs nothing, or it is our own pid from before this process started (a container
+        restarted gives the new process the old one's pid)."""
         if self.pid is None or self.host != socket.gethostname():
             return False
+        if self.pid == os.getpid():
+            return self.since is not None and self.since < _PROCESS_SEEN_AT
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
@@ -99,6 +105,7 @@ def _wait_for(lock: _PostgresLock | _SqliteLock, timeout_s: float) -> None:
         raise MigrationLockTimeout(
             f"the migration lock is held by {holder}: gave up after waiting "
             f"{state.seconds_since_start:.1f} s (CHAINDB_MIGRATION_LOCK_TIMEOUT_S={timeout_s:g})"
+            f"{lock.stale_hint}"
         )
 
     retrying = Retrying(
@@ -112,6 +119,8 @@ def _wait_for(lock: _PostgresLock | _SqliteLock, timeout_s: float) -> None:
 
 
 class _PostgresLock:
+    stale_hint = ""  # the server drops a dead session's advisory lock
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self.token = secrets.token_hex(16)
@@ -144,6 +153,13 @@ class _PostgresLock:
 
 
 class _SqliteLock:
+    # A row left by a process of another host is not taken over (nothing here can tell it is
+    # gone): say how to clear it.
+    stale_hint = (
+        "; if that process is gone for good, clear its row with the sqlite3 shell: "
+        "DELETE FROM chaindb_migration_lock"
+    )
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self.token = secrets.token_hex(16)
