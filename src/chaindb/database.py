@@ -68,9 +68,14 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction (a consistent snapshot; takes no write lock on SQLite)."""
+        """A transaction for reads: one consistent snapshot for all its statements (SQLite: a
+        deferred transaction reads one WAL snapshot and takes no write lock; PostgreSQL:
+        REPEATABLE READ, where READ COMMITTED would give each statement its own)."""
         with self.connection() as conn:
-            conn = conn.execution_options(sqlite_begin="DEFERRED")
+            if self.backend == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            else:
+                conn = conn.execution_options(sqlite_begin="DEFERRED")
             with conn.begin():
                 yield conn
 

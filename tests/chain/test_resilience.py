@@ -199,3 +199,14 @@ def test_a_challenge_settles_through_a_node_that_fails_one_request_in_four(node,
     assert ledger.get_balance(core_db, "user:alice", eth.code).available == 2 * 10**18
     assert ledger.get_user_points_balance(core_db, "alice") == 100
     assert ledger.check_ledger(core_db).ok
+
+
+def test_a_short_password_is_masked_as_a_whole_word_only():
+    """Replacing 'ab' everywhere would garble the message and spell the password out."""
+    from chaindb.chain.resilience import rpc_url_masker
+
+    mask = rpc_url_masker("http://svc:ab@node.example:8545/")
+    assert mask("about abc; password ab refused") == "about abc; password *** refused"
+    assert mask("GET http://svc:ab@node.example:8545/ failed") == (
+        "GET http://svc:***@node.example:8545/ failed"
+    )

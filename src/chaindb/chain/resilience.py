@@ -41,6 +41,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from chaindb.config import mask_text
 from chaindb.errors import ChaindbError
 
 T = TypeVar("T")
@@ -279,17 +280,18 @@ def rpc_url_masker(url: str) -> Callable[[str], str]:
         path_query,
     ]
     replacements = {piece: mask_rpc_url(piece) for piece in pieces if len(piece) > 1}
+    ordered = sorted(replacements.items(), key=lambda item: len(item[0]), reverse=True)
     secrets = [parts.password or ""]
     secrets += [
         value for _, value in parse_qsl(parts.query) if len(value) >= _QUERY_SECRET_CHARS_MIN
     ]
     secrets += [seg for seg in parts.path.split("/") if _KEY_LIKE_SEGMENT.match(seg)]
-    replacements.update({secret: "***" for secret in secrets if secret})
-    ordered = sorted(replacements.items(), key=lambda item: len(item[0]), reverse=True)
 
     def mask(text: str) -> str:
         for raw, shown in ordered:
             text = text.replace(raw, shown)
+        for secret in filter(None, secrets):  # as a whole word: a short one must not garble
+            text = mask_text(text, secret)
         return text
 
     return mask

@@ -325,6 +325,15 @@ def _add_list(params: dict[str, Any], dialect: str, name: str, values: list[Any]
         params.update({f"{name}_{n}": value for n, value in enumerate(values)})
 
 
+def account_keys(conn: Connection, ids: set[int]) -> dict[int, str]:
+    """'user:<id>' or 'system:<name>' for each account id (primary-key lookups)."""
+    if not ids:
+        return {}
+    a = ledger_accounts.c
+    rows = conn.execute(sa.select(a.id, a.owner_type, a.owner_id).where(a.id.in_(sorted(ids))))
+    return {row.id: f"{row.owner_type}:{row.owner_id}" for row in rows}
+
+
 def account_id(conn: Connection, asset_id: int, owner: AccountKey) -> int | None:
     """The id of the account `owner` holds in `asset_id`, if it exists (no lock, no creation)."""
     return conn.execute(

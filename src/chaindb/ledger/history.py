@@ -11,20 +11,18 @@ ix_ledger_holds_debit, an asset's through the table's primary key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from chaindb.database import Database
+from chaindb.database import Database, reading
 from chaindb.errors import InvalidInput
-from chaindb.ledger.accounts import POINTS, AccountKey, account_id, asset_ids
+from chaindb.ledger.accounts import POINTS, AccountKey, account_id, account_keys, asset_ids
 from chaindb.ledger.schema import ledger_accounts, ledger_holds, ledger_transfers
 from chaindb.types import utc_now
-from chaindb.validation import Row
+from chaindb.validation import Row, parse_limit
 
 ACCOUNT_HISTORY_LIMIT_MAX = 1000
 OPEN_HOLDS_LIMIT_MAX = 1000
@@ -96,7 +94,7 @@ def account_history(
     next_before_id as `before_id` for the next one. An account that never moved has none."""
     key = AccountKey.parse(account, "account")
     _check_page(limit, before_id, ACCOUNT_HISTORY_LIMIT_MAX)
-    with _snapshot(target) as conn:
+    with reading(target) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
         a = ledger_accounts.c
         found = conn.execute(
@@ -109,7 +107,7 @@ def account_history(
         rows = _newest_transfers(conn, found.id, before_id, limit + 1)
         page = rows[:limit]
         newer = 0 if before_id is None else _posted_since(conn, found.id, before_id)
-        names = _account_names(conn, {row.counterparty_id for row in page})
+        names = account_keys(conn, {row.counterparty_id for row in page})
     posted = None if newer is None else found.credits_posted - found.debits_posted - newer
     items = []
     for row in page:
@@ -152,7 +150,7 @@ def open_holds(
     ).join(ledger_transfers, t.id == h.transfer_id)
     if before_id is not None:
         query = query.where(h.transfer_id < before_id)
-    with _snapshot(target) as conn:
+    with reading(target) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
         if key is None:
             query = query.where(t.asset_id == asset_id)
@@ -163,7 +161,7 @@ def open_holds(
             query = query.where(h.debit_account_id == holder)
         rows = conn.execute(query.order_by(h.transfer_id.desc()).limit(limit + 1)).all()
         page = rows[:limit]
-        names = _account_names(
+        names = account_keys(
             conn, {row.debit_account_id for row in page} | {row.credit_account_id for row in page}
         )
     now = utc_now()
@@ -193,32 +191,13 @@ def open_holds(
 
 
 def _check_page(limit: object, before_id: object, limit_max: int) -> None:
-    if not _is_int(limit) or not 1 <= limit <= limit_max:  # type: ignore[operator]
-        raise InvalidInput("limit", limit, f"must be a whole number from 1 to {limit_max}")
+    parse_limit(limit, limit_max)
     if before_id is not None and (not _is_int(before_id) or before_id <= 0):  # type: ignore[operator]
         raise InvalidInput("before_id", before_id, "must be a transfer id (a whole number > 0)")
 
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-@contextmanager
-def _snapshot(target: Database | Connection) -> Iterator[Connection]:
-    """One consistent view for the page's several reads, so that the counters the running
-    balance starts from match the transfers read. A caller's connection is used as it is."""
-    if isinstance(target, Connection):
-        yield target
-        return
-    with target.connection() as conn:
-        # SQLite: a deferred transaction reads one WAL snapshot. PostgreSQL's default (READ
-        # COMMITTED) would give each statement its own: REPEATABLE READ gives the first one's.
-        if target.backend == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        else:
-            conn = conn.execution_options(sqlite_begin="DEFERRED")
-        with conn.begin():
-            yield conn
 
 
 def _newest_transfers(
@@ -266,15 +245,6 @@ def _posted_effect(direction: str, phase: str, amount: int) -> int:
     if phase not in _MOVES_POSTED:
         return 0
     return amount if direction == "credit" else -amount
-
-
-def _account_names(conn: Connection, ids: set[int]) -> dict[int, str]:
-    """'user:<id>' or 'system:<name>' for each account id (primary-key lookups)."""
-    if not ids:
-        return {}
-    a = ledger_accounts.c
-    rows = conn.execute(sa.select(a.id, a.owner_type, a.owner_id).where(a.id.in_(sorted(ids))))
-    return {row.id: f"{row.owner_type}:{row.owner_id}" for row in rows}
 
 
 def _history_entry(row: sa.Row[Any], counterparty: str, posted: int | None) -> AccountHistoryEntry:

@@ -15,15 +15,10 @@ from sqlalchemy.engine import Connection
 
 from chaindb.database import Database, reading, writing
 from chaindb.errors import InvalidInput
+from chaindb.ledger.accounts import account_keys, get_asset
 from chaindb.ledger.requests import Kind, Request, Transfer, TransferRequest, VoidRequest
-from chaindb.ledger.schema import (
-    IDEMPOTENCY_KEY_LENGTH,
-    ledger_accounts,
-    ledger_assets,
-    ledger_holds,
-    ledger_transfers,
-)
-from chaindb.ledger.transfers import run
+from chaindb.ledger.schema import IDEMPOTENCY_KEY_LENGTH, ledger_transfers
+from chaindb.ledger.transfers import get_hold_states, run
 
 UNDO_KEY_PREFIX = "undo:"
 FOUND_TRANSFERS_MAX = 10_000  # one reversal is one transaction: keep it bounded
@@ -100,17 +95,21 @@ def undo_key(transfer: Transfer) -> str:
 def _compensations(
     conn: Connection, newest_first: list[Transfer], *, reason: str, kind: Kind
 ) -> list[Request]:
-    names = _account_names(conn, newest_first)
-    open_holds = _open_holds(conn, [t.id for t in newest_first if t.phase == "pending"])
+    ids = {t.debit_account_id for t in newest_first} | {t.credit_account_id for t in newest_first}
+    names = account_keys(conn, ids)
+    codes = {
+        asset: get_asset(conn, asset_id=asset).code for asset in {t.asset_id for t in newest_first}
+    }
+    holds = get_hold_states(conn, [t.id for t in newest_first if t.phase == "pending"])
+    open_holds = {hold for hold, state in holds.items() if state.open}
     requests: list[Request] = []
     for transfer in newest_first:
         if transfer.phase in ("single", "post"):
-            asset, debit = names[transfer.debit_account_id]
             requests.append(
                 TransferRequest(
-                    asset=asset,
-                    debit=names[transfer.credit_account_id][1],
-                    credit=debit,
+                    asset=codes[transfer.asset_id],
+                    debit=names[transfer.credit_account_id],
+                    credit=names[transfer.debit_account_id],
                     amount=transfer.amount,
                     kind=kind,
                     reason=reason,
@@ -128,24 +127,3 @@ def _compensations(
                 )
             )
     return requests
-
-
-def _account_names(conn: Connection, transfers: list[Transfer]) -> dict[int, tuple[str, str]]:
-    """(asset code, 'user:<id>' | 'system:<name>') of every account the transfers touch."""
-    ids = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
-    if not ids:
-        return {}
-    a = ledger_accounts
-    rows = conn.execute(
-        sa.select(a.c.id, ledger_assets.c.code, a.c.owner_type, a.c.owner_id)
-        .join(ledger_assets, ledger_assets.c.id == a.c.asset_id)
-        .where(a.c.id.in_(sorted(ids)))
-    )
-    return {row.id: (row.code, f"{row.owner_type}:{row.owner_id}") for row in rows}
-
-
-def _open_holds(conn: Connection, pending_ids: list[int]) -> set[int]:
-    if not pending_ids:
-        return set()
-    held = sa.select(ledger_holds.c.transfer_id).where(ledger_holds.c.transfer_id.in_(pending_ids))
-    return set(conn.execute(held).scalars())
