@@ -84,12 +84,13 @@ def rollback(
     """Roll back to REVISION (or by -N / --steps N): what came after it is undone, newest
     first. Asks first, saying which migrations and tables (with their rows) go."""
     with open_database(ctx, writes=not dry_run) as db:
-        plan = migrations.rollback(db, revision, module=module, steps=steps, dry_run=True)
-        if dry_run or not plan.steps:
-            plan.dry_run = dry_run
-            show_run(plan, as_json)
-            return
-        confirm_or_refuse(describe_removal(f"Roll back {db.display_url}", plan), force)
+        if dry_run or not force:  # the plan counts the rows that go: only to show or to ask
+            plan = migrations.rollback(db, revision, module=module, steps=steps, dry_run=True)
+            if dry_run or not plan.steps:
+                plan.dry_run = dry_run
+                show_run(plan, as_json)
+                return
+            confirm_or_refuse(describe_removal(f"Roll back {db.display_url}", plan), force)
         run = migrations.rollback(db, revision, module=module, steps=steps)
     show_run(run, as_json)
 
@@ -242,12 +243,13 @@ def reset(
     """Drop everything chaindb created: roll back every migration, then its own tables.
     Asks first, saying which migrations and tables (with their rows) go."""
     with open_database(ctx, writes=not dry_run) as db:
-        plan = migrations.reset(db, dry_run=True)
-        if dry_run or not (plan.steps or plan.dropped_tables):
-            plan.dry_run = dry_run
-            show_run(plan, as_json)
-            return
-        confirm_or_refuse(describe_removal(f"Reset {db.display_url}", plan), force)
+        if dry_run or not force:  # the plan counts the rows that go: only to show or to ask
+            plan = migrations.reset(db, dry_run=True)
+            if dry_run or not (plan.steps or plan.dropped_tables):
+                plan.dry_run = dry_run
+                show_run(plan, as_json)
+                return
+            confirm_or_refuse(describe_removal(f"Reset {db.display_url}", plan), force)
         run = migrations.reset(db)
     if as_json:
         print_json(run.as_dict())

@@ -15,7 +15,7 @@ from chaindb.core.schema import blockchain_transactions as txs
 from chaindb.core.schema import v_blockchain_tx_summary as summary
 from chaindb.core.transactions import BlockchainTransaction, TxStatus
 from chaindb.database import Database, reading
-from chaindb.types import parse_chain_id
+from chaindb.types import parse_address, parse_chain_id, parse_tx_hash
 
 LOGGED_NONCE_STATUSES = ("pending", "success", "failed")  # a nonce the chain may still hold
 FINAL_BLOCKS_MAX = 100
@@ -39,7 +39,7 @@ def find_blockchain_transactions(
     first `limit` of them)."""
     conditions = [txs.c.chain_id == parse_chain_id(chain_id)]
     for column, value in (
-        (txs.c.from_address, from_address and from_address.lower()),
+        (txs.c.from_address, from_address and parse_address(from_address, "from_address")),
         (txs.c.nonce, nonce),
         (txs.c.challenge_id, challenge_id),
         (txs.c.transaction_type, transaction_type),
@@ -52,7 +52,7 @@ def find_blockchain_transactions(
     if block_number_min is not None:
         conditions.append(txs.c.block_number >= block_number_min)
     if other_than_hash is not None:
-        conditions.append(txs.c.transaction_hash != other_than_hash.lower())
+        conditions.append(txs.c.transaction_hash != parse_tx_hash(other_than_hash))
     with reading(target) as conn:
         rows = conn.execute(sa.select(txs).where(*conditions).order_by(txs.c.id).limit(limit))
         return [BlockchainTransaction.model_validate(row) for row in rows]
@@ -91,7 +91,7 @@ def last_logged_nonce(
         return conn.execute(
             sa.select(sa.func.max(txs.c.nonce)).where(
                 txs.c.chain_id == parse_chain_id(chain_id),
-                txs.c.from_address == from_address.lower(),
+                txs.c.from_address == parse_address(from_address, "from_address"),
                 txs.c.status.in_(LOGGED_NONCE_STATUSES),
             )
         ).scalar()
