@@ -11,7 +11,6 @@ from typing import Literal
 import pytest
 
 from chaindb import core, ledger
-from chaindb.ledger.requests import Kind
 from chaindb.ledger.schema import TRANSFER_KINDS
 
 # (verb, a call's keywords with one of them misspelt)
@@ -54,10 +53,6 @@ def test_the_allowed_values_appear_in_the_signature(verb, parameter, values):
     hint = typing.get_type_hints(verb)[parameter]
     literals = [arg for arg in (hint, *typing.get_args(hint)) if typing.get_origin(arg) is Literal]
     assert [set(typing.get_args(literal)) for literal in literals] == [set(values)]
-
-
-def test_the_transfer_kinds_spelt_out_are_the_schemas():
-    assert typing.get_args(Kind) == TRANSFER_KINDS
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import functools
 import operator
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal, NamedTuple, Required
+from typing import Annotated, Any, NamedTuple, Required
 
 from pydantic import (
     BeforeValidator,
@@ -25,27 +25,11 @@ from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from chaindb.errors import ChaindbError, InvalidInput
 from chaindb.ledger.accounts import ASSET_CODE_CHARS_MAX, AccountKey, key_from_text
-from chaindb.ledger.schema import IDEMPOTENCY_KEY_LENGTH
+from chaindb.ledger.schema import IDEMPOTENCY_KEY_LENGTH, Kind
 from chaindb.text import IDENTIFIER_CHAR, REASON_CHARS_MAX, USER_ID_CHARS_MAX, free_text, identifier
 from chaindb.types import UINT256_MAX, RowId, TxHash, UtcDatetime, amount_rule
 from chaindb.validation import Input, validated_list
 
-# ledger.schema.TRANSFER_KINDS spelled out, so that signatures and type checkers show them
-# (a test keeps the two equal).
-Kind = Literal[
-    "earned_challenge",
-    "burned_usage",
-    "locked_escrow",
-    "released_escrow",
-    "claimed",
-    "refunded",
-    "transfer",
-    "adjustment",
-    "deposit",
-    "withdrawal",
-    "payout",
-    "expired",
-]
 PositiveAmount = Annotated[int, BeforeValidator(amount_rule), Field(gt=0)]
 IdempotencyKey = identifier(IDEMPOTENCY_KEY_LENGTH)
 Reason = free_text(REASON_CHARS_MAX)

@@ -11,6 +11,8 @@ v_user_points_summary are views over these tables: one source of truth.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import sqlalchemy as sa
 
 from chaindb.columns import CHAIN_ID_LENGTH, amount, row_id, timestamp
@@ -33,7 +35,8 @@ POINTS_ASSET_ID = 1  # created by ledger_0001; the seed's views read it
 ASSET_KINDS = ("points", "token", "native")
 OWNER_TYPES = ("user", "system")
 PHASES = ("single", "pending", "post", "void")
-TRANSFER_KINDS = (
+# A transfer's kinds, as a type: signatures and type checkers show the values.
+Kind = Literal[
     "earned_challenge",
     "burned_usage",
     "locked_escrow",
@@ -46,7 +49,8 @@ TRANSFER_KINDS = (
     "withdrawal",
     "payout",
     "expired",
-)
+]
+TRANSFER_KINDS: tuple[str, ...] = get_args(Kind)
 IDEMPOTENCY_KEY_LENGTH = 200
 # What the write path keeps in step on every account (and maintenance recomputes).
 ACCOUNT_COUNTERS = (
