@@ -12,8 +12,8 @@ from typing import Any
 import typer
 
 from chaindb import ledger
-from chaindb.cli.output import open_database
-from chaindb.cli.rows import note, output_format, print_json_value, print_record, print_rows
+from chaindb.cli.output import open_database, print_json
+from chaindb.cli.rows import note, output_format, print_record, print_rows
 from chaindb.cli.values import AmountParam, ChoiceParam, IdParam
 from chaindb.types import parse_utc
 
@@ -171,7 +171,7 @@ def history_command(
     with open_database(ctx) as db:
         page = ledger.account_history(db, account, asset=asset, limit=limit, before_id=before_id)
     if fmt == "json":
-        print_json_value(page.model_dump())
+        print_json(page.model_dump())
     else:
         names = (*HISTORY_COLUMNS, "posted_after", "reason")
         fields = names if fmt == "table" else tuple(ledger.AccountHistoryEntry.model_fields)
@@ -199,7 +199,7 @@ def holds_command(
     with open_database(ctx) as db:
         page = ledger.open_holds(db, account=account, asset=asset, limit=limit, before_id=before_id)
     if fmt == "json":
-        print_json_value(page.model_dump())
+        print_json(page.model_dump())
     else:
         fields = tuple(ledger.OpenHold.model_fields)
         print_rows(fields, [_row(item.model_dump(), fields) for item in page.items], fmt)

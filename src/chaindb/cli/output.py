@@ -51,13 +51,16 @@ def masked_text(text: str) -> str:
 
 
 def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=_json_default))
+    print(json.dumps(data, indent=2, default=json_value))
 
 
-def _json_default(value: object) -> object:
+def json_value(value: object) -> object:
+    """What json cannot write itself. (ints are written exactly, however large.)"""
     if isinstance(value, datetime):
         return value.isoformat()
-    return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "0x" + bytes(value).hex()
+    return str(value)  # Decimal with a fraction: its exact text; UUID, date, time
 
 
 def confirm_or_refuse(question: str, force: bool) -> None:

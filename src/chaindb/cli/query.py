@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from chaindb.cli.output import open_database
-from chaindb.cli.rows import note, output_format, print_json_value, print_rows
+from chaindb.cli.output import open_database, print_json
+from chaindb.cli.rows import note, output_format, print_rows
 from chaindb.cli.values import IdParam
 from chaindb.query import QUERY_LIMIT_DEFAULT, QUERY_LIMIT_MAX, run_query
 
@@ -33,7 +33,7 @@ def query(
         result = run_query(db, sql, limit=limit)
     if not result.columns:  # SHOW and EXPLAIN return rows; SET or a PRAGMA assignment none
         if fmt == "json":
-            print_json_value([])
+            print_json([])
         note("the statement returns no rows")
         return
     print_rows(result.columns, result.rows, fmt)

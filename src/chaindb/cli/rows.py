@@ -11,7 +11,6 @@ import csv
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -19,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from chaindb.cli.output import error_console
+from chaindb.cli.output import error_console, json_value, print_json
 from chaindb.errors import ChaindbError
 
 Format = Literal["table", "json", "csv"]
@@ -42,7 +41,7 @@ def print_rows(
 ) -> None:
     """Rows as a table, CSV (a header line, then the rows) or a JSON array of objects."""
     if fmt == "json":
-        print_json_value([dict(zip(columns, row, strict=True)) for row in rows])
+        print_json([dict(zip(columns, row, strict=True)) for row in rows])
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
@@ -61,7 +60,7 @@ def print_rows(
 def print_record(record: Mapping[str, Any], fmt: Format) -> None:
     """One row: as JSON an object, as CSV a header and a line, as a table one field a line."""
     if fmt == "json":
-        print_json_value(dict(record))
+        print_json(dict(record))
     elif fmt == "csv":
         print_rows(list(record), [list(record.values())], "csv")
     else:
@@ -76,19 +75,6 @@ def note(text: str) -> None:
     """A remark about the output (more rows exist, the next page) on stderr, so that the data
     on stdout stays exactly the table, CSV or JSON."""
     error_console.print(text, markup=False)
-
-
-def print_json_value(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=json_value))
-
-
-def json_value(value: object) -> object:
-    """What json cannot write itself. (ints are written exactly, however large.)"""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "0x" + bytes(value).hex()
-    return str(value)  # Decimal with a fraction: its exact text; UUID, date, time
 
 
 def csv_text(value: object) -> str:
