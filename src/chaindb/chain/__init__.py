@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaindb.chain.effects import KINDS as EFFECT_KINDS
 from chaindb.chain.effects import register_effect
+from chaindb.chain.schema import metadata
 
 # name -> the file that defines it (imported on first use: it needs the chain extra)
 _LAZY = {
@@ -50,12 +51,14 @@ _LAZY = {
     "sign_resolution": "signatures",
     "TrackReport": "tracker",
     "track": "tracker",
+    "story": "demo",
     "WatchSummary": "watching",
     "watch": "watching",
 }
 
 if TYPE_CHECKING:
     from chaindb.chain.client import Chain, connect_chain, contract_artifact
+    from chaindb.chain.demo import story
     from chaindb.chain.escrow import (
         claim_on_chain,
         deploy_demo_token,
@@ -116,6 +119,7 @@ __all__ = [
     "evm_address",
     "ingest_escrow_events",
     "list_chain_pins",
+    "metadata",
     "mint_demo_token",
     "rebroadcast",
     "register_effect",
@@ -125,6 +129,7 @@ __all__ = [
     "send_transaction",
     "sign_resolution",
     "stake_on_chain",
+    "story",
     "track",
     "wait_for_receipt",
     "watch",

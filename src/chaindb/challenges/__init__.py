@@ -21,6 +21,7 @@ from chaindb.challenges.escrow import (
     get_user_active_escrows,
     update_escrow_status,
 )
+from chaindb.challenges.schema import metadata
 from chaindb.challenges.settlement import (
     DEFAULT_BASE_POINTS,
     Settlement,
@@ -48,6 +49,7 @@ __all__ = [
     "get_challenges_pending_resolution",
     "get_escrow_records",
     "get_user_active_escrows",
+    "metadata",
     "resolve_challenge",
     "set_on_chain_status",
     "settle_resolution",

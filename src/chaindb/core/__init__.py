@@ -15,6 +15,7 @@ from chaindb.core.contracts import (
     record_contract_deployment,
     revoke_contract_admin,
 )
+from chaindb.core.schema import metadata
 from chaindb.core.security_events import SecurityEvent, get_security_events, log_security_event
 from chaindb.core.settings import Setting, get_setting, list_settings, set_setting
 from chaindb.core.signatures import AdminSignature, get_admin_signatures, log_admin_signature
@@ -89,6 +90,7 @@ __all__ = [
     "log_blockchain_transaction",
     "log_security_event",
     "mark_seen",
+    "metadata",
     "record_contract_deployment",
     "recorded_final_blocks",
     "require_user",

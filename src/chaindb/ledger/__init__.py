@@ -49,7 +49,7 @@ from chaindb.ledger.points import (
     update_user_points_balance,
 )
 from chaindb.ledger.reversal import find_transfers, reverse
-from chaindb.ledger.schema import TRANSFER_KINDS
+from chaindb.ledger.schema import TRANSFER_KINDS, metadata
 from chaindb.ledger.transfers import (
     HoldState,
     InsufficientFunds,
@@ -110,6 +110,7 @@ __all__ = [
     "get_user_points_balance",
     "get_user_points_transaction_history",
     "leaderboard",
+    "metadata",
     "open_holds",
     "post_pending",
     "record_points_transaction",
