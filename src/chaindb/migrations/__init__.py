@@ -7,8 +7,18 @@ migrations.status(db)             # chaindb status
 migrations.check(db).ok           # chaindb check: the deploy gate
 """
 
-from chaindb.migrations.apply import MigrationRun, Step, migrate, reset, rollback
+from chaindb.migrations.apply import (
+    MigrationRun,
+    Step,
+    migrate,
+    reset,
+    rollback,
+)
+from chaindb.migrations.apply import (
+    applied_revisions as applied_migrations,
+)
 from chaindb.migrations.baseline import BaselineResult, SchemaMismatch, baseline
+from chaindb.migrations.bookkeeping import chaindb_version
 from chaindb.migrations.create import CreatedMigration, create
 from chaindb.migrations.lint import Finding, LintReport
 from chaindb.migrations.lint import lint as _lint_revisions
@@ -55,7 +65,9 @@ __all__ = [
     "StatusReport",
     "Step",
     "ValidationReport",
+    "applied_migrations",
     "baseline",
+    "chaindb_version",
     "check",
     "create",
     "history",
