@@ -176,3 +176,30 @@ def test_pg_dump_must_be_of_the_servers_major_version():
     """No database: which program chaindb would run for a server it has no client for."""
     with pytest.raises(ConfigError, match="pg_dump 99 is needed"):
         postgres_tool("pg_dump", "99.1 (Debian 99.1-1)")
+
+
+def test_a_change_that_loses_data_takes_a_backup_first(db_url, module_folder, tmp_path):
+    """migrate of a destructive migration, rollback and reset: a backup first, named with the
+    way back; --no-backup skips it."""
+    module_folder.write(
+        1,
+        "op.create_table('app_notes', sa.Column('id', sa.Integer, primary_key=True),"
+        " sa.Column('body', sa.Text)); "
+        "op.execute(\"INSERT INTO app_notes (body) VALUES ('kept')\")",
+    )
+    env = {"CHAINDB_URL": db_url}
+    assert run_cli("migrate", env=env).returncode == 0
+    module_folder.write(2, "op.drop_column('app_notes', 'body')")
+    backups = tmp_path / "backups"  # CHAINDB_BACKUP_DIR (tests/conftest.py)
+    dropped = run_cli("migrate", "--allow-data-loss", env=env)
+    assert dropped.returncode == 0, dropped.stderr
+    (taken,) = sorted(backups.glob("*[!n]"))  # the backup, not its manifest (.json)
+    assert f"backup before destructive migrations: {taken}" in dropped.stderr
+    assert "chaindb restore" in dropped.stderr and "--clean" in dropped.stderr
+    restored = run_cli("restore", str(taken), "--clean", "--force", env=env)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    with chaindb.connect(db_url).read() as conn:
+        assert conn.execute(sa.text("SELECT body FROM app_notes")).scalars().all() == ["kept"]
+    assert "backup before the rollback" in run_cli("rollback", "-1", "--force", env=env).stderr
+    skipped = run_cli("rollback", "-1", "--force", "--no-backup", env=env)
+    assert skipped.returncode == 0 and "backup before" not in skipped.stderr

@@ -11,6 +11,7 @@ from typer.core import TyperCommand
 
 from chaindb import migrations
 from chaindb.cli.migrate_output import describe_removal, render_history, render_status, show_run
+from chaindb.cli.operations import NO_BACKUP_HELP, backup_before
 from chaindb.cli.output import confirm_or_refuse, console, open_database, print_json
 
 JSON_HELP = "Print the result as JSON."
@@ -37,12 +38,18 @@ def migrate(
     ),
     steps: int | None = typer.Option(None, "--steps", help="Apply the next N migrations."),
     allow_data_loss: bool = typer.Option(
-        False, "--allow-data-loss", help="Apply destructive migrations."
+        False, "--allow-data-loss", help="Apply destructive migrations (after a backup)."
     ),
+    no_backup: bool = typer.Option(False, "--no-backup", help=NO_BACKUP_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Apply pending migrations (each in its own transaction, under the migration lock)."""
+    """Apply pending migrations (each in its own transaction, under the migration lock). A
+    destructive one, allowed, goes after a backup."""
     with open_database(ctx, writes=not dry_run, must_exist=dry_run) as db:
+        if allow_data_loss and not (dry_run or no_backup):
+            plan = migrations.migrate(db, modules=module or None, to=to, steps=steps, dry_run=True)
+            if plan.destructive:
+                backup_before(db, "destructive migrations")
         run = migrations.migrate(
             db,
             modules=module or None,
@@ -79,6 +86,7 @@ def rollback(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the SQL; change nothing."),
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
+    no_backup: bool = typer.Option(False, "--no-backup", help=NO_BACKUP_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Roll back to REVISION (or by -N / --steps N): what came after it is undone, newest
@@ -91,6 +99,8 @@ def rollback(
                 show_run(plan, as_json)
                 return
             confirm_or_refuse(describe_removal(f"Roll back {db.display_url}", plan), force)
+        if not no_backup:
+            backup_before(db, "the rollback")
         run = migrations.rollback(db, revision, module=module, steps=steps)
     show_run(run, as_json)
 
@@ -238,6 +248,7 @@ def reset(
     ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would go; change nothing."),
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
+    no_backup: bool = typer.Option(False, "--no-backup", help=NO_BACKUP_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Drop everything chaindb created: roll back every migration, then its own tables.
@@ -250,6 +261,8 @@ def reset(
                 show_run(plan, as_json)
                 return
             confirm_or_refuse(describe_removal(f"Reset {db.display_url}", plan), force)
+        if not no_backup:
+            backup_before(db, "the reset")
         run = migrations.reset(db)
     if as_json:
         print_json(run.as_dict())

@@ -20,8 +20,11 @@ def register(app: typer.Typer) -> None:
 def backup_command(
     ctx: typer.Context,
     output: Path | None = typer.Option(None, "--output", "-o", help="The backup's file."),
-    directory: Path = typer.Option(
-        Path("backups"), "--dir", help="Where a backup named by time goes (without --output)."
+    directory: Path | None = typer.Option(
+        None,
+        "--dir",
+        help="Where a backup named by time goes (default: CHAINDB_BACKUP_DIR, else backups/ "
+        "beside a SQLite file or in the working directory).",
     ),
     schema_only: bool = typer.Option(False, "--schema-only", help="The tables, no rows."),
     data_only: bool = typer.Option(False, "--data-only", help="The rows, no tables."),
@@ -79,6 +82,21 @@ def restore_command(
         _show_restore(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+NO_BACKUP_HELP = "Do not take a backup first."
+
+
+def backup_before(db: chaindb.Database, change: str) -> None:
+    """A change that loses data goes first to a backup (see ops.backup.default_directory), and
+    says where it is
+    and how to get back: no migration tool we know of does this."""
+    made = backup(db)
+    error_console.print(
+        f"backup before {change}: {made.path} (to undo: chaindb restore {made.path} --clean; "
+        "--no-backup skips it)",
+        markup=False,
+    )
 
 
 def _show_backup(result: BackupResult, checked: RestoreReport | None) -> None:

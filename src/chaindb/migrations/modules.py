@@ -95,6 +95,11 @@ class RevisionGraph:
                 scripts = list(self.script.walk_revisions())
         except (KeyError, CommandError, RevisionError) as error:
             raise self._explain_broken_chain(error) from None
+        except SyntaxError as error:  # a migration file that Python cannot read
+            raise MigrationError(
+                f"migration file {error.filename} cannot be loaded: {type(error).__name__}: "
+                f"{error.msg} (line {error.lineno})"
+            ) from None
         self.revisions: dict[str, Script] = {s.revision: s for s in scripts}
         self._check_shape()
         self._parents = {rev: self._find_parents(rev) for rev in self.revisions}

@@ -44,7 +44,7 @@ from chaindb.types import utc_now
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_FORMAT = 1
 KEEP_DAYS_MAX = 36_500
-DEFAULT_DIRECTORY = Path("backups")
+BACKUP_DIR_ENV = "CHAINDB_BACKUP_DIR"
 BOOKKEEPING_PREFIX = "chaindb_"  # chaindb_migrations and its history: part of the schema's state
 HASH_CHUNK_BYTES = 1 << 20
 PG_DUMP_TIMEOUT_S = 6 * 3600  # a bound, not an expectation: a 1 GB database takes a minute
@@ -109,8 +109,9 @@ def backup(
     data_only: bool = False,
     keep_days: int | None = None,
 ) -> BackupResult:
-    """Back up `db` into `output` (default: a file named by time in `directory`, ./backups),
-    with its manifest; then, with `keep_days`, delete this database's backups older than that."""
+    """Back up `db` into `output` (default: a file named by time in `directory`, else
+    CHAINDB_BACKUP_DIR, else `backups/` beside a SQLite file or in the working directory), with
+    its manifest; then, with `keep_days`, delete this database's backups older than that."""
     if schema_only and data_only:
         raise InvalidInput("schema_only", True, "choose schema only or data only, not both")
     if keep_days is not None and not 1 <= keep_days <= KEEP_DAYS_MAX:
@@ -118,7 +119,7 @@ def backup(
     db.require_exists()
     contents = "schema" if schema_only else "data" if data_only else "full"
     stem = backup_stem(db)
-    target = output or (directory or DEFAULT_DIRECTORY) / _file_name(stem, db.backend, contents)
+    target = output or (directory or default_directory(db)) / _file_name(stem, db.backend, contents)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
         raise InvalidInput("output", str(target), "exists already: a backup never overwrites")
@@ -136,6 +137,14 @@ def backup(
     manifest_path(target).write_text(json.dumps(manifest.as_dict(), indent=2) + "\n")
     pruned = prune(target.parent, stem, keep_days, keep=target) if keep_days else []
     return BackupResult(target, manifest, pruned)
+
+
+def default_directory(db: Database) -> Path:
+    """CHAINDB_BACKUP_DIR, else `backups/` beside the SQLite file, else ./backups."""
+    if configured := os.environ.get(BACKUP_DIR_ENV):
+        return Path(configured).expanduser()
+    path = sqlite_path(db.url)
+    return (path.parent if path is not None else Path()) / "backups"
 
 
 def backup_stem(db: Database) -> str:
