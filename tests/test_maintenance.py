@@ -72,3 +72,31 @@ def test_maintenance_with_no_action_checks(ledger_db, db_url):
     report = json.loads(result.stdout)
     assert report["checked"] == [f"{ledger_db.backend} integrity", "ledger", "challenges"]
     assert "(user:alice): credits_posted is 7" in " ".join(report["problems"])
+
+
+def test_reindex_and_vacuum_of_named_tables_or_all(ledger_db, db_url):
+    ledger.record_points_transaction(
+        ledger_db, user_id="alice", transaction_type="earned_challenge", amount=2**63 + 1
+    )
+    report = run_maintenance(ledger_db, reindex=True, vacuum=True, tables=["ledger_accounts"])
+    reindex = "reindex table concurrently" if ledger_db.backend == "postgresql" else "reindex"
+    assert report.done == [f"{reindex} ledger_accounts", "vacuum ledger_accounts"]
+    assert run_maintenance(ledger_db, reindex=True, analyze=True).ok
+    assert ledger.get_user_points_balance(ledger_db, "alice") == 2**63 + 1
+    assert run_maintenance(ledger_db, check=True).ok
+    refused = run_cli("maintenance", "--reindex", "--table", "no_such", env={"CHAINDB_URL": db_url})
+    assert refused.returncode == 1 and "no_such" in refused.stderr
+
+
+def test_vacuum_full_asks_first_on_postgresql(pg_url):
+    """PostgreSQL only: VACUUM FULL takes an exclusive lock (SQLite's VACUUM needs no question)."""
+    import chaindb
+    from chaindb import migrations
+
+    db = chaindb.connect(pg_url)
+    migrations.migrate(db)
+    refused = run_cli("maintenance", "--vacuum-full", env={"CHAINDB_URL": pg_url}, stdin="")
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    done = run_cli("maintenance", "--vacuum-full", "--force", env={"CHAINDB_URL": pg_url})
+    assert done.returncode == 0 and "vacuum full" in done.stdout
+    db.close()

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from chaindb.cli import (
     chain,
     challenges,
+    diagnose,
     health,
     ledger,
     maintenance,
@@ -60,6 +61,7 @@ chain.register(app)
 ledger.register(app)
 query.register(app)
 operations.register(app)
+diagnose.register(app)
 
 
 def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
