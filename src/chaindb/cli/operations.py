@@ -1,20 +1,24 @@
-"""chaindb backup | restore"""
+"""chaindb backup | restore | export | import"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.progress import Progress
 
 import chaindb
 from chaindb.cli.output import confirm_or_refuse, console, error_console, open_database, print_json
 from chaindb.ops.backup import BackupResult, backup
+from chaindb.ops.export import export_rows, export_schema
 from chaindb.ops.restore import RestoreReport, check_file, restore, verify_backup
 
 
 def register(app: typer.Typer) -> None:
     app.command("backup")(backup_command)
     app.command("restore")(restore_command)
+    app.command("export")(export_command)
 
 
 def backup_command(
@@ -123,3 +127,41 @@ def _show_restore(report: RestoreReport) -> None:
             f"{report.target}; manifest, validate and every module's verify agree",
             markup=False,
         )
+
+
+def export_command(
+    ctx: typer.Context,
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="The file (csv: a directory); default: standard output."
+    ),
+    file_format: str = typer.Option("json", "--format", help="json (lines), csv or sql."),
+    table: list[str] = typer.Option(None, "--table", help="Only this table; repeatable."),
+    module: list[str] = typer.Option(None, "--module", help="Only this module's tables."),
+    schema: bool = typer.Option(False, "--schema", help="Print the tables' DDL instead."),
+) -> None:
+    """Export rows, streamed in constant memory, parents before children: amounts exact as
+    decimal strings, timestamps ISO 8601 UTC, bytes as hex."""
+    with open_database(ctx) as db:
+        if schema:
+            print(export_schema(db, tables=table or (), modules=module or ()), end="")
+            return
+        with Progress(console=error_console, transient=True) as progress:
+            tasks: dict[str, Any] = {}
+
+            def show(name: str, rows: int) -> None:
+                if name not in tasks:
+                    tasks[name] = progress.add_task(f"export {name}", total=None)
+                progress.update(tasks[name], completed=rows)
+
+            report = export_rows(
+                db,
+                output=output,
+                file_format=file_format,  # type: ignore[arg-type]
+                tables=table or (),
+                modules=module or (),
+                on_rows=show,
+            )
+    total = sum(report.rows.values())
+    error_console.print(
+        f"exported {total:,} rows of {len(report.rows)} tables to {report.output}", markup=False
+    )
