@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import chaindb
 from chaindb.cli.output import confirm_or_refuse, console, error_console, open_database, print_json
 from chaindb.ops.backup import BackupResult, backup
 from chaindb.ops.export import export_rows, export_schema
+from chaindb.ops.importing import import_rows
 from chaindb.ops.restore import RestoreReport, check_file, restore, verify_backup
 
 
@@ -19,6 +22,7 @@ def register(app: typer.Typer) -> None:
     app.command("backup")(backup_command)
     app.command("restore")(restore_command)
     app.command("export")(export_command)
+    app.command("import")(import_command)
 
 
 def backup_command(
@@ -145,14 +149,7 @@ def export_command(
         if schema:
             print(export_schema(db, tables=table or (), modules=module or ()), end="")
             return
-        with Progress(console=error_console, transient=True) as progress:
-            tasks: dict[str, Any] = {}
-
-            def show(name: str, rows: int) -> None:
-                if name not in tasks:
-                    tasks[name] = progress.add_task(f"export {name}", total=None)
-                progress.update(tasks[name], completed=rows)
-
+        with table_progress("export") as show:
             report = export_rows(
                 db,
                 output=output,
@@ -165,3 +162,51 @@ def export_command(
     error_console.print(
         f"exported {total:,} rows of {len(report.rows)} tables to {report.output}", markup=False
     )
+
+
+def import_command(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="JSON Lines or CSV files (from chaindb export)."),
+    table: str | None = typer.Option(
+        None, "--table", help="The table (a CSV file's default: its name)."
+    ),
+    on_conflict: str = typer.Option(
+        "error", "--on-conflict", help="A row whose key exists: error (default), skip or update."
+    ),
+    skip_validation: bool = typer.Option(
+        False, "--skip-validation", help="Only the database's own constraints check the rows."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Import rows into a migrated database in one transaction: a bad row is named by file,
+    line and column, and nothing is written."""
+    with open_database(ctx, writes=True) as db, table_progress("import") as show:
+        report = import_rows(
+            db,
+            files,
+            table=table,
+            on_conflict=on_conflict,  # type: ignore[arg-type]
+            skip_validation=skip_validation,
+            on_rows=show,
+        )
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        console.print(
+            f"imported {sum(report.rows.values()):,} rows into {len(report.rows)} tables",
+            markup=False,
+        )
+
+
+@contextmanager
+def table_progress(verb: str) -> Iterator[Callable[[str, int], None]]:
+    """A progress line per table on stderr (rows so far), gone when the work is done."""
+    with Progress(console=error_console, transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def show(name: str, rows: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(f"{verb} {name}", total=None)
+            progress.update(tasks[name], completed=rows)
+
+        yield show
