@@ -32,8 +32,9 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from chaindb.database import Database
 from chaindb.errors import InvalidInput
+from chaindb.ops.export_json import sql_of
 from chaindb.ops.modules import installed_faces
-from chaindb.types import AmountType, utc_now
+from chaindb.types import AddressType, AmountType, parse_address, utc_now
 
 ExportFormat = Literal["json", "csv", "sql"]
 EXPORT_FORMAT_VERSION = 1
@@ -131,7 +132,9 @@ def rows_of(conn: Connection, table: sa.Table) -> Iterator[sa.RowMapping]:
 
 def portable(value: Any, column: sa.Column) -> Any:
     """A value as JSON and CSV carry it: amounts as decimal strings, timestamps ISO 8601 UTC,
-    bytes as 0x-hex; ints, strings, booleans and JSON as they are."""
+    bytes as 0x-hex, addresses as stored; ints, strings, booleans and JSON as they are."""
+    if isinstance(column.type, AddressType) and value is not None:
+        return parse_address(value)  # as stored (lowercase EVM): what the database's JSON says
     if value is None or isinstance(value, bool | str | dict | list):
         return value
     if isinstance(value, int):
@@ -174,16 +177,36 @@ def _write_json(
         }
         out.write(json.dumps(header) + "\n")
         for table in tables:
+            lines = _lines_by_the_database(conn, table) or _lines_by_python(conn, table)
             count = 0
-            for row in rows_of(conn, table):
-                record = {c.name: portable(row[c.name], c) for c in table.columns}
-                out.write(json.dumps({"table": table.name, "row": record}, ensure_ascii=False))
+            for line in lines:
+                out.write(line)
                 out.write("\n")
                 count += 1
                 if count % ROWS_PER_FETCH == 0:
                     say(table.name, count)
             report.rows[table.name] = count
             say(table.name, count)
+
+
+def _lines_by_the_database(conn: Connection, table: sa.Table) -> Iterator[str] | None:
+    sql = sql_of(table, conn.dialect)
+    if sql is None:
+        return None
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":  # a server-side cursor: ROWS_PER_FETCH at a time
+        cursor = driver.cursor(name=f"chaindb_export_{table.name}")  # type: ignore[union-attr]
+        cursor.itersize = ROWS_PER_FETCH
+    else:
+        cursor = driver.cursor()  # type: ignore[union-attr]
+    cursor.execute(sql)
+    return (row[0] for row in cursor)
+
+
+def _lines_by_python(conn: Connection, table: sa.Table) -> Iterator[str]:
+    for row in rows_of(conn, table):
+        record = {c.name: portable(row[c.name], c) for c in table.columns}
+        yield json.dumps({"table": table.name, "row": record}, ensure_ascii=False)
 
 
 def _write_csv(
