@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -160,6 +161,14 @@ def test_the_databases_json_is_the_pythons_on_every_table(ledger_db, tmp_path):
     core.log_security_event(
         ledger_db, event_type="login", description="in", user_id="alice", metadata={"n": 2**70}
     )
+    for n, micro in enumerate((0, 120_000, 5)):  # a fraction with trailing zeros, none, a tiny one
+        core.log_blockchain_transaction(
+            ledger_db,
+            chain_id=1,
+            transaction_hash="0x" + f"{n:064x}",
+            transaction_type="t",
+            created_at=datetime(2026, 5, 1, 12, 0, 0, micro, tzinfo=UTC),
+        )
     tables = exporting.export_tables(ledger_db)
     assert all(sql_of(t, ledger_db.engine.dialect) for t in tables)  # none left to Python here
     with ledger_db.read() as conn:

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -139,13 +139,23 @@ def portable(value: Any, column: sa.Column) -> Any:
         return value
     if isinstance(value, int):
         return str(value) if isinstance(column.type, AmountType) else value
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return "0x" + bytes(value).hex()
     return str(value)
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC as PostgreSQL's JSON writes it: the fraction's trailing zeros cut."""
+    text = moment.astimezone(UTC).replace(tzinfo=None).isoformat()
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + "+00:00"
 
 
 # --- writers ---------------------------------------------------------------------------------
@@ -194,13 +204,22 @@ def _lines_by_the_database(conn: Connection, table: sa.Table) -> Iterator[str] |
     if sql is None:
         return None
     driver = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql":  # a server-side cursor: ROWS_PER_FETCH at a time
-        cursor = driver.cursor(name=f"chaindb_export_{table.name}")  # type: ignore[union-attr]
-        cursor.itersize = ROWS_PER_FETCH
-    else:
-        cursor = driver.cursor()  # type: ignore[union-attr]
-    cursor.execute(sql)
-    return (row[0] for row in cursor)
+    if conn.dialect.name == "postgresql":
+        return _copied_lines(driver, sql)
+    return (row[0] for row in driver.execute(sql))  # type: ignore[union-attr]
+
+
+def _copied_lines(driver: Any, sql: str) -> Iterator[str]:
+    """PostgreSQL: COPY the lines out, as CSV whose quote and delimiter are characters JSON
+    always escapes: each line arrives as the database wrote it (the text format would double
+    every backslash)."""
+    driver.execute("SET LOCAL TimeZone = 'UTC'")
+    copy_sql = f"COPY ({sql}) TO STDOUT (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        pending = b""
+        for block in copy:
+            *lines, pending = (pending + bytes(block)).split(b"\n")
+            yield from (line.decode() for line in lines)
 
 
 def _lines_by_python(conn: Connection, table: sa.Table) -> Iterator[str]:

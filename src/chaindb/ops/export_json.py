@@ -3,7 +3,7 @@ finished line, so that an export costs about what reading the rows costs (buildi
 row's JSON in Python cost ten times the reading, measured: bench/ops.py).
 
 The values are written as `export.portable` writes them: amounts as decimal strings,
-timestamps ISO 8601 UTC as Python's isoformat gives them (no fraction when it is zero),
+timestamps ISO 8601 UTC as PostgreSQL's JSON gives them (the fraction's trailing zeros cut),
 bytes as 0x-hex, decimals as their text, JSON nested, booleans and integers as JSON's. A table
 with a column of another kind, or too many columns for one JSON call, is left to the Python
 writer (`sql_of` returns None); a test compares both on every table.
@@ -44,13 +44,8 @@ def _postgres(column: sa.Column, name: str) -> str | None:
     kind = column.type
     if isinstance(kind, AmountType | DecimalText):
         return f"{name}::text"
-    if isinstance(kind, UtcDateTime):
-        return (
-            f"CASE WHEN {name} IS NULL THEN NULL ELSE "
-            f"to_char({name} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-            f"CASE WHEN extract(microseconds FROM {name})::bigint % 1000000 = 0 THEN '' "
-            f"ELSE to_char({name} AT TIME ZONE 'UTC', '.US') END || '+00:00' END"
-        )
+    if isinstance(kind, UtcDateTime):  # JSON's own ISO form, under TimeZone = 'UTC'
+        return name
     return _plain(column, name, binary=f"'0x' || encode({name}, 'hex')")
 
 
@@ -63,12 +58,13 @@ def _sqlite(column: sa.Column, name: str) -> str | None:
         )
     if isinstance(kind, DecimalText):
         return name
-    if isinstance(kind, UtcDateTime):
-        whole = (
-            f"CASE WHEN substr({name}, 20) IN ('', '.000000') THEN substr({name}, 1, 19) "
-            f"ELSE {name} END"
+    if isinstance(kind, UtcDateTime):  # 'YYYY-MM-DD HH:MM:SS[.ffffff]': the fraction trimmed
+        trimmed = (
+            f"CASE WHEN length({name}) > 19 THEN rtrim(rtrim({name}, '0'), '.') ELSE {name} END"
         )
-        return f"CASE WHEN {name} IS NULL THEN NULL ELSE replace({whole}, ' ', 'T') || '+00:00' END"
+        return (
+            f"CASE WHEN {name} IS NULL THEN NULL ELSE replace({trimmed}, ' ', 'T') || '+00:00' END"
+        )
     if _is(kind, sa.Boolean):
         return (
             f"CASE WHEN {name} IS NULL THEN NULL WHEN {name} THEN json('true') "
