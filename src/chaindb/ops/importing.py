@@ -14,6 +14,7 @@ PostgreSQL the tables' id sequences move past the imported ids.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from chaindb.database import Database, dialect_insert
 from chaindb.errors import ChaindbError, InvalidInput
 from chaindb.ops.export import CSV_NULL, EXPORT_FORMAT_VERSION, export_tables
-from chaindb.types import UINT256_MAX, AmountType, parse_utc
+from chaindb.types import UINT256_MAX, AmountType, UtcDateTime, parse_utc
 
 OnConflict = Literal["error", "skip", "update"]
 ROWS_PER_BATCH = 1_000
@@ -157,53 +158,81 @@ def _read_csv(path: Path, table: str) -> Iterator[SourceRow]:
 
 # --- typing and checking ---------------------------------------------------------------------
 
+Convert = Callable[[Any], Any]
+
 
 def _typed(row: SourceRow, table: sa.Table, skip_validation: bool) -> SourceRow:
-    unknown = set(row.values) - set(table.columns.keys())
+    readers = _readers(table, skip_validation)
+    unknown = row.values.keys() - readers.keys()
     if unknown:
         extra = sorted(unknown)[0]
         raise ImportRefused(f"{row.file}:{row.line}: {table.name} has no column {extra!r}")
     typed = {}
     for name, value in row.values.items():
-        column = table.columns[name]
         try:
-            typed[name] = _value(value, column)
-            if not skip_validation:
-                _check(typed[name], column)
-        except (InvalidInput, ValueError, TypeError, InvalidOperation) as error:
+            typed[name] = None if value is None else readers[name](value)
+        except (InvalidInput, ValueError, TypeError, InvalidOperation, KeyError) as error:
             rule = error.rule if isinstance(error, InvalidInput) else str(error) or "invalid"
             shown = str(value)[:VALUE_SHOWN_CHARS]
             raise ImportRefused(
                 f"{row.file}:{row.line}: {table.name}.{name}: {shown!r} is invalid: {rule}"
             ) from None
+    if not skip_validation:
+        _require_values(row, table, typed)
     return SourceRow(row.table, typed, row.file, row.line)
 
 
-def _value(value: Any, column: sa.Column) -> Any:
-    """A value as exported (text in CSV; JSON types in JSON Lines) in its column's type."""
-    if value is None:
-        return None
-    kind = column.type
+@functools.cache
+def _readers(table: sa.Table, skip_validation: bool) -> dict[str, Convert]:
+    """Per column, once per table: what reads an exported value into the column's type (and,
+    unless skipped, checks it by the column's rules)."""
+    readers = {}
+    for column in table.columns:
+        read = _reader(column.type)
+        if not skip_validation:
+            read = _checked(read, column)
+        readers[column.name] = read
+    return readers
+
+
+def _reader(kind: sa.types.TypeEngine[Any]) -> Convert:
     if isinstance(kind, AmountType):
-        amount = int(value) if isinstance(value, int) else int(_digits(value))
-        if not 0 <= amount <= UINT256_MAX:
-            raise ValueError("must be an amount between 0 and 2**256 - 1")
-        return amount
+        return _amount
     python_type = _python_type(kind)
-    if python_type is bool:
-        return value if isinstance(value, bool) else {"true": True, "false": False}[str(value)]
-    if python_type is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        return int(_digits(value, signed=True))
-    if python_type is datetime:
-        return parse_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-    if python_type is Decimal:
-        return Decimal(str(value))
-    if python_type is bytes:
-        return bytes.fromhex(str(value).removeprefix("0x"))
-    if python_type is dict:
-        return json.loads(value) if isinstance(value, str) else value
+    return {
+        bool: _boolean,
+        int: _integer,
+        datetime: _timestamp,
+        Decimal: lambda value: Decimal(str(value)),
+        bytes: lambda value: bytes.fromhex(str(value).removeprefix("0x")),
+        dict: lambda value: json.loads(value) if isinstance(value, str) else value,
+    }.get(python_type, _as_is)  # type: ignore[arg-type]
+
+
+def _amount(value: Any) -> int:
+    amount = (
+        value if isinstance(value, int) and not isinstance(value, bool) else int(_digits(value))
+    )
+    if not 0 <= amount <= UINT256_MAX:
+        raise ValueError("must be an amount between 0 and 2**256 - 1")
+    return amount
+
+
+def _boolean(value: Any) -> bool:
+    return value if isinstance(value, bool) else {"true": True, "false": False}[str(value)]
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(_digits(value, signed=True))
+
+
+def _timestamp(value: Any) -> datetime:
+    return parse_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+def _as_is(value: Any) -> Any:
     return value
 
 
@@ -226,19 +255,42 @@ def _python_type(kind: sa.types.TypeEngine[Any]) -> type | None:
         return None
 
 
-def _check(value: Any, column: sa.Column) -> None:
+def _checked(read: Convert, column: sa.Column) -> Convert:
     """The column's own rules, as its type applies them on the way in (addresses, hashes);
     a string's length. The database's constraints back everything else."""
-    if value is None:
-        generated = column.server_default is not None or column is column.table.autoincrement_column
-        if not column.nullable and not generated:
-            raise ValueError("must not be empty")
-        return
-    if isinstance(column.type, sa.types.TypeDecorator):
-        column.type.process_bind_param(value, _CHECK_DIALECT)
-    length = getattr(column.type, "length", None)
-    if isinstance(value, str) and length is not None and len(value) > length:
-        raise ValueError(f"must be at most {length} characters")
+    kind = column.type
+    validating = isinstance(kind, sa.types.TypeDecorator) and not isinstance(
+        kind,
+        AmountType | UtcDateTime,  # their readers above have checked them already
+    )
+    bind = kind.process_bind_param if validating else None  # type: ignore[union-attr]
+    length = getattr(kind, "length", None)
+
+    def check(value: Any) -> Any:
+        typed = read(value)
+        if bind is not None:
+            bind(typed, _CHECK_DIALECT)
+        if length is not None and isinstance(typed, str) and len(typed) > length:
+            raise ValueError(f"must be at most {length} characters")
+        return typed
+
+    return check
+
+
+def _require_values(row: SourceRow, table: sa.Table, typed: dict[str, Any]) -> None:
+    for name in _required(table):
+        if typed.get(name) is None:
+            raise ImportRefused(f"{row.file}:{row.line}: {table.name}.{name}: must not be empty")
+
+
+@functools.cache
+def _required(table: sa.Table) -> tuple[str, ...]:
+    """Columns a row must give: NOT NULL, with no default and not the generated id."""
+    return tuple(
+        c.name
+        for c in table.columns
+        if not c.nullable and c.server_default is None and c is not table.autoincrement_column
+    )
 
 
 _CHECK_DIALECT = sa.dialects.postgresql.dialect()
