@@ -22,7 +22,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from chaindb.config import Settings, mask_text, masked, secrets_of
-from chaindb.errors import ConfigError, ConnectionFailed, DatabaseMissing
+from chaindb.errors import ConfigError, ConnectionFailed, ConnectionLost, DatabaseMissing
+from chaindb.pool import is_disconnect, keep_alive
 from chaindb.types import UintSumAggregate
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -62,9 +63,31 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A write transaction: committed on success, rolled back on any error."""
-        with self.connection() as conn, conn.begin():
-            yield conn
+        """A write transaction: committed on success, rolled back on any error. A connection
+        lost before the commit raises ConnectionLost (nothing was written: it may run again);
+        one lost in the commit itself raises as it came (did it commit? the caller must look)."""
+        with self.connection() as conn:
+            transaction = conn.begin()
+            try:
+                yield conn
+            except DBAPIError as error:
+                lost = self._lost(conn, error)
+                _roll_back(conn, transaction, lost)
+                if lost:
+                    raise ConnectionLost(
+                        f"the connection was lost before the commit, nothing was written: "
+                        f"{self.describe_error(error)}"
+                    ) from error
+                raise
+            except BaseException:
+                transaction.rollback()
+                raise
+            transaction.commit()
+
+    def _lost(self, conn: Connection, error: DBAPIError) -> bool:
+        if error.connection_invalidated or conn.invalidated:  # SQLAlchemy saw it already
+            return True
+        return is_disconnect(self.engine, error, conn.connection.dbapi_connection)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -107,6 +130,14 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _roll_back(conn: Connection, transaction: sa.RootTransaction, lost: bool) -> None:
+    if lost:  # nothing to roll back on a dead connection: let the pool drop it
+        if not conn.invalidated:
+            conn.invalidate()
+        return
+    transaction.rollback()
 
 
 @contextmanager
@@ -206,13 +237,14 @@ def _create_postgres_engine(url: URL, settings: Settings) -> Engine:
         for part in (url.query.get("options"), f"-c statement_timeout={timeout_ms}")
         if isinstance(part, str)
     )
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
-        pool_pre_ping=True,
         connect_args={"options": options, "application_name": "chaindb"},
     )
+    keep_alive(engine)  # liveness without a round trip per checkout (see pool.py)
+    return engine
 
 
 def elapsed_ms(started: float) -> float:

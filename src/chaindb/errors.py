@@ -36,6 +36,11 @@ class ConnectionFailed(ChaindbError):
     """The database could not be reached."""
 
 
+class ConnectionLost(ConnectionFailed):
+    """The connection was lost in a transaction, before its commit: nothing was written, and
+    the whole transaction may run again."""
+
+
 class DatabaseMissing(ConfigError):
     """The database is not there, and the command does not create one (only `migrate` does)."""
 

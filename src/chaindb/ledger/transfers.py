@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from chaindb.database import Database, reading, writing
-from chaindb.errors import InvalidInput
+from chaindb.errors import ConnectionLost, InvalidInput
 from chaindb.ledger import plain_transfer
 from chaindb.ledger.accounts import POINTS, AccountKey
 from chaindb.ledger.engine import apply
@@ -266,6 +266,8 @@ def with_retries(action: Callable[[], T]) -> T:
 
 
 def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, ConnectionLost):  # before its commit: nothing was written
+        return True
     if not isinstance(error, DBAPIError):
         return False
     sqlstate = getattr(error.orig, "sqlstate", None)
