@@ -84,6 +84,26 @@ class Database:
                 raise
             transaction.commit()
 
+    @contextmanager
+    def autocommit_driver(self) -> Iterator[Any]:
+        """A pooled connection as the driver's own, in autocommit: for a hot path that sends
+        one statement (its own transaction) and wants none of SQLAlchemy's per-call work
+        (measured: 90 us of a 300 us transfer). PostgreSQL only."""
+        try:
+            fairy = self.engine.raw_connection()
+        except DBAPIError as error:
+            raise ConnectionFailed(self.describe_error(error)) from None
+        driver = fairy.driver_connection
+        try:
+            driver.autocommit = True  # type: ignore[union-attr]
+            yield driver
+        finally:
+            if driver.broken or driver.closed:  # type: ignore[union-attr]
+                fairy.invalidate()
+            else:
+                driver.autocommit = False  # type: ignore[union-attr]
+            fairy.close()
+
     def _lost(self, conn: Connection, error: DBAPIError) -> bool:
         if error.connection_invalidated or conn.invalidated:  # SQLAlchemy saw it already
             return True
