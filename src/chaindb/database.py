@@ -61,9 +61,16 @@ class Database:
             yield conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """A write transaction: committed on success, rolled back on any error."""
+    def transaction(self, *, as_wallet: str | None = None) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error.
+
+        `as_wallet`: on PostgreSQL, the wallet the transaction acts for (the setting
+        `app.current_user`, which row-level security policies read, such as the assets
+        module's `owner_access`); it ends with the transaction, so a pooled connection never
+        carries it to the next user. Ignored on SQLite, which has no row-level security."""
         with self.connection() as conn, conn.begin():
+            if as_wallet is not None:
+                set_current_wallet(conn, as_wallet)
             yield conn
 
     @contextmanager
@@ -130,6 +137,15 @@ def reading(target: Database | Connection) -> Iterator[Connection]:
             yield conn
     else:
         yield target
+
+
+def set_current_wallet(conn: Connection, wallet: str) -> None:
+    """PostgreSQL: `app.current_user` = wallet until the end of the current transaction
+    (set_config(..., true)); what row-level security policies compare owners with."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text("SELECT set_config('app.current_user', :wallet, true)"), {"wallet": wallet}
+        )
 
 
 def dialect_insert(conn: Connection, table: sa.Table) -> Any:
