@@ -178,11 +178,13 @@ def transfer_asset(
     with writing(target) as conn:
         asset = lock_owned_asset(conn, new.asset_id, new.from_address, "from_address")
         now = utc_now()
+        _handing_over(conn, new.to_address)
         conn.execute(
             memory_assets.update()
             .where(memory_assets.c.asset_id == new.asset_id)
             .values(owner_address=new.to_address, updated_at=now)
         )
+        _handing_over(conn, "")
         revoked = conn.execute(
             access_grants.update()
             .where(access_grants.c.asset_id == new.asset_id, access_grants.c.revoked_at.is_(None))
@@ -222,6 +224,15 @@ def transfer_asset(
             details={"to": new.to_address, "grants_revoked": revoked},
         )
     return Transfer.model_validate(row)
+
+
+def _handing_over(conn: Connection, recipient: str) -> None:
+    """PostgreSQL: the recipient a transfer's UPDATE hands the row to (policy
+    transfer_recipient), set for that statement and cleared after it."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text("SELECT set_config('app.transfer_to', :wallet, true)"), {"wallet": recipient}
+        )
 
 
 def new_version(

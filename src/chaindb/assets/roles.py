@@ -4,7 +4,7 @@
 one that runs migrations), makes a LOGIN role that may connect, use the public schema, read
 and write every table's rows and use its sequences, and nothing else: no CREATE on the schema
 (revoked from PUBLIC too), no DROP or ALTER (it owns nothing), no BYPASSRLS (row-level
-security applies to it), and only SELECT on chaindb's migration bookkeeping. Default
+security applies to it), and only SELECT on chaindb's record of applied migrations. Default
 privileges give it the same rights on tables and sequences later migrations create.
 
 The password never travels as text: the SCRAM-SHA-256 verifier PostgreSQL stores is computed
@@ -27,7 +27,9 @@ from chaindb.errors import ChaindbError, InvalidInput
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 SCRAM_ITERATIONS = 4_096  # PostgreSQL's default (scram_iterations)
 PASSWORD_CHARS_MIN = 12
-BOOKKEEPING_TABLES = ("chaindb_migrations", "chaindb_migration_history", "chaindb_migration_lock")
+# What migrations applied, and their history: read (status, health), never written. (The
+# migration lock's row it may write: a migrate it tries then fails on the schema, saying so.)
+BOOKKEEPING_TABLES = ("chaindb_migrations", "chaindb_migration_history")
 
 
 def create_service_role(db: Database, *, name: str, password: str) -> list[str]:
@@ -82,7 +84,8 @@ END $$""",
         f"""DO $$ DECLARE bookkeeping text; BEGIN
     FOR bookkeeping IN SELECT tablename FROM pg_tables
                        WHERE schemaname = 'public' AND tablename IN ({tables}) LOOP
-        EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON %I FROM {role}', bookkeeping);
+        EXECUTE 'REVOKE INSERT, UPDATE, DELETE ON ' || quote_ident(bookkeeping)
+            || ' FROM {role}';
     END LOOP;
 END $$""",
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "

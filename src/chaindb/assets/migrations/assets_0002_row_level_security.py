@@ -8,8 +8,11 @@ Seed 001's `owner_access` policy, reading the wallet a transaction acts for from
 `app.current_user` (chaindb sets it per transaction, set_config(..., true)). The missing_ok
 form of current_setting with NULLIF: a transaction that set no wallet sees no asset, where the
 seed's form would fail with an error. ENABLE, not FORCE: the owner role (the one that runs
-migrations) is not filtered, the service role is. A second policy lets an owner's UPDATE give
-the row to another wallet (a transfer), which owner_access's own check would refuse. The
+migrations) is not filtered, the service role is. Two more policies make a transfer possible,
+which owner_access's own check would refuse: an owner's UPDATE may give the row to another
+wallet (owner_transfers), and the row stays visible to the transaction handing it over
+(transfer_recipient: PostgreSQL checks an updated row against the SELECT policies too), which
+names the recipient in `app.transfer_to` for that UPDATE only. The
 search table follows its asset; the two views that list assets run with the caller's rights
 (security_invoker, PostgreSQL 15+). SQLite has no row-level security: nothing to do there.
 """
@@ -22,6 +25,7 @@ branch_labels = None
 depends_on = None
 
 CURRENT_WALLET = "NULLIF(current_setting('app.current_user', true), '')"
+RECIPIENT = "NULLIF(current_setting('app.transfer_to', true), '')"
 
 UPGRADE = (
     "ALTER TABLE memory_assets ENABLE ROW LEVEL SECURITY",
@@ -32,6 +36,9 @@ UPGRADE = (
   FOR UPDATE
   USING (owner_address = {CURRENT_WALLET})
   WITH CHECK (true)""",
+    f"""CREATE POLICY transfer_recipient ON memory_assets
+  FOR SELECT
+  USING (owner_address = {RECIPIENT})""",
     "ALTER TABLE memory_asset_search ENABLE ROW LEVEL SECURITY",
     """CREATE POLICY owner_access ON memory_asset_search
   FOR ALL
@@ -52,6 +59,7 @@ DOWNGRADE = (
 END $$""",
     "DROP POLICY IF EXISTS owner_access ON memory_asset_search",
     "ALTER TABLE memory_asset_search DISABLE ROW LEVEL SECURITY",
+    "DROP POLICY IF EXISTS transfer_recipient ON memory_assets",
     "DROP POLICY IF EXISTS owner_transfers ON memory_assets",
     "DROP POLICY IF EXISTS owner_access ON memory_assets",
     "ALTER TABLE memory_assets DISABLE ROW LEVEL SECURITY",
