@@ -8,6 +8,7 @@ This is the module's one door (other modules, ops/ and the CLI use only these na
 """
 
 from chaindb.assets.bubblegum import asset_id, tree_config
+from chaindb.assets.demo import story
 from chaindb.assets.grants import (
     Access,
     AccessGrant,
@@ -65,7 +66,13 @@ from chaindb.assets.roles import create_service_role
 from chaindb.assets.schema import metadata
 from chaindb.assets.trees import MerkleTree, leaves_left, list_trees, register_tree
 from chaindb.assets.verify import verify
-from chaindb.assets.worker import MintFunction, WorkerReport, run_worker, work_once
+from chaindb.assets.worker import (
+    MintFunction,
+    WorkerReport,
+    default_worker_id,
+    run_worker,
+    work_once,
+)
 
 __all__ = [
     "Access",
@@ -97,6 +104,7 @@ __all__ = [
     "complete_batch",
     "create_service_role",
     "daily_costs",
+    "default_worker_id",
     "enqueue_mint",
     "extend_lease",
     "fail_batch",
@@ -122,6 +130,7 @@ __all__ = [
     "run_cleanup",
     "run_worker",
     "search_assets",
+    "story",
     "transfer_asset",
     "tree_config",
     "use_grant",
