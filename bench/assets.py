@@ -31,11 +31,11 @@ BATCH_SIZE = 10
 
 def b58(prefix: str, number: str) -> str:
     """SQL: a base58 spelling of a generated number (0 is not a base58 digit)."""
-    return f"'{prefix}' || lpad(translate(({number})::text, '0', 'o'), 40, '1')"
+    return f"'{prefix}' || lpad(translate(({number})::text, '0', 'o'), 40, 'z')"
 
 
 def b58_of(prefix: str, number: int) -> str:
-    return prefix + str(number).replace("0", "o").rjust(40, "1")
+    return prefix + str(number).replace("0", "o").rjust(40, "z")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -127,7 +127,7 @@ def reads(url: str, grants: int, asset_count: int) -> dict[str, object]:
         conn.exec_driver_sql(
             "INSERT INTO memory_assets (asset_id, owner_address, metadata, content_arweave_tx_id,"
             f" content_hash, merkle_tree, leaf_index) SELECT {b58('A', 'g')}, "
-            f'{b58("W", "g % 10000")}, \'{{"name": "bulk"}}\', '
+            f'{b58("W", "mod(g, 10000)")}, \'{{"name": "bulk"}}\', '
             f"'{one.content_arweave_tx_id}', '{one.content_hash}', '{wallet('big')}', g "
             f"FROM generate_series(1, {asset_count}) g"
         )
