@@ -18,5 +18,7 @@ def test_the_demo_settles_survives_a_reorg_and_pays_once(tmp_path):
     assert "final: alice 3 ETH free, 0 held, 150 points" in out
     assert "the contract will pay alice 3 ETH; the ledger credited 3 ETH" in out
     assert "ledger check: ok" in out
+    assert "a worker minted them in 2 batches" in out and "{'completed': 3}" in out
+    assert "bob used one; bob has access: True" in out
     again = run_cli("demo", env={"CHAINDB_URL": url})
     assert again.returncode == 1 and "fresh database" in again.stderr

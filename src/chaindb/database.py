@@ -62,13 +62,20 @@ class Database:
             yield conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self, *, as_wallet: str | None = None) -> Iterator[Connection]:
         """A write transaction: committed on success, rolled back on any error. A connection
         lost before the commit raises ConnectionLost (nothing was written: it may run again);
-        one lost in the commit itself raises as it came (did it commit? the caller must look)."""
+        one lost in the commit itself raises as it came (did it commit? the caller must look).
+
+        `as_wallet`: on PostgreSQL, the wallet the transaction acts for (the setting
+        `app.current_user`, which row-level security policies read, such as the assets
+        module's `owner_access`); it ends with the transaction, so a pooled connection never
+        carries it to the next user. Ignored on SQLite, which has no row-level security."""
         with self.connection() as conn:
             transaction = conn.begin()
             try:
+                if as_wallet is not None:
+                    set_current_wallet(conn, as_wallet)
                 yield conn
             except DBAPIError as error:
                 lost = self._lost(conn, error)
@@ -181,6 +188,15 @@ def reading(target: Database | Connection) -> Iterator[Connection]:
             yield conn
     else:
         yield target
+
+
+def set_current_wallet(conn: Connection, wallet: str) -> None:
+    """PostgreSQL: `app.current_user` = wallet until the end of the current transaction
+    (set_config(..., true)); what row-level security policies compare owners with."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text("SELECT set_config('app.current_user', :wallet, true)"), {"wallet": wallet}
+        )
 
 
 def dialect_insert(conn: Connection, table: sa.Table) -> Any:

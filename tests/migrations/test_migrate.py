@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from chaindb import DestructiveMigration, MigrationError, migrations
+from chaindb.assets.schema import metadata as assets_metadata
 from chaindb.chain.schema import metadata as chain_metadata
 from chaindb.challenges.schema import metadata as challenges_metadata
 from chaindb.core.schema import metadata as core_metadata
@@ -77,8 +78,8 @@ def test_migrating_only_core_creates_only_the_core_tables(db):
 
 @pytest.mark.parametrize(
     "metadata",
-    [core_metadata, ledger_metadata, challenges_metadata, chain_metadata],
-    ids=["core", "ledger", "challenges", "chain"],
+    [core_metadata, ledger_metadata, challenges_metadata, chain_metadata, assets_metadata],
+    ids=["core", "ledger", "challenges", "chain", "assets"],
 )
 def test_schema_module_matches_what_the_migrations_build(core_db, metadata):
     """Each module's schema.py (used by queries) and its migrations (used to build) agree."""

@@ -12,6 +12,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from chaindb.cli import (
+    assets,
     chain,
     challenges,
     diagnose,
@@ -62,6 +63,7 @@ ledger.register(app)
 query.register(app)
 operations.register(app)
 diagnose.register(app)
+assets.register(app)
 
 
 def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

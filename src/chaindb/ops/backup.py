@@ -260,8 +260,15 @@ def _keep_only(copy: Path, contents: str) -> None:
         return
     with _sqlite(copy) as driver:
         driver.execute("PRAGMA foreign_keys = OFF")
+        virtual = [
+            row[0]
+            for row in driver.execute(
+                "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'"
+            )
+        ]
         for (name,) in driver.execute(_SQLITE_TABLES).fetchall():
-            if not name.startswith(BOOKKEEPING_PREFIX):
+            shadow = any(name.startswith(f"{table}_") for table in virtual)  # the FTS index's
+            if not name.startswith(BOOKKEEPING_PREFIX) and not shadow:
                 driver.execute(f'DELETE FROM "{name}"')
         driver.commit()
         driver.execute("VACUUM")

@@ -10,7 +10,8 @@
 - sql: INSERT … ON CONFLICT DO NOTHING statements for the database's own backend (the values
   as it stores them): loaded into a migrated database, rows it has already are kept.
 Tables are those of the modules the database uses (chaindb's own bookkeeping excepted: the
-target has its own), and the application's tables beside them.
+target has its own; so are the tables a module derives from others, its `derived_tables`,
+such as a search index its triggers rebuild), and the application's tables beside them.
 """
 
 from __future__ import annotations
@@ -101,17 +102,16 @@ def export_tables(
         if not modules or name in modules
         for table in face.metadata.sorted_tables
     ]
+    derived = {name for _, face in faces for name in getattr(face, "derived_tables", ())}
     with db.connection() as conn:
         existing = sa.inspect(conn).get_table_names()
-        known = {table.name for table in typed}
+        skipped = {table.name for table in typed} | derived | _sqlite_virtual(conn, existing)
         others = sa.MetaData()
         if not modules:
-            others.reflect(
-                conn,
-                only=[
-                    n for n in existing if n not in known and not n.startswith(BOOKKEEPING_PREFIX)
-                ],
-            )
+            theirs = [
+                n for n in existing if n not in skipped and not n.startswith(BOOKKEEPING_PREFIX)
+            ]
+            others.reflect(conn, only=theirs)
     chosen = [t for t in typed if t.name in existing] + list(others.sorted_tables)
     if tables:
         missing = [name for name in tables if name not in {t.name for t in chosen}]
@@ -119,6 +119,20 @@ def export_tables(
             raise InvalidInput("table", missing[0], "is not a table this export can read")
         chosen = [t for t in chosen if t.name in tables]
     return chosen
+
+
+def _sqlite_virtual(conn: Connection, existing: list[str]) -> set[str]:
+    """SQLite's virtual tables (FTS5 search indexes) and the tables behind them: derived, and
+    rebuilt by their triggers on import."""
+    if conn.dialect.name != "sqlite":
+        return set()
+    virtual = [
+        row[0]
+        for row in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'"
+        )
+    ]
+    return {name for name in existing for v in virtual if name == v or name.startswith(f"{v}_")}
 
 
 def rows_of(conn: Connection, table: sa.Table) -> Iterator[sa.RowMapping]:
