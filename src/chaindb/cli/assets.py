@@ -160,7 +160,7 @@ def create_service_command(
     name: str = typer.Argument(..., help="The role's name (a lowercase SQL identifier)."),
     as_json: bool = typer.Option(False, "--json", help="Print the statements run as JSON."),
 ) -> None:
-    """Create the least-privilege role seed 001 recommends (PostgreSQL). The password comes
+    """Create a least-privilege service role (PostgreSQL). The password comes
     from CHAINDB_SERVICE_PASSWORD or is asked for; it is never printed."""
     password = os.environ.get(PASSWORD_ENV) or typer.prompt(
         f"password for {name}", hide_input=True, confirmation_prompt=True, err=True

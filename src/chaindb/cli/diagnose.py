@@ -19,7 +19,7 @@ def diagnose_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Sizes, unused indexes, sequential scans, dead rows, long queries, connections, slow
-    statements, settings against seed 001 (PostgreSQL); sizes, free pages, WAL, quick_check
+    statements, settings against recommended values (PostgreSQL); sizes, free pages, WAL, quick_check
     (SQLite). Findings ranked by severity; exit 1 on a critical one."""
     with open_database(ctx) as db:
         report = diagnose(db)
