@@ -47,11 +47,13 @@ from chaindb.core.users import (
 from chaindb.core.wallets import (
     Wallet,
     add_user_wallet,
+    ensure_wallet_user,
     get_user_primary_wallet,
     get_user_wallets,
     get_wallet_owner,
     set_primary_wallet,
     update_wallet_balances,
+    wallet_user_id,
 )
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "add_user_wallet",
     "create_user",
     "ensure_user",
+    "ensure_wallet_user",
     "find_blockchain_transactions",
     "get_admin_signatures",
     "get_blockchain_transaction",
@@ -100,4 +103,5 @@ __all__ = [
     "set_setting",
     "update_blockchain_transaction_status",
     "update_wallet_balances",
+    "wallet_user_id",
 ]
