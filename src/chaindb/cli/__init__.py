@@ -11,7 +11,7 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from chaindb.cli import chain, challenges, health, ledger, maintenance, migrate, query
+from chaindb.cli import chain, challenges, health, ledger, maintenance, migrate, query, tokens
 from chaindb.cli.output import error_console, masked_text
 from chaindb.errors import ChaindbError
 
@@ -50,6 +50,7 @@ challenges.register(app)
 chain.register(app)
 ledger.register(app)
 query.register(app)
+tokens.register(app)
 
 
 def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -215,6 +216,32 @@ def get_wallet_owner(
                 wallets.c.chain_id == chain, wallets.c.wallet_address == address
             )
         ).scalar()
+
+
+PRIMARY_WALLETS_PER_READ_MAX = 1000
+
+
+def get_primary_wallets(
+    target: Database | Connection, *, user_ids: Sequence[str], chain_id: int | str
+) -> dict[str, Wallet]:
+    """Each of these users' primary wallet on `chain_id` (users without one are absent), in one
+    read on the unique index of primaries (user_id, chain_id)."""
+    if len(user_ids) > PRIMARY_WALLETS_PER_READ_MAX:
+        raise InvalidInput(
+            "user_ids", len(user_ids), f"at most {PRIMARY_WALLETS_PER_READ_MAX} at once"
+        )
+    chain = parse_chain_id(chain_id)
+    if not user_ids:
+        return {}
+    with reading(target) as conn:
+        rows = conn.execute(
+            sa.select(wallets).where(
+                wallets.c.user_id.in_(list(user_ids)),
+                wallets.c.chain_id == chain,
+                wallets.c.is_primary,
+            )
+        )
+        return {row.user_id: Wallet.model_validate(row) for row in rows}
 
 
 def get_user_primary_wallet(
