@@ -11,7 +11,17 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from chaindb.cli import chain, challenges, health, ledger, maintenance, migrate, query, tokens
+from chaindb.cli import (
+    chain,
+    challenges,
+    health,
+    ledger,
+    maintenance,
+    migrate,
+    query,
+    schema,
+    tokens,
+)
 from chaindb.cli.output import error_console, masked_text
 from chaindb.errors import ChaindbError
 
@@ -51,6 +61,7 @@ chain.register(app)
 ledger.register(app)
 query.register(app)
 tokens.register(app)
+schema.register(app)
 
 
 def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
