@@ -8,7 +8,7 @@ from chaindb.cli.output import print_json
 from chaindb.models import json_schema
 
 schema_app = typer.Typer(
-    help="Models derived from chaindb's tables (seed 003's insert and select schemas).",
+    help="Insert and select models derived from chaindb's tables, as JSON Schema.",
     no_args_is_help=True,
 )
 

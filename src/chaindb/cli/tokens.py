@@ -17,10 +17,10 @@ from chaindb.cli.values import AmountParam, ChoiceParam, IdParam
 from chaindb.errors import NotFound
 
 tokens_app = typer.Typer(
-    help="Tokens (seed 003): tokens users create on CKB or EVM chains and their transactions.",
+    help="Tokens users create on CKB (RGB++) or EVM chains, and their transactions.",
     no_args_is_help=True,
 )
-NETWORK_HELP = "ckb:mainnet, ckb:testnet (or the seed's mainnet/testnet), or eip155:N."
+NETWORK_HELP = "ckb:mainnet, ckb:testnet (or mainnet/testnet), or eip155:N."
 TX_COLUMNS = ("id", "user_id", "token_id", "tx_type", "status", "amount", "network_id", "tx_hash")
 TOKEN_COLUMNS = ("id", "symbol", "name", "supply", "status", "network_id", "creator_id")
 
