@@ -22,6 +22,8 @@ from chaindb.cli import (
     migrate,
     operations,
     query,
+    schema,
+    tokens,
 )
 from chaindb.cli.output import error_console, masked_text
 from chaindb.errors import ChaindbError
@@ -64,6 +66,8 @@ query.register(app)
 operations.register(app)
 diagnose.register(app)
 assets.register(app)
+tokens.register(app)
+schema.register(app)
 
 
 def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

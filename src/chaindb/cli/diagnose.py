@@ -19,8 +19,8 @@ def diagnose_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Sizes, unused indexes, sequential scans, dead rows, long queries, connections, slow
-    statements, settings against recommended values (PostgreSQL); sizes, free pages, WAL, quick_check
-    (SQLite). Findings ranked by severity; exit 1 on a critical one."""
+    statements, settings against recommended values (PostgreSQL); sizes, free pages, WAL,
+    quick_check (SQLite). Findings ranked by severity; exit 1 on a critical one."""
     with open_database(ctx) as db:
         report = diagnose(db)
     if as_json:

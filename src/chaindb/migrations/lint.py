@@ -20,6 +20,7 @@ from chaindb.migrations.render import render_statements
 DESTRUCTIVE = "destructive"
 LOCKING = "locking"
 UNCHECKED = "unchecked"
+REVIEWED = "reviewed"  # a finding its migration explains away (LINT_REVIEWED): shown, not refused
 STATEMENT_SHOWN_CHARS_MAX = 120
 
 _NAME = r'"?([\w.]+)"?'
@@ -200,8 +201,21 @@ def lint(graph: RevisionGraph, revisions: Iterable[str]) -> list[Finding]:
             # Code that reads the database (op.get_bind()) cannot run offline; say so, go on.
             findings.append(Finding(revision, "not-rendered", UNCHECKED, str(error), ""))
             continue
-        findings.extend(lint_statements(revision, statements))
+        reviewed = getattr(graph.revisions[revision].module, "LINT_REVIEWED", {})
+        findings.extend(
+            _explained(finding, reviewed) for finding in lint_statements(revision, statements)
+        )
     return findings
+
+
+def _explained(finding: Finding, reviewed: dict[str, str]) -> Finding:
+    """A finding whose code the migration lists in LINT_REVIEWED (code -> why it is safe, e.g.
+    a VARCHAR only widened) is kept, as 'reviewed', with the reason: it refuses nothing."""
+    reason = reviewed.get(finding.code)
+    if reason is None:
+        return finding
+    message = f"{finding.message} (reviewed: {reason})"
+    return Finding(finding.revision, finding.code, REVIEWED, message, finding.statement)
 
 
 @dataclass
@@ -218,7 +232,9 @@ class LintReport:
         return {
             "findings": [finding.as_dict() for finding in self.findings],
             "ok": self.ok,
-            "counts": {kind: kinds.count(kind) for kind in (DESTRUCTIVE, LOCKING, UNCHECKED)},
+            "counts": {
+                kind: kinds.count(kind) for kind in (DESTRUCTIVE, LOCKING, UNCHECKED, REVIEWED)
+            },
         }
 
 
