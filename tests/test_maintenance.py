@@ -25,7 +25,7 @@ def test_check_passes_then_names_a_damaged_account_then_repair_mends_it(ledger_d
     )
     ok = run_cli("maintenance", "--check", env={"CHAINDB_URL": db_url})
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "ledger, challenges verified" in ok.stdout
+    assert "ledger, challenges, games verified" in ok.stdout
     damage_alice(ledger_db)
     bad = run_cli("maintenance", "--check", "--json", env={"CHAINDB_URL": db_url})
     assert bad.returncode == 1
@@ -59,7 +59,12 @@ def test_check_compares_escrow_records_with_their_holds(ledger_db):
 
 def test_vacuum_analyze_and_cleanup(ledger_db):
     report = run_maintenance(ledger_db, vacuum=True, analyze=True, cleanup=True)
-    assert report.done == ["ledger: voided 0 expired holds", "vacuum", "analyze"]
+    assert report.done == [
+        "ledger: voided 0 expired holds",
+        "games: rolled up 0 metric samples, pruned 0 past 7 days",
+        "vacuum",
+        "analyze",
+    ]
 
 
 def test_maintenance_with_no_action_checks(ledger_db, db_url):
@@ -70,5 +75,5 @@ def test_maintenance_with_no_action_checks(ledger_db, db_url):
     result = run_cli("maintenance", "--json", env={"CHAINDB_URL": db_url})
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    assert report["checked"] == [f"{ledger_db.backend} integrity", "ledger", "challenges"]
+    assert report["checked"] == [f"{ledger_db.backend} integrity", "ledger", "challenges", "games"]
     assert "(user:alice): credits_posted is 7" in " ".join(report["problems"])
