@@ -25,7 +25,7 @@ def test_check_passes_then_names_a_damaged_account_then_repair_mends_it(ledger_d
     )
     ok = run_cli("maintenance", "--check", env={"CHAINDB_URL": db_url})
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "ledger, challenges, assets, tokens verified" in ok.stdout
+    assert "ledger, challenges, assets, games, tokens verified" in ok.stdout
     damage_alice(ledger_db)
     bad = run_cli("maintenance", "--check", "--json", env={"CHAINDB_URL": db_url})
     assert bad.returncode == 1
@@ -63,6 +63,7 @@ def test_vacuum_analyze_and_cleanup(ledger_db):
         "ledger: voided 0 expired holds",
         "assets: deleted 0 completed minting jobs older than 7 days",
         "assets: archived 0 audit rows older than 90 days",
+        "games: rolled up 0 metric samples, pruned 0 past 7 days",
         "vacuum",
         "analyze",
     ]
@@ -81,6 +82,7 @@ def test_maintenance_with_no_action_checks(ledger_db, db_url):
         "ledger",
         "challenges",
         "assets",
+        "games",
         "tokens",
     ]
     assert "(user:alice): credits_posted is 7" in " ".join(report["problems"])

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from rich.console import Console
 
-from chaindb import assets, core, ledger
+from chaindb import assets, core, games, ledger
 from chaindb.demo import run_demo
 from chaindb.models import all_tables, json_schema, models_for, type_name
 from chaindb.types import UINT256_MAX
@@ -37,6 +37,14 @@ def every_table_has_rows(core_db):
             {"old": datetime(2020, 1, 1, tzinfo=UTC), "id": first},
         )
     assets.run_cleanup(core_db, audit_days=1)
+    games.record_peer_connected(
+        core_db, peer_id="peer-1", address="10.0.0.7:7700", transport="tcp", user_id="alice"
+    )
+    for value in (0.1, 2.5):  # a sample, rolled up (kept: it is within the raw retention)
+        games.record_metric(core_db, metric_name="latency_ms", value=value)
+    games.rollup_metrics(core_db)
+    games.record_metric(core_db, metric_name="latency_ms", value=1 / 3)
+    games.stake(core_db, user_id="ana", amount=10**6, lock_period_days=30, reward_rate="0.05")
     return core_db
 
 

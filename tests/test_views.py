@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from chaindb import assets, challenges, core, ledger
+from chaindb import assets, challenges, core, games, ledger
 from tests.assets.conftest import BOB, mint, register
 
 
@@ -29,11 +29,17 @@ def every_view_has_a_row(ledger_db):
     assets.grant_access(
         ledger_db, asset_id=memory.asset_id, owner_address=memory.owner_address, grantee_address=BOB
     )
+    games.deposit(ledger_db, user_id="alice", amount=2**63 + 1)
     return ledger_db
 
 
 # Views that sum amounts with chaindb's own aggregate on SQLite: no trigger there (core_0004).
-SQLITE_SUMS_EXACTLY = {"v_blockchain_tx_summary", "batch_statistics", "user_statistics"}
+SQLITE_SUMS_EXACTLY = {
+    "v_blockchain_tx_summary",
+    "batch_statistics",
+    "user_statistics",
+    "token_balances",
+}
 
 
 def view_names(db) -> list[str]:

@@ -210,8 +210,12 @@ def _plain_type(kind: sa.types.TypeEngine[Any]) -> Any:
         return Annotated[int, Field(strict=True, ge=-SMALLINT_MAX - 1, le=SMALLINT_MAX)]
     if isinstance(kind, sa.Integer):  # BigInteger and the row ids (INTEGER PRIMARY KEY on SQLite)
         return Annotated[int, Field(strict=True, ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]
+    if isinstance(kind, sa.Float):  # before Numeric, its parent: measurements, never money
+        return Annotated[float, Field(allow_inf_nan=False)]
     if isinstance(kind, sa.Numeric):
         return Decimal
+    if isinstance(kind, sa.LargeBinary):
+        return Annotated[bytes, Field(max_length=kind.length)]
     if isinstance(kind, sa.String):  # Text too
         return Annotated[str, StringConstraints(max_length=kind.length, pattern=FREE_TEXT_PATTERN)]
     raise TypeError(f"no model type for {kind!r}: add it to chaindb.models")

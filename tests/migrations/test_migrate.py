@@ -12,10 +12,12 @@ from chaindb.assets.schema import metadata as assets_metadata
 from chaindb.chain.schema import metadata as chain_metadata
 from chaindb.challenges.schema import metadata as challenges_metadata
 from chaindb.core.schema import metadata as core_metadata
+from chaindb.games.schema import metadata as games_metadata
 from chaindb.ledger.schema import metadata as ledger_metadata
 from chaindb.migrations.bookkeeping import APPLIED_TABLE, HISTORY_TABLE
 from chaindb.migrations.bookkeeping import metadata as own_tables
 from chaindb.migrations.modules import RevisionGraph
+from chaindb.tokens.schema import metadata as tokens_metadata
 from tests.conftest import CORE, CORE_HEAD
 
 CORE_TABLES = set(core_metadata.tables)
@@ -78,8 +80,16 @@ def test_migrating_only_core_creates_only_the_core_tables(db):
 
 @pytest.mark.parametrize(
     "metadata",
-    [core_metadata, ledger_metadata, challenges_metadata, chain_metadata, assets_metadata],
-    ids=["core", "ledger", "challenges", "chain", "assets"],
+    [
+        core_metadata,
+        ledger_metadata,
+        challenges_metadata,
+        chain_metadata,
+        assets_metadata,
+        games_metadata,
+        tokens_metadata,
+    ],
+    ids=["core", "ledger", "challenges", "chain", "assets", "games", "tokens"],
 )
 def test_schema_module_matches_what_the_migrations_build(core_db, metadata):
     """Each module's schema.py (used by queries) and its migrations (used to build) agree."""

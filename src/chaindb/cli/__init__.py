@@ -16,6 +16,7 @@ from chaindb.cli import (
     chain,
     challenges,
     diagnose,
+    games,
     health,
     ledger,
     maintenance,
@@ -61,6 +62,7 @@ health.register(app)
 maintenance.register(app)
 challenges.register(app)
 chain.register(app)
+games.register(app)
 ledger.register(app)
 query.register(app)
 operations.register(app)

@@ -149,7 +149,7 @@ def portable(value: Any, column: sa.Column) -> Any:
     bytes as 0x-hex, addresses as stored; ints, strings, booleans and JSON as they are."""
     if isinstance(column.type, AddressType) and value is not None:
         return parse_address(value)  # as stored (lowercase EVM): what the database's JSON says
-    if value is None or isinstance(value, bool | str | dict | list):
+    if value is None or isinstance(value, bool | str | dict | list | float):
         return value
     if isinstance(value, int):
         return str(value) if isinstance(column.type, AmountType) else value

@@ -65,6 +65,8 @@ def _sqlite(column: sa.Column, name: str) -> str | None:
         return (
             f"CASE WHEN {name} IS NULL THEN NULL ELSE replace({trimmed}, ' ', 'T') || '+00:00' END"
         )
+    if _is(kind, sa.Float):  # 17 digits: the same double as Python's shortest form
+        return f"json(printf('%!.17g', {name}))"
     if _is(kind, sa.Boolean):
         return (
             f"CASE WHEN {name} IS NULL THEN NULL WHEN {name} THEN json('true') "
@@ -80,7 +82,7 @@ def _plain(column: sa.Column, name: str, *, binary: str) -> str | None:
     kind = column.type
     if _is(kind, sa.LargeBinary):
         return binary
-    if _is(kind, sa.String | sa.Integer | sa.Boolean | sa.JSON):
+    if _is(kind, sa.String | sa.Integer | sa.Boolean | sa.JSON | sa.Float):
         return name
     return None
 

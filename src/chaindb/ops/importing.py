@@ -202,6 +202,7 @@ def _reader(kind: sa.types.TypeEngine[Any]) -> Convert:
     return {
         bool: _boolean,
         int: _integer,
+        float: float,
         datetime: _timestamp,
         Decimal: lambda value: Decimal(str(value)),
         bytes: lambda value: bytes.fromhex(str(value).removeprefix("0x")),
@@ -313,7 +314,11 @@ def _write(
         statement = statement.on_conflict_do_nothing()
     elif on_conflict == "update" and keys:
         updated = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-        statement = statement.on_conflict_do_update(index_elements=keys, set_=updated)
+        statement = (  # a table of keys alone has nothing to update: the row is there
+            statement.on_conflict_do_update(index_elements=keys, set_=updated)
+            if updated
+            else statement.on_conflict_do_nothing()
+        )
     try:
         with conn.begin_nested():
             conn.execute(statement, [row.values for row in rows])
