@@ -79,6 +79,8 @@ BAD_LINES = {
     "an amount past 2**256 - 1": ("ledger_transfers", {"amount": str(2**256)}, "amount"),
     "a bad address": ("user_wallet_addresses", {"wallet_address": "0x123"}, "wallet_address"),
     "a duplicate key": ("users", {}, "UNIQUE|duplicate"),
+    "a phase its CHECK does not list": ("ledger_transfers", {"phase": "maybe"}, "phase.*'pending'"),
+    "a missing required column": ("ledger_transfers", {"kind": None}, "kind"),
 }
 
 

@@ -5,7 +5,8 @@ into a migrated database, all or nothing.
 
 Every value is read back into its column's type (an amount from its decimal string, exact,
 within 0..2**256 - 1; a timestamp from ISO 8601, UTC; bytes from 0x-hex; JSON, booleans,
-integers), and, unless `skip_validation`, every row goes through its table's rules: a bad
+integers), and, unless `skip_validation`, every row goes through its table's insert model
+(chaindb.models: required columns, addresses, hashes, lengths, the values a CHECK lists): a bad
 value is refused naming the file, the line and the column, and nothing is written. Tables load
 parents first; rows stream through in batches (constant memory) inside one transaction. On
 PostgreSQL the tables' id sequences move past the imported ids.
@@ -24,13 +25,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from chaindb.database import Database, dialect_insert
 from chaindb.errors import ChaindbError, InvalidInput
+from chaindb.models import models_for
 from chaindb.ops.export import CSV_NULL, EXPORT_FORMAT_VERSION, export_tables
-from chaindb.types import UINT256_MAX, AmountType, UtcDateTime, parse_utc
+from chaindb.types import UINT256_MAX, AmountType, parse_utc
 
 OnConflict = Literal["error", "skip", "update"]
 ROWS_PER_BATCH = 1_000
@@ -162,7 +165,7 @@ Convert = Callable[[Any], Any]
 
 
 def _typed(row: SourceRow, table: sa.Table, skip_validation: bool) -> SourceRow:
-    readers = _readers(table, skip_validation)
+    readers = _readers(table)
     unknown = row.values.keys() - readers.keys()
     if unknown:
         extra = sorted(unknown)[0]
@@ -178,21 +181,28 @@ def _typed(row: SourceRow, table: sa.Table, skip_validation: bool) -> SourceRow:
                 f"{row.file}:{row.line}: {table.name}.{name}: {shown!r} is invalid: {rule}"
             ) from None
     if not skip_validation:
-        _require_values(row, table, typed)
+        _validate(row, table, typed)
     return SourceRow(row.table, typed, row.file, row.line)
 
 
+def _validate(row: SourceRow, table: sa.Table, typed: dict[str, Any]) -> None:
+    """The table's insert model (chaindb.models) checks the row: required columns, addresses
+    and hashes, lengths, the values a CHECK lists. The database backs the rest."""
+    try:
+        models_for(table.name).insert.model_validate(typed)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        column = ".".join(str(part) for part in first["loc"][:1]) or "row"
+        shown = str(typed.get(column, ""))[:VALUE_SHOWN_CHARS]
+        raise ImportRefused(
+            f"{row.file}:{row.line}: {table.name}.{column}: {shown!r} is invalid: {first['msg']}"
+        ) from None
+
+
 @functools.cache
-def _readers(table: sa.Table, skip_validation: bool) -> dict[str, Convert]:
-    """Per column, once per table: what reads an exported value into the column's type (and,
-    unless skipped, checks it by the column's rules)."""
-    readers = {}
-    for column in table.columns:
-        read = _reader(column.type)
-        if not skip_validation:
-            read = _checked(read, column)
-        readers[column.name] = read
-    return readers
+def _readers(table: sa.Table) -> dict[str, Convert]:
+    """Per column, once per table: what reads an exported value into the column's type."""
+    return {column.name: _reader(column.type) for column in table.columns}
 
 
 def _reader(kind: sa.types.TypeEngine[Any]) -> Convert:
@@ -254,47 +264,6 @@ def _python_type(kind: sa.types.TypeEngine[Any]) -> type | None:
         return kind.python_type
     except NotImplementedError:
         return None
-
-
-def _checked(read: Convert, column: sa.Column) -> Convert:
-    """The column's own rules, as its type applies them on the way in (addresses, hashes);
-    a string's length. The database's constraints back everything else."""
-    kind = column.type
-    validating = isinstance(kind, sa.types.TypeDecorator) and not isinstance(
-        kind,
-        AmountType | UtcDateTime,  # their readers above have checked them already
-    )
-    bind = kind.process_bind_param if validating else None  # type: ignore[union-attr]
-    length = getattr(kind, "length", None)
-
-    def check(value: Any) -> Any:
-        typed = read(value)
-        if bind is not None:
-            bind(typed, _CHECK_DIALECT)
-        if length is not None and isinstance(typed, str) and len(typed) > length:
-            raise ValueError(f"must be at most {length} characters")
-        return typed
-
-    return check
-
-
-def _require_values(row: SourceRow, table: sa.Table, typed: dict[str, Any]) -> None:
-    for name in _required(table):
-        if typed.get(name) is None:
-            raise ImportRefused(f"{row.file}:{row.line}: {table.name}.{name}: must not be empty")
-
-
-@functools.cache
-def _required(table: sa.Table) -> tuple[str, ...]:
-    """Columns a row must give: NOT NULL, with no default and not the generated id."""
-    return tuple(
-        c.name
-        for c in table.columns
-        if not c.nullable and c.server_default is None and c is not table.autoincrement_column
-    )
-
-
-_CHECK_DIALECT = sa.dialects.postgresql.dialect()
 
 
 # --- writing ---------------------------------------------------------------------------------
