@@ -1,9 +1,16 @@
 """PostgreSQL only: the pool's liveness policy (chaindb/pool.py). A connection the server
-closed is found without a round trip; a transfer costs one server transaction, not two."""
+closed is found without a round trip; a transfer costs one server transaction, not two; a
+server restart costs a polling process only the errors of its window."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,9 +18,13 @@ from sqlalchemy.engine import make_url
 
 import chaindb
 from chaindb import core, ledger, migrations
+from tests.pg_cluster import private_cluster
 
 TRANSFERS = 200
 POLLS_MAX = 100
+POLLER = Path(__file__).with_name("pool_poller.py")
+ROOT = Path(__file__).parent.parent
+WAIT_S = 60
 
 
 @pytest.fixture
@@ -124,3 +135,56 @@ def test_a_transfer_is_one_server_transaction(funded, pg_url, pg_admin_url):
     grown = settled() - before
     assert TRANSFERS <= grown <= TRANSFERS + 10, grown  # was 2 x TRANSFERS with a pre-ping
     counter.dispose()
+
+
+def attempts(path: Path) -> list[dict]:
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines if line.endswith("}")]
+
+
+def wait_until(done, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not done():
+        assert time.monotonic() < deadline, f"waited {WAIT_S} s for {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_poller_survives_a_restart_with_errors_only_in_its_window(pg_admin_url, tmp_path):
+    """PostgreSQL only, on a cluster of the test's own: the suite's server is shared."""
+    with private_cluster() as cluster:
+        db = chaindb.connect(cluster.url)
+        migrations.migrate(db)
+        for user in ("alice", "bob"):
+            core.create_user(db, user)
+        ledger.transfer(
+            db, debit="system:issuance", credit="user:alice", amount=10**6, kind="deposit"
+        )
+        out, stop = tmp_path / "attempts.jsonl", tmp_path / "stop"
+        poller = subprocess.Popen(
+            [sys.executable, str(POLLER), cluster.url, str(out), str(stop)],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_until(lambda: sum(not a["error"] for a in attempts(out)) >= 20, "20 transfers")
+            went_down = time.time()
+            cluster.restart()
+            came_up = time.time()
+            wait_until(
+                lambda: sum(a["start"] > came_up and not a["error"] for a in attempts(out)) >= 20,
+                "20 transfers after the restart",
+            )
+        finally:
+            stop.touch()
+            assert poller.wait(timeout=WAIT_S) == 0, poller.stderr.read()[-2000:]
+        done = attempts(out)
+        failed = [a for a in done if a["error"]]
+        assert [a for a in failed if a["start"] > came_up or a["end"] < went_down] == []
+        moved = ledger.get_balance(db, "user:bob").available
+        succeeded = len(done) - len(failed)
+        # a commit the restart cut off before its answer may or may not have landed
+        assert succeeded <= moved <= succeeded + len(failed)
+        assert ledger.check_ledger(db).ok
+        db.close()
