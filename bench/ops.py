@@ -12,7 +12,8 @@ then:
 - import: the export loaded into a fresh migrated database with validation on, against the
   floor of loading the same rows with the driver alone (PostgreSQL: COPY FROM; SQLite:
   executemany);
-- backup and restore of the whole database (its size is reported).
+- backup and restore of the whole database, first grown to BENCH_OPS_BACKUP_MB (default
+  1024) with performance-metric rows (its size is reported; the restore includes its checks).
 Targets: export >= 0.5x its floor, import >= 0.3x its floor.
 """
 
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import chaindb
-from chaindb import core, ledger, migrations
+from chaindb import core, games, ledger, migrations
 from chaindb.ops.backup import backup
 from chaindb.ops.restore import restore
 from databases import PG_SKIPPED, postgres_admin_url, postgres_url, sqlite_url
@@ -40,6 +41,8 @@ ROWS = int(os.environ.get("BENCH_OPS_ROWS", "1000000"))
 USERS = 1_000
 START = 2**200
 BATCH = 1_000
+BACKUP_MB = int(os.environ.get("BENCH_OPS_BACKUP_MB", "1024"))
+METRIC_SEED_ROWS = 10_000
 EXPORTED_TABLES = ["users", "ledger_assets", "ledger_accounts", "ledger_transfers", "ledger_holds"]
 
 
@@ -188,6 +191,7 @@ def bench(url: str, second_url: str, third_url: str) -> dict[str, Any]:
             "floor_rows_per_s": round(rows / floor_in_s),
             "vs_floor": round(floor_in_s / import_s, 3),
         }
+        grow(db, BACKUP_MB)
         started = time.perf_counter()
         made = backup(db, directory=Path(scratch) / "backups")
         backup_s = time.perf_counter() - started
@@ -205,6 +209,26 @@ def bench(url: str, second_url: str, third_url: str) -> dict[str, Any]:
         }
     db.close()
     return result
+
+
+def grow(db: chaindb.Database, target_mb: int) -> None:
+    """Metric samples (games' performance_metrics: rows no invariant ties to others), doubled
+    in SQL until the database holds target_mb."""
+    with db.transaction() as conn:
+        for n in range(METRIC_SEED_ROWS):
+            games.record_metric(
+                conn, metric_name="latency_ms", value=n / 7, labels={"node": f"n{n % 16}"}
+            )
+    columns = "metric_name, value, labels, labels_key, recorded_at, rolled_up"
+    rows = METRIC_SEED_ROWS
+    while (size_mb := _size_mb(db)) < target_mb:
+        added = min(rows, int(rows * (target_mb - size_mb) / size_mb) + 1)  # at most doubled
+        with db.transaction() as conn:
+            conn.exec_driver_sql(
+                f"INSERT INTO performance_metrics ({columns}) "
+                f"SELECT {columns} FROM performance_metrics LIMIT {added}"
+            )
+        rows += added
 
 
 def _size_mb(db: chaindb.Database) -> float:
