@@ -11,6 +11,7 @@ from chaindb import DestructiveMigration, MigrationError, migrations
 from chaindb.chain.schema import metadata as chain_metadata
 from chaindb.challenges.schema import metadata as challenges_metadata
 from chaindb.core.schema import metadata as core_metadata
+from chaindb.creators.schema import metadata as creators_metadata
 from chaindb.ledger.schema import metadata as ledger_metadata
 from chaindb.migrations.bookkeeping import APPLIED_TABLE, HISTORY_TABLE
 from chaindb.migrations.bookkeeping import metadata as own_tables
@@ -77,8 +78,8 @@ def test_migrating_only_core_creates_only_the_core_tables(db):
 
 @pytest.mark.parametrize(
     "metadata",
-    [core_metadata, ledger_metadata, challenges_metadata, chain_metadata],
-    ids=["core", "ledger", "challenges", "chain"],
+    [core_metadata, ledger_metadata, challenges_metadata, chain_metadata, creators_metadata],
+    ids=["core", "ledger", "challenges", "chain", "creators"],
 )
 def test_schema_module_matches_what_the_migrations_build(core_db, metadata):
     """Each module's schema.py (used by queries) and its migrations (used to build) agree."""

@@ -1,0 +1,134 @@
+"""The counters every write keeps in step, in the writer's own transaction.
+
+A counter moves by an UPDATE that adds to it (`x = x + n`), never by recounting history; the
+day's statistics are upserts that add to that day's row. Writers lock rows in one order (tracks
+by id, then creators by id, then daily rows by key), so concurrent writers queue instead of
+deadlocking. Crossing a milestone is seen here, from the value the UPDATE returns: the row lock
+(PostgreSQL) or the write lock (SQLite) makes each writer see its own before and after, so
+exactly one writer crosses a threshold, and a unique key backs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from chaindb.creators import milestones
+from chaindb.creators.schema import creator_daily_stats, creators, daily_stats, tracks
+from chaindb.database import dialect_insert
+from chaindb.types import utc_now
+
+CreatorDay = tuple[int, date]
+
+
+def insert_ignoring_duplicates(conn: Connection, table: sa.Table) -> Any:
+    return dialect_insert(conn, table).on_conflict_do_nothing()
+
+
+def add_to_tracks(conn: Connection, column: str, by_track: Mapping[int, int]) -> int:
+    """tracks.<column> += n for each track; returns how many live tracks moved."""
+    if not by_track:
+        return 0
+    statement = (
+        tracks.update()
+        .where(tracks.c.id == sa.bindparam("track"), tracks.c.deleted_at.is_(None))
+        .values({column: tracks.c[column] + sa.bindparam("n")})
+    )
+    rows = [{"track": track, "n": n} for track, n in sorted(by_track.items())]
+    return conn.execute(statement, rows).rowcount
+
+
+def add_to_creators(
+    conn: Connection, column: str, by_creator: Mapping[int, int], *, sync: bool = True
+) -> list[milestones.Reached]:
+    """creators.<column> += n, one UPDATE per creator (in id order) whose RETURNING tells
+    whether a milestone was crossed; `sync`: the oracle has news to send. needs_sync is set
+    only when it was not (a separate UPDATE, once per sync): writing it on every play would
+    rewrite its partial index's entry each time (SQLite) and forbid HOT updates."""
+    reached: list[milestones.Reached] = []
+    statement = (
+        creators.update()
+        .where(creators.c.id == sa.bindparam("creator"))
+        .values({column: creators.c[column] + sa.bindparam("n")})
+        .returning(
+            creators.c.id,
+            creators.c.total_plays,
+            creators.c.follower_count,
+            creators.c.coin_status,
+            creators.c.needs_sync,
+        )
+    )
+    for creator, n in sorted(by_creator.items()):
+        row = conn.execute(statement, {"creator": creator, "n": n}).one()
+        if sync and not row.needs_sync:
+            conn.execute(creators.update().where(creators.c.id == creator).values(needs_sync=True))
+        reached += milestones.on_counters(conn, row, column=column, added=n)
+    return reached
+
+
+def add_followers(conn: Connection, creator_id: int, delta: int) -> list[milestones.Reached]:
+    reached = add_to_creators(conn, "follower_count", {creator_id: delta})
+    if delta > 0:
+        today = utc_now().date()
+        add_to_days(
+            conn,
+            creator_days={(creator_id, today): {"new_followers": delta}},
+            days={today: {"follows": delta}},
+        )
+    return reached
+
+
+def add_to_days(
+    conn: Connection,
+    *,
+    creator_days: Mapping[CreatorDay, Mapping[str, int]],
+    days: Mapping[date, Mapping[str, int]],
+) -> None:
+    """Add counts to creator_daily_stats and daily_stats rows (created on first use)."""
+    _upsert(
+        conn,
+        creator_daily_stats,
+        ("creator_id", "day"),
+        [{"creator_id": c, "day": d, **counts} for (c, d), counts in sorted(creator_days.items())],
+    )
+    _upsert(conn, daily_stats, ("day",), [{"day": d, **c} for d, c in sorted(days.items())])
+
+
+def _upsert(
+    conn: Connection, table: sa.Table, keys: tuple[str, ...], rows: list[dict[str, Any]]
+) -> None:
+    """INSERT the rows; a row that exists gets each count added to it. Rows of one call share
+    their columns (grouped so, the driver sends them as one executemany)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for columns, group in groups.items():
+        statement = dialect_insert(conn, table)
+        counted = [c for c in columns if c not in keys]
+        statement = statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={
+                **{c: table.c[c] + statement.excluded[c] for c in counted},
+                "updated_at": utc_now(),
+            },
+        )
+        conn.execute(statement, group)
+
+
+def add_amount(
+    conn: Connection, table: sa.Table, key: Mapping[str, Any], column: str, amount: int
+) -> int:
+    """Add a uint256 amount to one daily row (created if missing) and return its new value.
+    Read under the row's lock and written back: SQLite keeps amounts as padded text, which
+    SQL cannot add, so both backends add them in Python, exactly."""
+    conn.execute(insert_ignoring_duplicates(conn, table).values(**key))
+    where = [table.c[name] == value for name, value in key.items()]
+    current = conn.execute(sa.select(table.c[column]).where(*where).with_for_update()).scalar_one()
+    conn.execute(
+        table.update().where(*where).values({column: current + amount, "updated_at": utc_now()})
+    )
+    return current + amount
