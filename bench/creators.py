@@ -48,7 +48,7 @@ DASHBOARD_PLAYS = int(os.environ.get("CREATORS_BENCH_PLAYS", 10_000_000))
 DASHBOARD_DAYS = 365
 LATENCY_SAMPLES = 300
 ORACLE_CREATORS = int(os.environ.get("CREATORS_BENCH_ORACLE", 1_000))
-PARTS = os.environ.get("CREATORS_BENCH_PARTS", "plays,dashboard").split(",")
+PARTS = os.environ.get("CREATORS_BENCH_PARTS", "plays,dashboard,oracle").split(",")
 
 bench = sa.MetaData()
 for table in (*core.metadata.tables.values(), *creators_metadata.tables.values()):

@@ -4,8 +4,12 @@ milestones, the engagement score, the oracle sync of creator metrics to a contra
 health, quarterly revenue distributions through the ledger, and GDPR erasure.
 
 This is the module's one door (other modules, ops/ and the CLI use only these names). Money
-moves through the ledger's face; the chain through the chain bridge's face.
+moves through the ledger's face; the chain through the chain bridge's face. The oracle's
+names need the `chain` extra: they are imported when first used, as chain's are.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from chaindb.creators.dashboard import (
     Dashboard,
@@ -35,6 +39,7 @@ from chaindb.creators.profiles import (
     verify_creator,
 )
 from chaindb.creators.schema import metadata
+from chaindb.creators.sync_log import SyncLog, get_recent_logs
 from chaindb.creators.tracks import (
     Track,
     add_comment,
@@ -47,9 +52,62 @@ from chaindb.creators.tracks import (
 )
 from chaindb.creators.verify import verify
 
+# name -> the file that defines it (imported on first use: it needs the chain extra)
+_LAZY = {
+    "ORACLE_CONTRACT": "oracle",
+    "SyncReport": "oracle",
+    "coin_symbol": "oracle",
+    "creator_metrics": "oracle",
+    "deploy_oracle": "oracle",
+    "deployed_oracle": "oracle",
+    "on_chain_metrics": "oracle",
+    "oracle_contract": "oracle",
+    "run_oracle": "oracle",
+    "sync_once": "oracle",
+    "REPLACEMENT_RULES": "oracle_send",
+    "SendOptions": "oracle_send",
+    "SyncPaused": "oracle_send",
+    "bumped_fees": "oracle_send",
+}
+
+if TYPE_CHECKING:
+    from chaindb.creators.oracle import (
+        ORACLE_CONTRACT,
+        SyncReport,
+        coin_symbol,
+        creator_metrics,
+        deploy_oracle,
+        deployed_oracle,
+        on_chain_metrics,
+        oracle_contract,
+        run_oracle,
+        sync_once,
+    )
+    from chaindb.creators.oracle_send import (
+        REPLACEMENT_RULES,
+        SendOptions,
+        SyncPaused,
+        bumped_fees,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'chaindb.creators' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"chaindb.creators.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 __all__ = [
     "COIN_FOLLOWERS_MIN",
     "COIN_PLAYS_MIN",
+    "ORACLE_CONTRACT",
+    "REPLACEMENT_RULES",
     "REVENUE_SHARING_MONTHLY_WEI",
     "Creator",
     "Dashboard",
@@ -59,26 +117,40 @@ __all__ = [
     "MonthlyRevenue",
     "PlaysRecorded",
     "Reached",
+    "SendOptions",
+    "SyncLog",
+    "SyncPaused",
+    "SyncReport",
     "Track",
     "add_comment",
+    "bumped_fees",
+    "coin_symbol",
     "create_creator",
     "create_track",
     "creator_dashboard",
     "creator_engagement",
+    "creator_metrics",
     "delete_comment",
     "delete_track",
+    "deploy_oracle",
+    "deployed_oracle",
     "engagement_score",
     "follow",
     "follow_many",
     "get_creator",
     "get_creator_of_user",
     "get_milestones",
+    "get_recent_logs",
     "get_track",
     "like_track",
     "metadata",
     "monthly_revenue",
+    "on_chain_metrics",
+    "oracle_contract",
     "record_play",
     "record_plays",
+    "run_oracle",
+    "sync_once",
     "unfollow",
     "unlike_track",
     "verify",

@@ -128,3 +128,18 @@ def get_milestones(target: Database | Connection, creator_id: int) -> list[Miles
             .order_by(creator_milestones.c.reached_at, creator_milestones.c.id)
         )
         return [Milestone.model_validate(row) for row in rows]
+
+
+def mark_processed(
+    conn: Connection, creator_id: int, kind: str, threshold: int, tx_hash: str
+) -> None:
+    """The milestone's action was taken on chain (e.g. the coin created), by `tx_hash`."""
+    conn.execute(
+        creator_milestones.update()
+        .where(
+            creator_milestones.c.creator_id == creator_id,
+            creator_milestones.c.kind == kind,
+            creator_milestones.c.threshold == threshold,
+        )
+        .values(is_processed=True, tx_hash=tx_hash)
+    )
