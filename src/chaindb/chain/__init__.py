@@ -58,13 +58,14 @@ _LAZY = {
     "TrackReport": "tracker",
     "track": "tracker",
     "story": "demo",
+    "demo_chain": "demo",
     "WatchSummary": "watching",
     "watch": "watching",
 }
 
 if TYPE_CHECKING:
     from chaindb.chain.client import Chain, connect_chain, contract_artifact
-    from chaindb.chain.demo import story
+    from chaindb.chain.demo import demo_chain, story
     from chaindb.chain.escrow import (
         claim_on_chain,
         deploy_demo_token,
@@ -130,6 +131,7 @@ __all__ = [
     "classify",
     "connect_chain",
     "contract_artifact",
+    "demo_chain",
     "deploy_demo_token",
     "deploy_escrow",
     "deployed_escrow",

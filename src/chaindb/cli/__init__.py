@@ -11,7 +11,7 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from chaindb.cli import chain, challenges, health, ledger, maintenance, migrate, query
+from chaindb.cli import chain, challenges, creators, health, ledger, maintenance, migrate, query
 from chaindb.cli.output import error_console, masked_text
 from chaindb.errors import ChaindbError
 
@@ -48,6 +48,7 @@ health.register(app)
 maintenance.register(app)
 challenges.register(app)
 chain.register(app)
+creators.register(app)
 ledger.register(app)
 query.register(app)
 

@@ -40,6 +40,7 @@ from chaindb.creators.profiles import (
 )
 from chaindb.creators.schema import metadata
 from chaindb.creators.sync_log import SyncLog, get_recent_logs
+from chaindb.creators.sync_stats import SyncStats, get_sync_stats
 from chaindb.creators.tracks import (
     Track,
     add_comment,
@@ -64,6 +65,7 @@ _LAZY = {
     "oracle_contract": "oracle",
     "run_oracle": "oracle",
     "sync_once": "oracle",
+    "story": "demo",
     "REPLACEMENT_RULES": "oracle_send",
     "SendOptions": "oracle_send",
     "SyncPaused": "oracle_send",
@@ -71,6 +73,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from chaindb.creators.demo import story
     from chaindb.creators.oracle import (
         ORACLE_CONTRACT,
         SyncReport,
@@ -121,6 +124,7 @@ __all__ = [
     "SyncLog",
     "SyncPaused",
     "SyncReport",
+    "SyncStats",
     "Track",
     "add_comment",
     "bumped_fees",
@@ -141,6 +145,7 @@ __all__ = [
     "get_creator_of_user",
     "get_milestones",
     "get_recent_logs",
+    "get_sync_stats",
     "get_track",
     "like_track",
     "metadata",
@@ -150,6 +155,7 @@ __all__ = [
     "record_play",
     "record_plays",
     "run_oracle",
+    "story",
     "sync_once",
     "unfollow",
     "unlike_track",
