@@ -1,5 +1,5 @@
-"""After any mix of plays, likes, comments, follows and deletions, every counter and daily
-statistic equals what its history recounts to (creators.verify recounts it)."""
+"""After any mix of plays, likes, comments, follows, deletions and GDPR erasures, every counter
+and daily statistic equals what its history recounts to (creators.verify recounts it)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ operations = st.lists(
         st.tuples(st.just("follow"), user, st.integers(0, 1)),
         st.tuples(st.just("unfollow"), user, st.integers(0, 1)),
         st.tuples(st.just("delete_track"), track_index),
+        st.tuples(st.just("erase"), user),  # GDPR: counters stay as they were
     ),
     max_size=25,
 )
@@ -71,6 +72,8 @@ def apply(platform, example: int, operation: tuple, comment_ids: list[int]) -> N
         verb(db, follower_id=args[0], creator_id=creator_ids[args[1]])
     elif kind == "delete_track":
         creators.delete_track(db, tracks[args[0]].id)
+    elif kind == "erase":
+        creators.erase_user(db, args[0])
 
 
 def test_counters_equal_their_recounted_history_after_any_mix_of_writes(platform):
