@@ -169,11 +169,11 @@ def generate_history(db: chaindb.Database, total_plays: int) -> None:
     statements = [
         f"""INSERT INTO plays (track_id, user_id, played_at, listened_s, source, client_id,
                 recorded_at)
-            SELECT t.id, NULL, now() - (g % {DASHBOARD_DAYS}) * interval '1 day', g % 240,
+            SELECT t.id, NULL, now() - mod(g, {DASHBOARD_DAYS}) * interval '1 day', mod(g, 240),
                    'direct', 'gen' || g, now()
             FROM generate_series(1, {total_plays}) AS g
             JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM tracks) AS t
-              ON t.n = g % (SELECT count(*) FROM tracks)""",
+              ON t.n = mod(g, (SELECT count(*) FROM tracks))""",
         """UPDATE tracks SET play_count = c.n
            FROM (SELECT track_id, count(*) AS n FROM plays GROUP BY track_id) AS c
            WHERE tracks.id = c.track_id""",
@@ -259,9 +259,11 @@ def run(url_context, measure: Callable) -> dict[str, object]:
     with url_context as url:
         db = chaindb.connect(url)
         try:
-            return measure(db)
+            result = measure(db)
         finally:
             db.close()
+    print(f"{measure.__name__} on {url.split(':')[0]}: {json.dumps(result)}", file=sys.stderr)
+    return result
 
 
 def main() -> None:

@@ -220,3 +220,24 @@ def test_concurrent_writers_with_overlapping_client_ids_count_each_play_once(pla
     total = sum(creators.get_track(db, t.id).play_count for t in tracks)
     assert total == len(distinct)
     assert creators.verify(db) == []
+
+
+def test_the_dashboard_shows_the_days_asked_for_from_the_daily_rows(platform):
+    db, track = platform.db, platform.tracks[0]
+    today = datetime.now(UTC).replace(hour=0, minute=1)
+    for days_ago, count in ((40, 5), (5, 3), (0, 2)):
+        creators.record_plays(
+            db,
+            plays_of(
+                track.id, count, prefix=f"d{days_ago}", played_at=today - timedelta(days=days_ago)
+            ),
+        )
+    board = creators.creator_dashboard(db, platform.creator.id, days=30)
+    assert [(day.day, day.plays) for day in board.days] == [
+        ((today - timedelta(days=5)).date(), 3),
+        (today.date(), 2),
+    ]
+    assert board.plays_in_period == 5 and board.creator.total_plays == 10
+    assert creators.creator_dashboard(db, platform.creator.id, days=60).plays_in_period == 10
+    with pytest.raises(InvalidInput, match="days"):
+        creators.creator_dashboard(db, platform.creator.id, days=0)

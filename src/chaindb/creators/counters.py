@@ -11,6 +11,7 @@ exactly one writer crosses a threshold, and a unique key backs it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -45,29 +46,60 @@ def add_to_tracks(conn: Connection, column: str, by_track: Mapping[int, int]) ->
 def add_to_creators(
     conn: Connection, column: str, by_creator: Mapping[int, int], *, sync: bool = True
 ) -> list[milestones.Reached]:
-    """creators.<column> += n, one UPDATE per creator (in id order) whose RETURNING tells
-    whether a milestone was crossed; `sync`: the oracle has news to send. needs_sync is set
-    only when it was not (a separate UPDATE, once per sync): writing it on every play would
-    rewrite its partial index's entry each time (SQLite) and forbid HOT updates."""
-    reached: list[milestones.Reached] = []
-    statement = (
+    """creators.<column> += n for each creator, in two statements whatever their number: the
+    rows are locked and read in id order (SELECT ... FOR UPDATE; SQLite's write lock is the
+    whole database), then written back, so each writer sees its own before and after and
+    the milestones it crossed. `sync`: the oracle has news to send; needs_sync is written only
+    where it was off (setting it on every play would rewrite its partial index's entry each
+    time on SQLite, and forbid HOT updates on PostgreSQL)."""
+    if not by_creator:
+        return []
+    ids = sorted(by_creator)
+    fields = ("id", "total_plays", "follower_count", "coin_status", "needs_sync")
+    rows = conn.execute(
+        sa.select(*(creators.c[name] for name in {*fields, column}))
+        .where(creators.c.id.in_(ids))
+        .order_by(creators.c.id)
+        .with_for_update()
+    ).all()
+    values = {row.id: getattr(row, column) + by_creator[row.id] for row in rows}
+    after = [
+        _Counters(**{name: getattr(row, name) for name in fields} | _new(column, values[row.id]))
+        for row in rows
+    ]
+    conn.execute(
         creators.update()
         .where(creators.c.id == sa.bindparam("creator"))
-        .values({column: creators.c[column] + sa.bindparam("n")})
-        .returning(
-            creators.c.id,
-            creators.c.total_plays,
-            creators.c.follower_count,
-            creators.c.coin_status,
-            creators.c.needs_sync,
-        )
+        .values({column: sa.bindparam("value")}),
+        [{"creator": creator, "value": value} for creator, value in values.items()],
     )
-    for creator, n in sorted(by_creator.items()):
-        row = conn.execute(statement, {"creator": creator, "n": n}).one()
-        if sync and not row.needs_sync:
-            conn.execute(creators.update().where(creators.c.id == creator).values(needs_sync=True))
-        reached += milestones.on_counters(conn, row, column=column, added=n)
+    news = [{"creator": row.id} for row in after if sync and not row.needs_sync]
+    if news:
+        conn.execute(
+            creators.update()
+            .where(creators.c.id == sa.bindparam("creator"))
+            .values(needs_sync=True),
+            news,
+        )
+    reached: list[milestones.Reached] = []
+    for row in after:
+        reached += milestones.on_counters(conn, row, column=column, added=by_creator[row.id])
     return reached
+
+
+def _new(column: str, value: int) -> dict[str, int]:
+    return {column: value} if column in ("total_plays", "follower_count") else {}
+
+
+@dataclass(frozen=True)
+class _Counters:
+    """A creator's counters after an addition (what milestones look at)."""
+
+    id: int
+    total_plays: int
+    follower_count: int
+    coin_status: str | None
+    needs_sync: bool
 
 
 def add_followers(conn: Connection, creator_id: int, delta: int) -> list[milestones.Reached]:

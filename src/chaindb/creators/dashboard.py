@@ -88,13 +88,15 @@ def creator_dashboard(
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= DASHBOARD_DAYS_MAX:
         raise InvalidInput("days", days, f"must be an integer from 1 to {DASHBOARD_DAYS_MAX}")
     today = today or utc_now().date()
+    first = today - timedelta(days=days - 1)
+    month = today.replace(day=1)
     with reading(target) as conn:
         creator = require_creator(conn, creator_id)
-        rows = _days(conn, creator_id, today - timedelta(days=days - 1), today)
-        month_rows = _days(conn, creator_id, today.replace(day=1), today)
+        rows = _days(conn, creator_id, min(first, month), today)  # one range read serves both
+        month_rows = [row for row in rows if row.day >= month]
         return Dashboard(
             creator=creator,
-            days=rows,
+            days=[row for row in rows if row.day >= first],
             engagement=creator_engagement(creator, now=_noon(today)),
             milestones=get_milestones(conn, creator_id),
             revenue=_revenue(creator, today, month_rows),
