@@ -49,3 +49,27 @@ def test_dashboard(platform, db_url):
     assert board["creator"]["total_plays"] == 4 and board["plays_in_period"] == 4
     missing = run_cli("creators", "dashboard", "999", env={"CHAINDB_URL": db_url})
     assert missing.returncode == 1 and "creator 999 does not exist" in missing.stderr
+
+
+def test_oracle_sync_stops_on_sigterm_after_its_pass(platform, db_url):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with FlakyNode() as server:
+        key = "0x" + server.tester.backend.account_keys[0].to_bytes().hex()
+        env = {**os.environ, "CHAINDB_URL": db_url, "CHAINDB_RPC_URL": server.url}
+        env["CHAINDB_ORACLE_PRIVATE_KEY"] = key
+        assert run_cli("creators", "deploy-oracle", env=env).returncode == 0
+        running = subprocess.Popen(
+            [sys.executable, "-m", "chaindb", "creators", "oracle-sync", "--interval", "600"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        first_line = running.stdout.readline()  # the first pass is over
+        assert first_line.startswith("oracle pass: 2 sent")
+        running.send_signal(signal.SIGTERM)
+        assert running.wait(timeout=120) == 0  # the 600 s wait ended at once

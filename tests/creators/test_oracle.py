@@ -259,3 +259,28 @@ def test_the_chain_bridges_retry_schedule_and_error_classes_come_through_its_fac
     assert chain.classify(ValueError("max fee per gas less than block base fee")) is (
         chain.ErrorKind.GAS
     )
+
+
+def test_a_taken_nonce_is_classified_and_the_nodes_nonce_used(platform, oracle):
+    """A transaction logged by another sender process at a nonce the node never saw: the
+    bridge's next nonce is too high for the node, which refuses it; the retry takes the
+    node's."""
+    db, node = platform.db, oracle.node
+    ahead = node.mined_nonce(oracle.sender.address) + 5
+    core.log_blockchain_transaction(
+        db,
+        chain_id=node.chain_id,
+        transaction_hash="0x" + "ee" * 32,
+        transaction_type="elsewhere",
+        from_address=oracle.sender.address,
+        nonce=ahead,
+    )
+    creators.record_plays(db, plays_of(platform.tracks[0].id, 2))
+    assert oracle.sync().sent == 1
+    attempts = logs(db)[oracle.baseline :]
+    assert [(a["status"], a["error_class"]) for a in attempts] == [
+        ("RETRY", "nonce"),
+        ("PENDING", None),
+    ]
+    oracle.settle()
+    oracle.assert_contract_matches_database()
