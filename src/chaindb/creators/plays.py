@@ -28,6 +28,12 @@ from sqlalchemy.exc import IntegrityError
 from chaindb.core import get_usernames
 from chaindb.creators import counters, privacy
 from chaindb.creators.milestones import Reached
+from chaindb.creators.plays_sqlite import (
+    add_plays_to_tracks,
+    insert_plays,
+    known_client_ids,
+    track_rows,
+)
 from chaindb.creators.schema import plays, tracks
 from chaindb.database import Database, dialect_insert, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
@@ -169,21 +175,23 @@ def _rows(batch: list[NewPlay], field_prefix: str) -> tuple[list[dict[str, Any]]
 def _live_tracks(conn: Connection, rows: list[dict[str, Any]], named: _Namer) -> dict[int, int]:
     """track id -> creator id, refusing a track that does not exist or is deleted."""
     wanted = sorted({row["track_id"] for row in rows})
-    found = {
-        row.id: row
-        for row in conn.execute(
-            sa.select(tracks.c.id, tracks.c.creator_id, tracks.c.deleted_at).where(
-                tracks.c.id.in_(wanted)
+    if conn.dialect.name == "sqlite":
+        found = {track: (creator, deleted) for track, creator, deleted in track_rows(conn, wanted)}
+    else:
+        found = {
+            row.id: (row.creator_id, row.deleted_at is not None)
+            for row in conn.execute(
+                sa.select(tracks.c.id, tracks.c.creator_id, tracks.c.deleted_at).where(
+                    tracks.c.id.in_(wanted)
+                )
             )
-        )
-    }
+        }
     for track in wanted:
-        if track not in found or found[track].deleted_at is not None:
-            state = "is deleted" if track in found else "does not exist"
-            raise (Conflict if track in found else NotFound)(
-                f"{named('track_id', track)}: track {track} {state}"
-            )
-    return {track: row.creator_id for track, row in found.items()}
+        if track not in found:
+            raise NotFound(f"{named('track_id', track)}: track {track} does not exist")
+        if found[track][1]:
+            raise Conflict(f"{named('track_id', track)}: track {track} is deleted")
+    return {track: creator for track, (creator, _) in found.items()}
 
 
 def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -192,21 +200,16 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]
     PostgreSQL: ON CONFLICT DO NOTHING RETURNING, which stays exact while another transaction
     inserts the same client id (it waits for it, then skips the row). SQLite runs one writer
     at a time (BEGIN IMMEDIATE): the client ids already there are read first (the unique
-    index), and the rest go in through the driver's executemany, which costs less per row than
-    RETURNING; its row count must then be every row."""
-    statement = dialect_insert(conn, plays).on_conflict_do_nothing(index_elements=["client_id"])
+    index), and the rest go in through the driver, many rows to a statement (plays_sqlite)."""
     if conn.dialect.name != "sqlite":
+        statement = dialect_insert(conn, plays).on_conflict_do_nothing(index_elements=["client_id"])
         returning = statement.returning(plays.c.client_id)
         new = {row.client_id for row in conn.execute(returning, rows)}
         return [row for row in rows if row["client_id"] in new]
-    seen: set[str] = set()
-    for start in range(0, len(rows), CLIENT_IDS_PER_LOOKUP):
-        chunk = [row["client_id"] for row in rows[start : start + CLIENT_IDS_PER_LOOKUP]]
-        seen.update(conn.scalars(sa.select(plays.c.client_id).where(plays.c.client_id.in_(chunk))))
+    seen = known_client_ids(conn, [row["client_id"] for row in rows])
     fresh = [row for row in rows if row["client_id"] not in seen]
     if fresh:
-        inserted = conn.execute(statement, fresh).rowcount
-        assert inserted == len(fresh), "SQLite: another writer inside BEGIN IMMEDIATE"
+        insert_plays(conn, fresh)
     return fresh
 
 
@@ -230,7 +233,10 @@ def _count(
         for counts in (creator_days[(creator, day)], days[day]):
             counts["plays"] += n
             counts["listened_s"] += listened[(track, day)]
-    counters.add_to_tracks(conn, "play_count", by_track)
+    if conn.dialect.name == "sqlite":
+        add_plays_to_tracks(conn, by_track)
+    else:
+        counters.add_to_tracks(conn, "play_count", by_track)
     reached = counters.add_to_creators(conn, "total_plays", by_creator)
     counters.add_to_days(conn, creator_days=creator_days, days=days)
     return reached
