@@ -190,7 +190,9 @@ def generate_history(db: chaindb.Database, total_plays: int) -> None:
     ]
     for statement in statements:
         with db.connection() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(statement)
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("SET statement_timeout = 0")  # minutes, not chaindb's 30 s
+            conn.exec_driver_sql(statement)
 
 
 def dashboard_latency(db: chaindb.Database) -> dict[str, object]:

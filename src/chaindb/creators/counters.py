@@ -67,12 +67,7 @@ def add_to_creators(
         _Counters(**{name: getattr(row, name) for name in fields} | _new(column, values[row.id]))
         for row in rows
     ]
-    conn.execute(
-        creators.update()
-        .where(creators.c.id == sa.bindparam("creator"))
-        .values({column: sa.bindparam("value")}),
-        [{"creator": creator, "value": value} for creator, value in values.items()],
-    )
+    _write_back(conn, column, values)
     news = [{"creator": row.id} for row in after if sync and not row.needs_sync]
     if news:
         conn.execute(
@@ -85,6 +80,26 @@ def add_to_creators(
     for row in after:
         reached += milestones.on_counters(conn, row, column=column, added=by_creator[row.id])
     return reached
+
+
+def _write_back(conn: Connection, column: str, values: dict[int, int]) -> None:
+    """creators.<column> = value for each creator id (rows already locked, in id order).
+    PostgreSQL: one UPDATE from two arrays; SQLite: the driver's executemany."""
+    if conn.dialect.name == "postgresql":
+        ids = sorted(values)
+        conn.exec_driver_sql(
+            f"UPDATE creators SET {creators.c[column].name} = written.value "
+            "FROM unnest(%(ids)s::bigint[], %(values)s::bigint[]) AS written(id, value) "
+            "WHERE creators.id = written.id",
+            {"ids": ids, "values": [values[i] for i in ids]},
+        )
+        return
+    conn.execute(
+        creators.update()
+        .where(creators.c.id == sa.bindparam("creator"))
+        .values({column: sa.bindparam("value")}),
+        [{"creator": creator, "value": value} for creator, value in values.items()],
+    )
 
 
 def _new(column: str, value: int) -> dict[str, int]:

@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from chaindb.core import get_usernames
-from chaindb.creators import counters, privacy
+from chaindb.creators import counters, milestones, plays_postgres, privacy
 from chaindb.creators.milestones import Reached
 from chaindb.creators.plays_sqlite import (
     add_plays_to_tracks,
@@ -34,8 +33,7 @@ from chaindb.creators.plays_sqlite import (
     known_client_ids,
     track_rows,
 )
-from chaindb.creators.schema import plays, tracks
-from chaindb.database import Database, dialect_insert, writing
+from chaindb.database import Database, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
 from chaindb.text import free_text, identifier
 from chaindb.types import RowId, UserId, UtcDatetime, utc_now
@@ -133,6 +131,8 @@ def _record(
     named = _Namer(rows, positions, field_prefix)
     try:
         with writing(target) as conn:
+            if len(rows) == 1 and conn.dialect.name == "postgresql":
+                return _record_one_postgres(conn, rows[0], len(batch), named)
             creator_of = _live_tracks(conn, rows, named)
             inserted = _insert(conn, rows)
             reached = _count(conn, inserted, creator_of)
@@ -175,17 +175,8 @@ def _rows(batch: list[NewPlay], field_prefix: str) -> tuple[list[dict[str, Any]]
 def _live_tracks(conn: Connection, rows: list[dict[str, Any]], named: _Namer) -> dict[int, int]:
     """track id -> creator id, refusing a track that does not exist or is deleted."""
     wanted = sorted({row["track_id"] for row in rows})
-    if conn.dialect.name == "sqlite":
-        found = {track: (creator, deleted) for track, creator, deleted in track_rows(conn, wanted)}
-    else:
-        found = {
-            row.id: (row.creator_id, row.deleted_at is not None)
-            for row in conn.execute(
-                sa.select(tracks.c.id, tracks.c.creator_id, tracks.c.deleted_at).where(
-                    tracks.c.id.in_(wanted)
-                )
-            )
-        }
+    read = track_rows if conn.dialect.name == "sqlite" else plays_postgres.lock_tracks
+    found = {track: (creator, deleted) for track, creator, deleted in read(conn, wanted)}
     for track in wanted:
         if track not in found:
             raise NotFound(f"{named('track_id', track)}: track {track} does not exist")
@@ -202,9 +193,7 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]
     at a time (BEGIN IMMEDIATE): the client ids already there are read first (the unique
     index), and the rest go in through the driver, many rows to a statement (plays_sqlite)."""
     if conn.dialect.name != "sqlite":
-        statement = dialect_insert(conn, plays).on_conflict_do_nothing(index_elements=["client_id"])
-        returning = statement.returning(plays.c.client_id)
-        new = {row.client_id for row in conn.execute(returning, rows)}
+        new = plays_postgres.insert_plays(conn, rows)
         return [row for row in rows if row["client_id"] in new]
     seen = known_client_ids(conn, [row["client_id"] for row in rows])
     fresh = [row for row in rows if row["client_id"] not in seen]
@@ -235,11 +224,26 @@ def _count(
             counts["listened_s"] += listened[(track, day)]
     if conn.dialect.name == "sqlite":
         add_plays_to_tracks(conn, by_track)
+        reached = counters.add_to_creators(conn, "total_plays", by_creator)
+        counters.add_to_days(conn, creator_days=creator_days, days=days)
     else:
-        counters.add_to_tracks(conn, "play_count", by_track)
-    reached = counters.add_to_creators(conn, "total_plays", by_creator)
-    counters.add_to_days(conn, creator_days=creator_days, days=days)
+        plays_postgres.add_plays_to_tracks(conn, by_track)
+        reached = counters.add_to_creators(conn, "total_plays", by_creator)
+        plays_postgres.add_to_days(conn, creator_days, days)
     return reached
+
+
+def _record_one_postgres(
+    conn: Connection, row: dict[str, Any], sent: int, named: _Namer
+) -> PlaysRecorded:
+    """One play, one statement (plays_postgres.ONE_PLAY)."""
+    result = plays_postgres.record_one(conn, row)
+    if not result.live_track:
+        _live_tracks(conn, [row], named)  # raises: no such track, or a deleted one
+    if result.id is None:
+        return PlaysRecorded(0, sent)
+    reached = milestones.on_counters(conn, result, column="total_plays", added=1)
+    return PlaysRecorded(1, sent - 1, reached)
 
 
 def _refusal(
