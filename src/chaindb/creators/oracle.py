@@ -44,6 +44,7 @@ from chaindb.types import utc_now
 ORACLE_CONTRACT = "CreatorOracle"
 TRANSACTION_TYPES = ("oracle_update_metrics", "oracle_create_coin")
 CREATORS_PER_PASS_MAX = 1_000
+SETTLED_PER_TRANSACTION = 100
 MONTHLY_DAYS = 30
 SYMBOL_CHARS_MAX = 8
 
@@ -227,29 +228,34 @@ def _mark_in_flight(conn: Connection, log: SyncLog) -> None:
 
 
 def _settle(db: Database, node: Any, address: str, report: SyncReport) -> None:
-    """PENDING attempts whose transaction is final, reverted, dropped or replaced."""
+    """PENDING attempts whose transaction is final, reverted, dropped or replaced; up to
+    SETTLED_PER_TRANSACTION of them to a database transaction."""
     with db.read() as conn:
         waiting = open_logs(conn)
-    for log in waiting:
-        tx = core.get_blockchain_transaction(db, log.transaction_hash, chain_id=log.chain_id)
-        if tx is None or (tx.status == "success" and not tx.is_final) or tx.status == "pending":
-            continue
-        coin = None
-        if tx.status == "success" and log.operation == "CREATE_COIN":
-            coin = node.call(
-                lambda log=log: (
-                    oracle_contract(node, address).functions.coinOf(log.creator_id).call()
-                )
-            )
+    for start in range(0, len(waiting), SETTLED_PER_TRANSACTION):
         with db.transaction() as conn:
-            if tx.status == "success":
-                _succeeded(conn, node, log, tx, coin)
-                report.confirmed += 1
-                report.coins_created += coin is not None
-            else:
-                error_class = "execution" if tx.status == "failed" else "dropped"
-                _failed(conn, log, error_class, tx.error_message or tx.status)
-                report.failed += 1
+            for log in waiting[start : start + SETTLED_PER_TRANSACTION]:
+                _settle_one(conn, node, address, log, report)
+
+
+def _settle_one(
+    conn: Connection, node: Any, address: str, log: SyncLog, report: SyncReport
+) -> None:
+    tx = core.get_blockchain_transaction(conn, log.transaction_hash, chain_id=log.chain_id)
+    if tx is None or (tx.status == "success" and not tx.is_final) or tx.status == "pending":
+        return
+    if tx.status != "success":
+        error_class = "execution" if tx.status == "failed" else "dropped"
+        _failed(conn, log, error_class, tx.error_message or tx.status)
+        report.failed += 1
+        return
+    coin = None
+    if log.operation == "CREATE_COIN":
+        contract = oracle_contract(node, address)
+        coin = node.call(lambda: contract.functions.coinOf(log.creator_id).call())
+    _succeeded(conn, node, log, tx, coin)
+    report.confirmed += 1
+    report.coins_created += coin is not None
 
 
 def _succeeded(
@@ -417,11 +423,11 @@ def _update_metrics(
             sequence=sequence,
             metrics=metrics,
             on_failure=_due_again(db, creator_id),
+            on_sent=lambda conn, tx, creator_id=creator_id: update_creator(
+                conn, creator_id, sync_tx_hash=tx.transaction_hash
+            ),
         )
-        if sent is not None:
-            with db.transaction() as conn:
-                update_creator(conn, creator_id, sync_tx_hash=sent.transaction_hash)
-            report.sent += 1
+        report.sent += sent is not None
 
 
 def _claim_update(db: Database, creator_id: int) -> tuple[int, dict[str, int]] | None:

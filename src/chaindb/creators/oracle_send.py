@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eth_account.signers.local import LocalAccount
+from sqlalchemy.engine import Connection
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_when_event_set
 
 from chaindb import chain, core
@@ -111,9 +112,11 @@ def send_operation(
     sequence: int | None = None,
     metrics: dict[str, Any] | None = None,
     on_failure: Callable[[str, str], None],
+    on_sent: Callable[[Connection, core.BlockchainTransaction], None] | None = None,
 ) -> core.BlockchainTransaction | None:
     """Send `call` with retries; log each attempt. None when every attempt failed (after
-    on_failure(error_class, message)). Raises SyncPaused when the breaker is open."""
+    on_failure(error_class, message)); `on_sent` runs in the transaction that logs the
+    attempt that reached the node. Raises SyncPaused when the breaker is open."""
     policy = options.retry_policy()
     state = _Attempt(
         nonce=chain.next_nonce(db, node, sender.address),
@@ -136,7 +139,7 @@ def send_operation(
             with attempt:
                 state.number = attempt.retry_state.attempt_number
                 state.started = time.perf_counter()
-                return _try_once(db, node, sender, call, state, options, common, policy)
+                return _try_once(db, node, sender, call, state, options, common, on_sent, policy)
     except _Failed as failed:
         on_failure(failed.error_class, failed.message)
     except _Retry as last:  # retries ran out (or the interrupt stopped them)
@@ -163,6 +166,7 @@ def _try_once(
     state: _Attempt,
     options: SendOptions,
     common: dict[str, Any],
+    on_sent: Callable[[Connection, core.BlockchainTransaction], None] | None,
     policy: Any,
 ) -> core.BlockchainTransaction:
     started_at = utc_now()
@@ -196,16 +200,19 @@ def _try_once(
             raise _Failed(error_class, str(error)) from error
         _adjust(state, error_class, node, sender, options)
         raise _Retry(error_class, str(error)) from error
-    log_attempt(
-        db,
-        **common,
-        status="PENDING",
-        attempt=state.number,
-        started_at=started_at,
-        duration_ms=_elapsed_ms(state.started),
-        transaction_hash=tx.transaction_hash,
-        gas_price_wei=state.fees.get("maxFeePerGas"),
-    )
+    with db.transaction() as conn:
+        log_attempt(
+            conn,
+            **common,
+            status="PENDING",
+            attempt=state.number,
+            started_at=started_at,
+            duration_ms=_elapsed_ms(state.started),
+            transaction_hash=tx.transaction_hash,
+            gas_price_wei=state.fees.get("maxFeePerGas"),
+        )
+        if on_sent is not None:
+            on_sent(conn, tx)
     return tx
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from chaindb.core import get_usernames
-from chaindb.creators import counters, milestones, plays_postgres, privacy
+from chaindb.creators import counters, milestones, plays_postgres, plays_sqlite, privacy
 from chaindb.creators.milestones import Reached
 from chaindb.creators.plays_sqlite import (
     add_plays_to_tracks,
@@ -224,8 +224,14 @@ def _count(
             counts["listened_s"] += listened[(track, day)]
     if conn.dialect.name == "sqlite":
         add_plays_to_tracks(conn, by_track)
-        reached = counters.add_to_creators(conn, "total_plays", by_creator)
-        counters.add_to_days(conn, creator_days=creator_days, days=days)
+        reached = [
+            milestone
+            for row in plays_sqlite.add_plays_to_creators(conn, by_creator)
+            for milestone in milestones.on_counters(
+                conn, row, column="total_plays", added=by_creator[row.id]
+            )
+        ]
+        plays_sqlite.add_to_days(conn, creator_days, days)
     else:
         plays_postgres.add_plays_to_tracks(conn, by_track)
         reached = counters.add_to_creators(conn, "total_plays", by_creator)
