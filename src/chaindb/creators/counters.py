@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from chaindb.creators import milestones
-from chaindb.creators.schema import creator_daily_stats, creators, daily_stats, tracks
+from chaindb.creators.schema import creator_daily_stats, creators, daily_stats
 from chaindb.database import dialect_insert
 from chaindb.types import utc_now
 
@@ -28,19 +28,6 @@ CreatorDay = tuple[int, date]
 
 def insert_ignoring_duplicates(conn: Connection, table: sa.Table) -> Any:
     return dialect_insert(conn, table).on_conflict_do_nothing()
-
-
-def add_to_tracks(conn: Connection, column: str, by_track: Mapping[int, int]) -> int:
-    """tracks.<column> += n for each track; returns how many live tracks moved."""
-    if not by_track:
-        return 0
-    statement = (
-        tracks.update()
-        .where(tracks.c.id == sa.bindparam("track"), tracks.c.deleted_at.is_(None))
-        .values({column: tracks.c[column] + sa.bindparam("n")})
-    )
-    rows = [{"track": track, "n": n} for track, n in sorted(by_track.items())]
-    return conn.execute(statement, rows).rowcount
 
 
 def add_to_creators(

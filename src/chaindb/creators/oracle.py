@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -30,52 +29,26 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Connection
 
 from chaindb import chain, core
-from chaindb.creators import milestones
 from chaindb.creators.dashboard import monthly_revenue
 from chaindb.creators.engagement import creator_engagement
 from chaindb.creators.oracle_send import SendOptions, SyncPaused, send_operation
+from chaindb.creators.oracle_settle import (
+    ORACLE_CONTRACT,
+    SyncReport,
+    lock_creator,
+    oracle_contract,
+    resend_reorged,
+    settle_attempts,
+)
 from chaindb.creators.profiles import Creator, update_creator
 from chaindb.creators.schema import creator_daily_stats, creators
-from chaindb.creators.sync_log import SyncLog, logs_of_transaction, open_logs, settle_log
 from chaindb.database import Database
 from chaindb.errors import NotFound
 from chaindb.types import utc_now
 
-ORACLE_CONTRACT = "CreatorOracle"
-TRANSACTION_TYPES = ("oracle_update_metrics", "oracle_create_coin")
 CREATORS_PER_PASS_MAX = 1_000
-SETTLED_PER_TRANSACTION = 100
 MONTHLY_DAYS = 30
 SYMBOL_CHARS_MAX = 8
-
-
-@dataclass
-class SyncReport:
-    sent: int = 0
-    confirmed: int = 0
-    failed: int = 0
-    resent: int = 0
-    coins_requested: int = 0
-    coins_created: int = 0
-    reorged: int = 0
-    paused: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        text = (
-            f"{self.sent} sent, {self.confirmed} confirmed, {self.failed} failed, "
-            f"{self.resent} resent after a reorg, coins {self.coins_requested} requested / "
-            f"{self.coins_created} created"
-        )
-        return f"{text}; paused: {self.paused}" if self.paused else text
-
-
-def oracle_contract(node: Any, address: str) -> Any:
-    return node.w3.eth.contract(
-        address=address, abi=chain.contract_artifact(ORACLE_CONTRACT)["abi"]
-    )
 
 
 def deploy_oracle(
@@ -134,8 +107,8 @@ def sync_once(
     address = oracle_address or deployed_oracle(db, node)
     try:
         report.reorged = chain.track(db, node).reorged
-        _resend_reorged(db, node, report)
-        _settle(db, node, address, report)
+        resend_reorged(db, node, report)
+        settle_attempts(db, node, address, report)
         _create_coins(db, node, sender, address, options, report, min(limit, CREATORS_PER_PASS_MAX))
         _update_metrics(
             db, node, sender, address, options, report, min(limit, CREATORS_PER_PASS_MAX)
@@ -188,122 +161,6 @@ def creator_metrics(conn: Connection, creator: Creator) -> dict[str, int]:
         "monthly_revenue_wei": revenue.track_sales_wei + revenue.tips_wei,
         "engagement_bps": creator_engagement(creator).basis_points,
     }
-
-
-def _resend_reorged(db: Database, node: Any, report: SyncReport) -> None:
-    """Oracle transactions pending again and unknown to the node: a reorg took their block.
-    The attempt that reached the node is sent again, the same signed bytes, in nonce order."""
-    pending = [
-        tx
-        for kind in TRANSACTION_TYPES
-        for tx in core.find_blockchain_transactions(
-            db, chain_id=node.chain_id, statuses=("pending",), transaction_type=kind
-        )
-    ]
-    for tx in sorted(pending, key=lambda tx: tx.nonce or 0):
-        with db.transaction() as conn:
-            reached = [
-                log
-                for log in logs_of_transaction(conn, tx.transaction_hash)
-                if log.status in ("PENDING", "SUCCESS")
-            ]
-            if not reached or node.transaction(tx.transaction_hash) is not None:
-                continue
-            for log in reached:
-                if log.status == "SUCCESS":
-                    settle_log(conn, log.id, "PENDING", error_message="reorged: sent again")
-                    _mark_in_flight(conn, log)
-        try:
-            chain.rebroadcast(db, node, tx)
-        except chain.SendFailed:  # its nonce went to another transaction: the tracker says which
-            continue
-        report.resent += 1
-
-
-def _mark_in_flight(conn: Connection, log: SyncLog) -> None:
-    if log.operation == "UPDATE_METRICS" and log.creator_id is not None:
-        update_creator(conn, log.creator_id, sync_tx_hash=log.transaction_hash)
-    elif log.creator_id is not None:
-        update_creator(conn, log.creator_id, coin_status="pending")
-
-
-def _settle(db: Database, node: Any, address: str, report: SyncReport) -> None:
-    """PENDING attempts whose transaction is final, reverted, dropped or replaced; up to
-    SETTLED_PER_TRANSACTION of them to a database transaction."""
-    with db.read() as conn:
-        waiting = open_logs(conn)
-    for start in range(0, len(waiting), SETTLED_PER_TRANSACTION):
-        with db.transaction() as conn:
-            for log in waiting[start : start + SETTLED_PER_TRANSACTION]:
-                _settle_one(conn, node, address, log, report)
-
-
-def _settle_one(
-    conn: Connection, node: Any, address: str, log: SyncLog, report: SyncReport
-) -> None:
-    tx = core.get_blockchain_transaction(conn, log.transaction_hash, chain_id=log.chain_id)
-    if tx is None or (tx.status == "success" and not tx.is_final) or tx.status == "pending":
-        return
-    if tx.status != "success":
-        error_class = "execution" if tx.status == "failed" else "dropped"
-        _failed(conn, log, error_class, tx.error_message or tx.status)
-        report.failed += 1
-        return
-    coin = None
-    if log.operation == "CREATE_COIN":
-        contract = oracle_contract(node, address)
-        coin = node.call(lambda: contract.functions.coinOf(log.creator_id).call())
-    _succeeded(conn, node, log, tx, coin)
-    report.confirmed += 1
-    report.coins_created += coin is not None
-
-
-def _succeeded(
-    conn: Connection, node: Any, log: SyncLog, tx: core.BlockchainTransaction, coin: str | None
-) -> None:
-    settle_log(
-        conn,
-        log.id,
-        "SUCCESS",
-        gas_used=tx.gas_used,
-        block_number=tx.block_number,
-        gas_price_wei=tx.effective_gas_price_wei or tx.gas_price_wei,
-        error_message=None,
-    )
-    creator = _lock(conn, log.creator_id)
-    values: dict[str, Any] = {"last_sync_at": utc_now(), "sync_error_count": 0}
-    values["last_sync_error"] = None
-    if log.operation == "UPDATE_METRICS":
-        values["synced_sequence"] = max(creator.synced_sequence, log.sequence or 0)
-        if creator.sync_tx_hash == tx.transaction_hash:
-            values["sync_tx_hash"] = None
-    else:
-        values |= {
-            "coin_status": "created",
-            "coin_chain_id": node.chain_id,
-            "coin_address": coin,
-            "coin_symbol": (log.metrics or {}).get("symbol"),
-            "coin_tx_hash": tx.transaction_hash,
-            "coin_created_at": utc_now(),
-        }
-        milestones.mark_processed(
-            conn, creator.id, "PLAYS", milestones.COIN_PLAYS_MIN, tx.transaction_hash
-        )
-    update_creator(conn, creator.id, **values)
-
-
-def _failed(conn: Connection, log: SyncLog, error_class: str, message: str) -> None:
-    settle_log(conn, log.id, "FAILED", error_class=error_class, error_message=message)
-    creator = _lock(conn, log.creator_id)
-    values: dict[str, Any] = {
-        "sync_error_count": creator.sync_error_count + 1,
-        "last_sync_error": f"{log.operation}: {error_class}: {message}"[:1_000],
-    }
-    if log.operation == "UPDATE_METRICS" and creator.sync_tx_hash == log.transaction_hash:
-        values |= {"sync_tx_hash": None, "needs_sync": True}
-    elif log.operation == "CREATE_COIN" and creator.coin_status == "pending":
-        values["coin_status"] = "eligible"
-    update_creator(conn, creator.id, **values)
 
 
 def _create_coins(
@@ -366,7 +223,7 @@ def coin_symbol(stage_name: str, creator_id: int) -> str:
 def _give_back_coin(db: Database, creator_id: int) -> Callable[[str, str], None]:
     def give_back(error_class: str, message: str) -> None:
         with db.transaction() as conn:
-            creator = _lock(conn, creator_id)
+            creator = lock_creator(conn, creator_id)
             update_creator(
                 conn,
                 creator_id,
@@ -434,7 +291,7 @@ def _claim_update(db: Database, creator_id: int) -> tuple[int, dict[str, int]] |
     """Take the creator's news (needs_sync off, the next sequence) and its metrics, in one
     transaction: another oracle process finds nothing left to take."""
     with db.transaction() as conn:
-        creator = _lock(conn, creator_id)
+        creator = lock_creator(conn, creator_id)
         if not creator.needs_sync or creator.sync_tx_hash is not None:
             return None
         metrics = creator_metrics(conn, creator)
@@ -447,7 +304,7 @@ def _claim_update(db: Database, creator_id: int) -> tuple[int, dict[str, int]] |
 def _due_again(db: Database, creator_id: int) -> Callable[[str, str], None]:
     def due(error_class: str, message: str) -> None:
         with db.transaction() as conn:
-            creator = _lock(conn, creator_id)
+            creator = lock_creator(conn, creator_id)
             update_creator(
                 conn,
                 creator_id,
@@ -457,10 +314,3 @@ def _due_again(db: Database, creator_id: int) -> Callable[[str, str], None]:
             )
 
     return due
-
-
-def _lock(conn: Connection, creator_id: int | None) -> Creator:
-    row = conn.execute(
-        sa.select(creators).where(creators.c.id == creator_id).with_for_update()
-    ).one()
-    return Creator.model_validate(row)

@@ -6,10 +6,12 @@ DO NOTHING). In the transaction that inserts the plays, the counters move by wha
 inserted: each track's play_count, each creator's total_plays (milestones seen there), and the
 day's rows of creator_daily_stats and daily_stats. Nothing is ever recounted from plays.
 
-What a call costs, whatever the history: one indexed read of its tracks (primary key), the
-INSERTs of its plays (many rows to a statement), an UPDATE per distinct track (by primary key,
-one executemany) and per distinct creator (by primary key), and an upsert per distinct day
-row (primary keys). Rows are written in key order so concurrent writers queue, not deadlock.
+What a call costs, whatever the history (plays_postgres and plays_sqlite hold the SQL):
+PostgreSQL records one play in one statement, and a batch in a fixed number of statements
+from arrays (lock its tracks, insert its plays, then each counter table once); SQLite, on the
+driver's own connection, reads the batch's tracks and known client ids, inserts the plays
+many rows to a statement, and updates each distinct track, creator and day row by its
+primary key. Rows are written in key order so concurrent writers queue, not deadlock.
 """
 
 from __future__ import annotations

@@ -154,7 +154,9 @@ def _add_to_creator(dialect: sa.Dialect) -> DriverStatement:
 @functools.cache
 def _needs_sync(dialect: sa.Dialect) -> DriverStatement:
     statement = (
-        creators.update().where(creators.c.id == sa.bindparam("creator")).values(needs_sync=True)
+        creators.update()
+        .where(creators.c.id == sa.bindparam("creator"))
+        .values(needs_sync=sa.true())
     )
     return DriverStatement(statement, dialect, [])
 
