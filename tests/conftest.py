@@ -47,10 +47,12 @@ def in_ci() -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's own CHAINDB_URL or module choice must not leak into a test."""
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A developer's own CHAINDB_URL or module choice must not leak into a test; the backups
+    a destructive command takes go to the test's own directory."""
     for name in _CHAINDB_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CHAINDB_BACKUP_DIR", str(tmp_path / "backups"))
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,7 @@ def test_postgres_statement_timeout_is_configurable(pg_url, monkeypatch):
     db = chaindb.connect(pg_url)
     with pytest.raises(sa.exc.OperationalError, match="statement timeout"), db.read() as conn:
         conn.exec_driver_sql("SELECT pg_sleep(2)")
-    assert db.engine.pool._pre_ping
+    assert not db.engine.pool._pre_ping  # liveness without a round trip: tests/test_pool.py
     db.close()
 
 

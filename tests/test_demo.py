@@ -18,6 +18,8 @@ def test_the_demo_settles_survives_a_reorg_and_pays_once(tmp_path):
     assert "final: alice 3 ETH free, 0 held, 150 points" in out
     assert "the contract will pay alice 3 ETH; the ledger credited 3 ETH" in out
     assert "ledger check: ok" in out
+    assert "a worker minted them in 2 batches" in out and "{'completed': 3}" in out
+    assert "bob used one; bob has access: True" in out
     assert "50,000 plays recorded in batches" in out and "counted once" in out
     assert "milestone reached: 5,000 followers" in out
     assert "milestone reached: 50,000 plays" in out

@@ -25,7 +25,7 @@ def test_check_passes_then_names_a_damaged_account_then_repair_mends_it(ledger_d
     )
     ok = run_cli("maintenance", "--check", env={"CHAINDB_URL": db_url})
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "ledger, challenges, creators verified" in ok.stdout
+    assert "ledger, challenges, assets, games, tokens, creators verified" in ok.stdout
     damage_alice(ledger_db)
     bad = run_cli("maintenance", "--check", "--json", env={"CHAINDB_URL": db_url})
     assert bad.returncode == 1
@@ -59,7 +59,14 @@ def test_check_compares_escrow_records_with_their_holds(ledger_db):
 
 def test_vacuum_analyze_and_cleanup(ledger_db):
     report = run_maintenance(ledger_db, vacuum=True, analyze=True, cleanup=True)
-    assert report.done == ["ledger: voided 0 expired holds", "vacuum", "analyze"]
+    assert report.done == [
+        "ledger: voided 0 expired holds",
+        "assets: deleted 0 completed minting jobs older than 7 days",
+        "assets: archived 0 audit rows older than 90 days",
+        "games: rolled up 0 metric samples, pruned 0 past 7 days",
+        "vacuum",
+        "analyze",
+    ]
 
 
 def test_maintenance_with_no_action_checks(ledger_db, db_url):
@@ -74,6 +81,38 @@ def test_maintenance_with_no_action_checks(ledger_db, db_url):
         f"{ledger_db.backend} integrity",
         "ledger",
         "challenges",
+        "assets",
+        "games",
+        "tokens",
         "creators",
     ]
     assert "(user:alice): credits_posted is 7" in " ".join(report["problems"])
+
+
+def test_reindex_and_vacuum_of_named_tables_or_all(ledger_db, db_url):
+    ledger.record_points_transaction(
+        ledger_db, user_id="alice", transaction_type="earned_challenge", amount=2**63 + 1
+    )
+    report = run_maintenance(ledger_db, reindex=True, vacuum=True, tables=["ledger_accounts"])
+    reindex = "reindex table concurrently" if ledger_db.backend == "postgresql" else "reindex"
+    vacuum = "vacuum ledger_accounts" if ledger_db.backend == "postgresql" else "vacuum"
+    assert report.done == [f"{reindex} ledger_accounts", vacuum]  # SQLite vacuums the file
+    assert run_maintenance(ledger_db, reindex=True, analyze=True).ok
+    assert ledger.get_user_points_balance(ledger_db, "alice") == 2**63 + 1
+    assert run_maintenance(ledger_db, check=True).ok
+    refused = run_cli("maintenance", "--reindex", "--table", "no_such", env={"CHAINDB_URL": db_url})
+    assert refused.returncode == 1 and "no_such" in refused.stderr
+
+
+def test_vacuum_full_asks_first_on_postgresql(pg_url):
+    """PostgreSQL only: VACUUM FULL takes an exclusive lock (SQLite's VACUUM needs no question)."""
+    import chaindb
+    from chaindb import migrations
+
+    db = chaindb.connect(pg_url)
+    migrations.migrate(db)
+    refused = run_cli("maintenance", "--vacuum-full", env={"CHAINDB_URL": pg_url}, stdin="")
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    done = run_cli("maintenance", "--vacuum-full", "--force", env={"CHAINDB_URL": pg_url})
+    assert done.returncode == 0 and "vacuum full" in done.stdout
+    db.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from chaindb.networks import NetworkAddressType, network_address_check
 from chaindb.types import (
     AddressType,
     AmountType,
@@ -55,6 +56,11 @@ def amount(name: str, *, nullable: bool = False) -> sa.Column[int]:
 
 def address(name: str, *, nullable: bool) -> sa.Column[str]:
     return sa.Column(name, AddressType, address_check(name), nullable=nullable)
+
+
+def network_address(name: str, *, nullable: bool) -> sa.Column[str]:
+    """An address of any network family chaindb knows (EVM, Solana, CKB, Bitcoin)."""
+    return sa.Column(name, NetworkAddressType, network_address_check(name), nullable=nullable)
 
 
 def tx_hash(name: str, *, nullable: bool = True) -> sa.Column[str]:

@@ -26,7 +26,7 @@ class DriverStatement:
     per-call bookkeeping costs about as much as SQLite's own work there, and as much as a round
     trip to PostgreSQL. Values still go through the columns' types (their bind and result
     processors), so what is stored and read back is what SQLAlchemy would store and read, and
-    errors are SQLAlchemy's. The connection must be in a transaction.
+    errors are SQLAlchemy's. The connection must be in a transaction, or in autocommit.
     """
 
     def __init__(
@@ -55,9 +55,13 @@ class DriverStatement:
 
     def execute(self, conn: Connection, params: Mapping[str, Any] | Sequence[Any]) -> Any:
         """Run the statement; returns the driver's cursor."""
+        return self.execute_on(conn.connection.driver_connection, params)
+
+    def execute_on(self, driver: Any, params: Mapping[str, Any] | Sequence[Any]) -> Any:
+        """Run the statement on the driver's own connection; returns the driver's cursor."""
         values = self._values(params)
         try:
-            return conn.connection.driver_connection.execute(self.sql, values)  # type: ignore[union-attr]
+            return driver.execute(self.sql, values)
         except self._driver_error as error:  # the same exceptions as through SQLAlchemy
             raise DBAPIError.instance(self.sql, values, error, self._driver_error) from error
 

@@ -36,6 +36,11 @@ class ConnectionFailed(ChaindbError):
     """The database could not be reached."""
 
 
+class ConnectionLost(ConnectionFailed):
+    """The connection was lost in a transaction, before its commit: nothing was written, and
+    the whole transaction may run again."""
+
+
 class DatabaseMissing(ConfigError):
     """The database is not there, and the command does not create one (only `migrate` does)."""
 
@@ -67,13 +72,15 @@ class MigrationLockTimeout(MigrationError):
 
 
 class DestructiveMigration(MigrationError):
-    """Lint marked a pending migration destructive and data loss was not allowed."""
+    """Lint marked a migration to apply (or a downgrade to run, on rows) destructive and data
+    loss was not allowed."""
 
-    def __init__(self, findings: Iterable[object]) -> None:
+    def __init__(self, findings: Iterable[object], *, verb: str = "apply") -> None:
         self.findings = list(findings)
         lines = "\n".join(f"  {finding}" for finding in self.findings)
         super().__init__(
-            "refusing to apply destructive migrations (pass --allow-data-loss to apply):\n" + lines
+            f"refusing to {verb} destructive migrations (pass --allow-data-loss to {verb}):\n"
+            + lines
         )
 
 

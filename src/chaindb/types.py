@@ -7,6 +7,7 @@ dialect differences in one place and back every rule with a CHECK constraint in 
 
 from __future__ import annotations
 
+import base64
 import functools
 import re
 from collections.abc import Callable
@@ -490,3 +491,108 @@ def chain_id_check(column: str) -> sa.CheckConstraint:
 def amount_zero() -> DialectSQL:
     """Server default 0 for an amount column, in each dialect's storage form."""
     return DialectSQL("", sqlite="'" + "0" * UINT256_DIGITS + "'", postgresql="0")
+
+
+# --- Solana and Arweave values (the assets module's; solders parses the Solana ones) ----------
+
+ARWEAVE_TX_ID_CHARS = 43  # unpadded base64url of 32 bytes (SHA-256 of the signature)
+_ARWEAVE_TX_ID = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def solana_address_rule(value: object) -> str:
+    """A Solana address (a public key or a PDA): base58 of exactly 32 bytes, as solders
+    writes it."""
+    from solders.pubkey import Pubkey
+
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if not SOLANA_ADDRESS_CHARS[0] <= len(value) <= SOLANA_ADDRESS_CHARS[1]:
+        raise ValueError("must be a Solana address: base58 of 32 bytes (32 to 44 characters)")
+    try:
+        key = Pubkey.from_string(value)
+    except ValueError:
+        raise ValueError("must be a Solana address: base58 of 32 bytes") from None
+    if str(key) != value:
+        raise ValueError("must be a Solana address in its canonical base58 form")
+    return value
+
+
+def solana_signature_rule(value: object) -> str:
+    """A Solana transaction signature: base58 of exactly 64 bytes (its transaction id)."""
+    from solders.signature import Signature
+
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if not SOLANA_SIGNATURE_CHARS[0] <= len(value) <= SOLANA_SIGNATURE_CHARS[1]:
+        raise ValueError("must be a Solana signature: base58 of 64 bytes (64 to 88 characters)")
+    try:
+        signature = Signature.from_string(value)
+    except ValueError:
+        raise ValueError("must be a Solana signature: base58 of 64 bytes") from None
+    if str(signature) != value:
+        raise ValueError("must be a Solana signature in its canonical base58 form")
+    return value
+
+
+def arweave_tx_id_rule(value: object) -> str:
+    """An Arweave transaction id: 43 characters of unpadded base64url encoding 32 bytes."""
+    if not isinstance(value, str) or not _ARWEAVE_TX_ID.fullmatch(value):
+        raise ValueError("must be an Arweave transaction id: 43 characters of base64url")
+    # 43 characters carry 258 bits: the last character's two spare bits must be zero, so that
+    # one id has one spelling.
+    decoded = base64.urlsafe_b64decode(value + "=")
+    if base64.urlsafe_b64encode(decoded).decode().rstrip("=") != value:
+        raise ValueError("must be an Arweave transaction id in its canonical base64url form")
+    return value
+
+
+def parse_solana_address(value: object, field: str = "address") -> str:
+    return _parse(solana_address_rule, value, field)
+
+
+def parse_solana_signature(value: object, field: str = "signature") -> str:
+    return _parse(solana_signature_rule, value, field)
+
+
+def parse_arweave_tx_id(value: object, field: str = "arweave_tx_id") -> str:
+    return _parse(arweave_tx_id_rule, value, field)
+
+
+SolanaAddress = Annotated[str, BeforeValidator(solana_address_rule)]
+SolanaSignature = Annotated[str, BeforeValidator(solana_signature_rule)]
+ArweaveTxId = Annotated[str, BeforeValidator(arweave_tx_id_rule)]
+Lamports = Amount  # 1 SOL = 10**9 lamports; exact, up to 2**256 - 1 like every amount
+Winston = Amount  # 1 AR = 10**12 winston
+
+
+def solana_address_check(column: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(
+        DialectSQL(
+            column,
+            sqlite="length({col}) BETWEEN 32 AND 44 AND " + _SQLITE_BASE58,
+            postgresql="{col} ~ '^[1-9A-HJ-NP-Za-km-z]{{32,44}}$'",
+        ),
+        name=f"{column}_solana",
+    )
+
+
+def solana_signature_check(column: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(
+        DialectSQL(
+            column,
+            sqlite="length({col}) BETWEEN 64 AND 88 AND " + _SQLITE_BASE58,
+            postgresql="{col} ~ '^[1-9A-HJ-NP-Za-km-z]{{64,88}}$'",
+        ),
+        name=f"{column}_solana_sig",
+    )
+
+
+def arweave_tx_id_check(column: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(
+        DialectSQL(
+            column,
+            sqlite="length({col}) = 43 AND {col} NOT GLOB '*[^A-Za-z0-9_-]*'",
+            postgresql="{col} ~ '^[A-Za-z0-9_-]{{43}}$'",
+        ),
+        name=f"{column}_arweave",
+    )

@@ -8,14 +8,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from chaindb import DestructiveMigration, MigrationError, migrations
+from chaindb.assets.schema import metadata as assets_metadata
 from chaindb.chain.schema import metadata as chain_metadata
 from chaindb.challenges.schema import metadata as challenges_metadata
 from chaindb.core.schema import metadata as core_metadata
 from chaindb.creators.schema import metadata as creators_metadata
+from chaindb.games.schema import metadata as games_metadata
 from chaindb.ledger.schema import metadata as ledger_metadata
 from chaindb.migrations.bookkeeping import APPLIED_TABLE, HISTORY_TABLE
 from chaindb.migrations.bookkeeping import metadata as own_tables
 from chaindb.migrations.modules import RevisionGraph
+from chaindb.tokens.schema import metadata as tokens_metadata
 from tests.conftest import CORE, CORE_HEAD
 
 CORE_TABLES = set(core_metadata.tables)
@@ -78,8 +81,17 @@ def test_migrating_only_core_creates_only_the_core_tables(db):
 
 @pytest.mark.parametrize(
     "metadata",
-    [core_metadata, ledger_metadata, challenges_metadata, chain_metadata, creators_metadata],
-    ids=["core", "ledger", "challenges", "chain", "creators"],
+    [
+        core_metadata,
+        ledger_metadata,
+        challenges_metadata,
+        chain_metadata,
+        assets_metadata,
+        games_metadata,
+        tokens_metadata,
+        creators_metadata,
+    ],
+    ids=["core", "ledger", "challenges", "chain", "assets", "games", "tokens", "creators"],
 )
 def test_schema_module_matches_what_the_migrations_build(core_db, metadata):
     """Each module's schema.py (used by queries) and its migrations (used to build) agree."""
@@ -100,7 +112,7 @@ def test_schema_module_matches_what_the_migrations_build(core_db, metadata):
 def test_migrate_rollback_to_base_and_migrate_again_gives_the_same_schema(db):
     migrations.migrate(db)
     first = reflected_schema(db)
-    run = migrations.rollback(db, "base")
+    run = migrations.rollback(db, "base", allow_data_loss=True)  # ledger_assets has its seed rows
     assert [step.revision for step in run.steps] == list(reversed(every_builtin_revision()))
     assert user_tables(db) == set()
     migrations.migrate(db)

@@ -108,3 +108,15 @@ def test_a_missing_dependency_of_another_module_is_named(module_folder):
     assert str(raised.value).startswith("migration core_0999 is missing: app_0001 (")
     assert "depends on it" in str(raised.value)
     assert "chaindb/core/migrations (module core)" in str(raised.value)
+
+
+def test_a_migration_file_python_cannot_read_is_one_line(module_folder):
+    """No database: every command loads the files first (lint reads nothing else)."""
+    path = module_folder.write(1, "pass")
+    path.write_text(path.read_text().replace("    pass", "    pass\n      pass", 1))
+    result = run_cli("lint")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: migration file {path} cannot be loaded: IndentationError: unexpected indent "
+        f"(line {path.read_text().splitlines().index('      pass') + 1})"
+    )

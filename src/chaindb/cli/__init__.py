@@ -11,7 +11,22 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from chaindb.cli import chain, challenges, creators, health, ledger, maintenance, migrate, query
+from chaindb.cli import (
+    assets,
+    chain,
+    challenges,
+    creators,
+    diagnose,
+    games,
+    health,
+    ledger,
+    maintenance,
+    migrate,
+    operations,
+    query,
+    schema,
+    tokens,
+)
 from chaindb.cli.output import error_console, masked_text
 from chaindb.errors import ChaindbError
 
@@ -48,9 +63,15 @@ health.register(app)
 maintenance.register(app)
 challenges.register(app)
 chain.register(app)
+games.register(app)
 creators.register(app)
 ledger.register(app)
 query.register(app)
+operations.register(app)
+diagnose.register(app)
+assets.register(app)
+tokens.register(app)
+schema.register(app)
 
 
 def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

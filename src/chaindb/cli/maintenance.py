@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from chaindb.cli.output import console, error_console, open_database, print_json
+from chaindb.cli.output import (
+    confirm_or_refuse,
+    console,
+    error_console,
+    open_database,
+    print_json,
+)
 from chaindb.ops.maintenance import run_maintenance
 
 
@@ -22,21 +28,40 @@ def maintenance(
         False, "--cleanup", help="Retention work of every module (e.g. void expired holds)."
     ),
     vacuum: bool = typer.Option(False, "--vacuum", help="Reclaim space."),
+    vacuum_full: bool = typer.Option(
+        False,
+        "--vacuum-full",
+        help="PostgreSQL: rewrite tables to their packed size, locking each (asks first).",
+    ),
     analyze: bool = typer.Option(False, "--analyze", help="Refresh planner statistics."),
+    reindex: bool = typer.Option(
+        False, "--reindex", help="Rebuild indexes (PostgreSQL: CONCURRENTLY, writes go on)."
+    ),
+    table: list[str] = typer.Option(
+        None, "--table", help="Only this table (reindex, vacuum, analyze); repeatable."
+    ),
+    force: bool = typer.Option(False, "--force", help="Do not ask before --vacuum-full."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Check (exit 1 on any problem), repair, clean up, vacuum, analyze. With no action given,
-    --check."""
-    if not (repair or cleanup or vacuum or analyze):
+    """Check (exit 1 on any problem), repair, clean up, reindex, vacuum, analyze. With no
+    action given, --check."""
+    if not (repair or cleanup or vacuum or vacuum_full or analyze or reindex):
         check = True
     with open_database(ctx, writes=True) as db:  # named even for a check: it is its verdict
+        if vacuum_full and db.backend == "postgresql":
+            confirm_or_refuse(
+                "VACUUM FULL locks each table it rewrites against reads and writes. Go on?", force
+            )
         report = run_maintenance(
             db,
             check=check,
             repair=repair,
             cleanup=cleanup,
             vacuum=vacuum,
+            vacuum_full=vacuum_full,
             analyze=analyze,
+            reindex=reindex,
+            tables=table or (),
             on_step=lambda step: error_console.print(f"{step}…", markup=False),
         )
     if as_json:

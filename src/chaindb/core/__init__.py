@@ -30,6 +30,7 @@ from chaindb.core.transactions import (
     BlockchainTransaction,
     get_blockchain_transaction,
     get_blockchain_transaction_stats,
+    get_blockchain_transactions_by_id,
     get_recent_blockchain_transactions,
     log_blockchain_transaction,
     mark_seen,
@@ -48,11 +49,14 @@ from chaindb.core.users import (
 from chaindb.core.wallets import (
     Wallet,
     add_user_wallet,
+    ensure_wallet_user,
+    get_primary_wallets,
     get_user_primary_wallet,
     get_user_wallets,
     get_wallet_owner,
     set_primary_wallet,
     update_wallet_balances,
+    wallet_user_id,
 )
 
 __all__ = [
@@ -69,14 +73,17 @@ __all__ = [
     "add_user_wallet",
     "create_user",
     "ensure_user",
+    "ensure_wallet_user",
     "erase_user_personal_data",
     "find_blockchain_transactions",
     "get_admin_signatures",
     "get_blockchain_transaction",
     "get_blockchain_transaction_stats",
+    "get_blockchain_transactions_by_id",
     "get_blockchain_tx_summary",
     "get_contract_by_name",
     "get_deployed_contracts",
+    "get_primary_wallets",
     "get_recent_blockchain_transactions",
     "get_security_events",
     "get_setting",
@@ -102,4 +109,5 @@ __all__ = [
     "set_setting",
     "update_blockchain_transaction_status",
     "update_wallet_balances",
+    "wallet_user_id",
 ]

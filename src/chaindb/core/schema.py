@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from chaindb.columns import CHAIN_ID_LENGTH, address, amount, chain_id, row_id, timestamp
+from chaindb.columns import (
+    CHAIN_ID_LENGTH,
+    address,
+    amount,
+    chain_id,
+    network_address,
+    row_id,
+    timestamp,
+)
 from chaindb.types import (
     AmountSumType,
     AmountType,
@@ -44,7 +52,7 @@ user_wallet_addresses = sa.Table(
     sa.Column(
         "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
     ),
-    address("wallet_address", nullable=False),
+    network_address("wallet_address", nullable=False),  # core_0005: CKB and Bitcoin too
     sa.Column("wallet_type", sa.String(32), nullable=False, server_default="external"),
     chain_id(),
     sa.Column("is_primary", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -202,7 +210,7 @@ security_events = sa.Table(
     sa.Column(
         "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     ),
-    address("wallet_address", nullable=True),
+    network_address("wallet_address", nullable=True),  # core_0005
     sa.Column("metadata", JSONType, nullable=True),
     sa.Column("severity", sa.String(16), nullable=False, server_default="info"),
     timestamp("created_at"),

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from chaindb.core.schema import security_events as events
 from chaindb.core.users import require_user
 from chaindb.database import Database, reading, writing
+from chaindb.networks import AnyAddress
 from chaindb.text import (
     DESCRIPTION_CHARS_MAX,
     METADATA_BYTES_MAX,
@@ -22,7 +23,7 @@ from chaindb.text import (
     json_value,
     parse_user_id,
 )
-from chaindb.types import Address, Slug, UtcDatetime
+from chaindb.types import Slug, UtcDatetime
 from chaindb.validation import Input, Row, parse_limit, validated
 
 EVENTS_LIMIT_MAX = 10_000
@@ -48,7 +49,7 @@ class NewSecurityEvent(Input):
     severity: Severity = "info"
     ip_address: Annotated[str, AfterValidator(_ip_rule)] | None = None
     user_id: UserId | None = None
-    wallet_address: Address | None = None
+    wallet_address: AnyAddress | None = None
     metadata: Metadata | None = None
 
 

@@ -235,6 +235,23 @@ def get_blockchain_transaction(
             return None
 
 
+BY_ID_PER_READ_MAX = 1000
+
+
+def get_blockchain_transactions_by_id(
+    target: Database | Connection, tx_ids: list[int]
+) -> dict[int, BlockchainTransaction]:
+    """The transactions with these row ids (as other modules store them), by id, in one read
+    on the primary key."""
+    if len(tx_ids) > BY_ID_PER_READ_MAX:
+        raise InvalidInput("tx_ids", len(tx_ids), f"at most {BY_ID_PER_READ_MAX} at once")
+    if not tx_ids:
+        return {}
+    with reading(target) as conn:
+        rows = conn.execute(sa.select(txs).where(txs.c.id.in_(tx_ids)))
+        return {row.id: BlockchainTransaction.model_validate(row) for row in rows}
+
+
 def get_recent_blockchain_transactions(
     target: Database | Connection,
     *,

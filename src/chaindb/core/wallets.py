@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
+from pydantic import ValidationInfo, field_validator
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from chaindb.core.schema import user_wallet_addresses as wallets
-from chaindb.core.users import require_user
-from chaindb.database import Database, reading, writing
+from chaindb.core.schema import users
+from chaindb.core.users import Username, require_user
+from chaindb.database import Database, dialect_insert, reading, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
+from chaindb.networks import network_address_rule, parse_network_address
 from chaindb.text import parse_user_id, spelled
 from chaindb.types import (
-    Address,
     Amount,
     ChainId,
     RowId,
     UserId,
-    parse_address,
+    address_rule,
     parse_chain_id,
     utc_now,
 )
@@ -29,15 +33,25 @@ WalletType = spelled(
     r"^[a-z][a-z0-9_-]{0,31}$",
     "must be a lowercase letter, then lowercase letters, digits, _ or - (at most 32 characters)",
 )
+WALLET_USER_ID_PREFIX = "wallet:"
 BALANCE_FIELDS = ("usdc_balance", "usdt_balance", "points_balance", "eth_balance")
+
+
+def _address_of_its_network(cls: type, value: object, info: ValidationInfo) -> str:
+    """EVM or Solana on most chains; CKB on ckb:*, Bitcoin on bip122:* (chaindb.networks).
+    (chain_id is declared before wallet_address, so it is validated first.)"""
+    chain = info.data.get("chain_id")
+    return network_address_rule(value, chain) if chain else address_rule(value)
 
 
 class NewWallet(Input):
     user_id: UserId
-    wallet_address: Address
     chain_id: ChainId
+    wallet_address: str
     wallet_type: WalletType = "external"
     is_primary: bool | None = None
+
+    _of_its_network = field_validator("wallet_address", mode="before")(_address_of_its_network)
 
 
 class WalletBalances(Input):
@@ -114,6 +128,70 @@ def add_user_wallet(
     return Wallet.model_validate(row)
 
 
+class _WalletUser(Input):
+    chain_id: ChainId
+    wallet_address: str
+    username: Username | None = None
+
+    _of_its_network = field_validator("wallet_address", mode="before")(_address_of_its_network)
+
+
+def wallet_user_id(chain_id: str, wallet_address: str) -> str:
+    """The id ensure_wallet_user gives the user of a wallet: the same for the same (canonical)
+    address on the same chain, on every machine, so that concurrent calls agree. A hash: a CKB
+    address (~100 characters) is longer than a user id may be."""
+    digest = hashlib.blake2b(f"{chain_id}|{wallet_address}".encode(), digest_size=16)
+    return WALLET_USER_ID_PREFIX + digest.hexdigest()
+
+
+def ensure_wallet_user(
+    target: Database | Connection,
+    *,
+    wallet_address: str,
+    chain_id: int | str,
+    username: str | None = None,
+) -> Wallet:
+    """Seed 003's user, identified by its wallet: the wallet registered at this address on this
+    chain, with its user. When nobody has it, a user (id from wallet_user_id) and the wallet, its
+    primary on that chain, are created together. Idempotent, also under concurrent calls: each
+    insert does nothing on a conflict, then the wallet is read back."""
+    new = validated(
+        _WalletUser, chain_id=chain_id, wallet_address=wallet_address, username=username
+    )
+    with writing(target) as conn:
+        if _find_wallet(conn, new.chain_id, new.wallet_address) is None:
+            user_id = wallet_user_id(new.chain_id, new.wallet_address)
+            conn.execute(
+                dialect_insert(conn, users)
+                .values(id=user_id, username=new.username)
+                .on_conflict_do_nothing()
+            )
+            if conn.execute(sa.select(users.c.id).where(users.c.id == user_id)).first() is None:
+                raise Conflict(f"username {new.username!r} is already taken by another user")
+            conn.execute(
+                dialect_insert(conn, wallets)
+                .values(
+                    user_id=user_id,
+                    wallet_address=new.wallet_address,
+                    chain_id=new.chain_id,
+                    is_primary=_primary_id(conn, user_id, new.chain_id) is None,
+                )
+                .on_conflict_do_nothing()
+            )
+        found = _find_wallet(conn, new.chain_id, new.wallet_address)
+    assert found is not None, "inserted, or found taken, in this very transaction"
+    return found
+
+
+def _find_wallet(conn: Connection, chain_id: str, wallet_address: str) -> Wallet | None:
+    row = conn.execute(
+        sa.select(wallets).where(
+            wallets.c.chain_id == chain_id, wallets.c.wallet_address == wallet_address
+        )
+    ).first()
+    return None if row is None else Wallet.model_validate(row)
+
+
 def get_user_wallets(
     target: Database | Connection, user_id: str, chain_id: int | str | None = None
 ) -> list[Wallet]:
@@ -130,13 +208,40 @@ def get_wallet_owner(
     target: Database | Connection, *, chain_id: int | str, wallet_address: str
 ) -> str | None:
     """The id of the user who registered `wallet_address` on `chain_id`, if anyone did."""
+    chain = parse_chain_id(chain_id)
+    address = parse_network_address(wallet_address, chain, "wallet_address")
     with reading(target) as conn:
         return conn.execute(
             sa.select(wallets.c.user_id).where(
-                wallets.c.chain_id == parse_chain_id(chain_id),
-                wallets.c.wallet_address == parse_address(wallet_address),
+                wallets.c.chain_id == chain, wallets.c.wallet_address == address
             )
         ).scalar()
+
+
+PRIMARY_WALLETS_PER_READ_MAX = 1000
+
+
+def get_primary_wallets(
+    target: Database | Connection, *, user_ids: Sequence[str], chain_id: int | str
+) -> dict[str, Wallet]:
+    """Each of these users' primary wallet on `chain_id` (users without one are absent), in one
+    read on the unique index of primaries (user_id, chain_id)."""
+    if len(user_ids) > PRIMARY_WALLETS_PER_READ_MAX:
+        raise InvalidInput(
+            "user_ids", len(user_ids), f"at most {PRIMARY_WALLETS_PER_READ_MAX} at once"
+        )
+    chain = parse_chain_id(chain_id)
+    if not user_ids:
+        return {}
+    with reading(target) as conn:
+        rows = conn.execute(
+            sa.select(wallets).where(
+                wallets.c.user_id.in_(list(user_ids)),
+                wallets.c.chain_id == chain,
+                wallets.c.is_primary,
+            )
+        )
+        return {row.user_id: Wallet.model_validate(row) for row in rows}
 
 
 def get_user_primary_wallet(

@@ -179,6 +179,34 @@ def ensure_token_asset(
     return asset
 
 
+class NewAppAsset(Input):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*/[A-Za-z0-9:._/-]+$", max_length=120)]
+    symbol: Symbol
+    decimals: Annotated[int, Field(strict=True, ge=0, le=77)]
+
+
+def ensure_app_asset(
+    target: Database | Connection, *, code: str, symbol: str, decimals: int
+) -> Asset:
+    """An asset the application keeps off-chain under its own `code` ('<module>/<key>', e.g.
+    'tokens/7': a token whose on-chain identity is no ERC-20 address, such as an RGB++ xUDT).
+    Stored as kind 'points' (no chain fields); the same code again returns it."""
+    new = validated(NewAppAsset, code=code, symbol=symbol, decimals=decimals)
+    with writing(target) as conn:
+        conn.execute(
+            dialect_insert(conn, ledger_assets)
+            .values(code=new.code, kind="points", symbol=new.symbol, decimals=new.decimals)
+            .on_conflict_do_nothing()
+        )
+        row = conn.execute(sa.select(ledger_assets).where(ledger_assets.c.code == new.code)).one()
+    asset = Asset.model_validate(row)
+    if (asset.symbol, asset.decimals) != (new.symbol, new.decimals):
+        raise InvalidInput(
+            "code", code, f"already registered as {asset.symbol} with {asset.decimals} decimals"
+        )
+    return asset
+
+
 def get_asset(
     target: Database | Connection, code: str | None = None, *, asset_id: int | None = None
 ) -> Asset:

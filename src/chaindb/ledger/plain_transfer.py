@@ -3,10 +3,11 @@
 The engine takes two round trips for one transfer: it locks the accounts and reads their
 counters, decides in Python, then writes. For a plain transfer (one phase, between two
 accounts that exist, neither of them issuance or burn) the decision is one comparison, which
-the server can make itself. So this path sends one statement that locks both accounts in id
-order (as the engine does: writers never deadlock on each other), adds the amount to their
-counters in place, refuses the debit if its balance falls short, and inserts the transfer only
-if both accounts moved.
+the server can make itself. So this path sends one statement, on its own (autocommit: one
+round trip, one server transaction), that locks both accounts in id order (as the engine does:
+writers never deadlock on each other), and only when both are there and the debit's balance
+suffices adds the amount to their counters in place and inserts the transfer: both accounts
+move, or nothing does.
 
 Anything else falls back to the engine, in a new transaction: a request this path does not
 take, a statement that moved fewer than both accounts (an account or asset missing, funds
@@ -35,13 +36,17 @@ _NET_FIGURE_ACCOUNTS = frozenset({AccountKey("system", ISSUANCE), AccountKey("sy
 
 _MOVE_AND_INSERT = """
 WITH locked AS (
-    SELECT id, (owner_type = :debit_type AND owner_id = :debit_owner) AS is_debit
+    SELECT id, (owner_type = :debit_type AND owner_id = :debit_owner) AS is_debit, balance
     FROM ledger_accounts
     WHERE asset_id = (SELECT id FROM ledger_assets WHERE code = :asset)
       AND ((owner_type = :debit_type AND owner_id = :debit_owner)
         OR (owner_type = :credit_type AND owner_id = :credit_owner))
     ORDER BY id
     FOR UPDATE
+), ready AS (
+    SELECT count(*) = 2 AND bool_and(NOT is_debit OR balance IS NULL OR balance >= :amount)
+        AS both_move
+    FROM locked
 ), moved AS (
     UPDATE ledger_accounts AS a SET
         debits_posted = a.debits_posted + CASE WHEN l.is_debit THEN :amount ELSE 0 END,
@@ -50,7 +55,7 @@ WITH locked AS (
         transfer_count = a.transfer_count + 1,
         updated_at = :now
     FROM locked AS l
-    WHERE a.id = l.id AND (NOT l.is_debit OR a.balance IS NULL OR a.balance >= :amount)
+    WHERE a.id = l.id AND (SELECT both_move FROM ready)
     RETURNING a.id, a.asset_id, l.is_debit
 )
 INSERT INTO ledger_transfers
@@ -59,10 +64,6 @@ SELECT d.asset_id, d.id, c.id, :amount, :kind, 'single', :now{values}
 FROM moved AS d JOIN moved AS c ON d.is_debit AND NOT c.is_debit
 RETURNING id, asset_id, debit_account_id, credit_account_id
 """
-
-
-class _Declined(Exception):
-    """The statement moved fewer than both accounts: undo it, and let the engine decide."""
 
 
 def takes(database: Database, requests: list[Item]) -> TransferItem | None:
@@ -100,11 +101,13 @@ def try_transfer(database: Database, request: TransferItem) -> Transfer | None:
     }
     statement = _statement(database.engine.dialect, columns)
     try:
-        with database.transaction() as conn:
-            stored = statement.execute(conn, params).fetchone()
-            if stored is None:
-                raise _Declined
-    except (_Declined, IntegrityError):
+        # One statement is one transaction: sent alone (autocommit), it is one round trip where
+        # BEGIN, the statement and COMMIT were three. It moves both accounts or none.
+        with database.autocommit_driver() as driver:
+            stored = statement.execute_on(driver, params).fetchone()
+    except IntegrityError:
+        return None
+    if stored is None:
         return None
     return Transfer.of(
         {

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from chaindb.database import Database, reading, writing
-from chaindb.errors import InvalidInput
+from chaindb.errors import ConnectionLost, InvalidInput
 from chaindb.ledger import plain_transfer
 from chaindb.ledger.accounts import POINTS, AccountKey
 from chaindb.ledger.engine import apply
@@ -256,16 +256,26 @@ def _call(action: Callable[[], T]) -> T:
 
 
 def with_retries(action: Callable[[], T]) -> T:
-    retrying = Retrying(
-        retry=retry_if_exception(_is_transient),
-        stop=stop_after_attempt(RETRIES_MAX),
-        wait=wait_random_exponential(multiplier=0.01, max=0.5),
-        reraise=True,
-    )
-    return retrying(action)
+    """`action`, run again (bounded) after a deadlock, a lost race or a lost connection."""
+    try:
+        return action()  # the common case, without tenacity's per-call bookkeeping
+    except Exception as error:
+        if not _is_transient(error):
+            raise
+    return _RETRYING(action)
+
+
+_RETRYING = Retrying(  # shared: tenacity keeps each call's state apart (thread-local)
+    retry=retry_if_exception(lambda error: _is_transient(error)),
+    stop=stop_after_attempt(RETRIES_MAX - 1),
+    wait=wait_random_exponential(multiplier=0.01, max=0.5),
+    reraise=True,
+)
 
 
 def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, ConnectionLost):  # before its commit: nothing was written
+        return True
     if not isinstance(error, DBAPIError):
         return False
     sqlstate = getattr(error.orig, "sqlstate", None)

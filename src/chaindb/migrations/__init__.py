@@ -7,8 +7,18 @@ migrations.status(db)             # chaindb status
 migrations.check(db).ok           # chaindb check: the deploy gate
 """
 
-from chaindb.migrations.apply import MigrationRun, Step, migrate, reset, rollback
+from chaindb.migrations.apply import (
+    MigrationRun,
+    Step,
+    migrate,
+    reset,
+    rollback,
+)
+from chaindb.migrations.apply import (
+    applied_revisions as applied_migrations,
+)
 from chaindb.migrations.baseline import BaselineResult, SchemaMismatch, baseline
+from chaindb.migrations.bookkeeping import chaindb_version
 from chaindb.migrations.create import CreatedMigration, create
 from chaindb.migrations.lint import Finding, LintReport
 from chaindb.migrations.lint import lint as _lint_revisions
@@ -27,16 +37,17 @@ from chaindb.migrations.status import (
 )
 
 
-def lint(revisions: list[str] | None = None) -> list[Finding]:
-    """Findings for the given revisions (default: every revision of every module)."""
+def lint(revisions: list[str] | None = None, *, downgrades: bool = False) -> list[Finding]:
+    """Findings for the given revisions (default: every revision of every module): their
+    upgrades, or with `downgrades` what rolling them back would do."""
     graph = RevisionGraph.load()
     chosen = [graph.resolve(rev) for rev in revisions] if revisions else list(graph.revisions)
-    return _lint_revisions(graph, chosen)
+    return _lint_revisions(graph, chosen, "downgrade" if downgrades else "upgrade")
 
 
-def lint_report(revisions: list[str] | None = None) -> LintReport:
+def lint_report(revisions: list[str] | None = None, *, downgrades: bool = False) -> LintReport:
     """`lint` as chaindb lint reports it: the findings, and ok unless one is destructive."""
-    return LintReport(lint(revisions))
+    return LintReport(lint(revisions, downgrades=downgrades))
 
 
 __all__ = [
@@ -55,7 +66,9 @@ __all__ = [
     "StatusReport",
     "Step",
     "ValidationReport",
+    "applied_migrations",
     "baseline",
+    "chaindb_version",
     "check",
     "create",
     "history",

@@ -24,7 +24,7 @@ from chaindb.errors import MigrationError
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = Path(__file__).resolve().parent / "template"
-BUILTIN_MODULES = ("core", "ledger", "challenges", "chain", "creators")
+BUILTIN_MODULES = ("core", "ledger", "challenges", "chain", "assets", "games", "tokens", "creators")
 _REVISION_ID = re.compile(r"^(?P<module>[a-z][a-z0-9_]*)_(?P<number>\d{4})$")
 _MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -95,6 +95,11 @@ class RevisionGraph:
                 scripts = list(self.script.walk_revisions())
         except (KeyError, CommandError, RevisionError) as error:
             raise self._explain_broken_chain(error) from None
+        except SyntaxError as error:  # a migration file that Python cannot read
+            raise MigrationError(
+                f"migration file {error.filename} cannot be loaded: {type(error).__name__}: "
+                f"{error.msg} (line {error.lineno})"
+            ) from None
         self.revisions: dict[str, Script] = {s.revision: s for s in scripts}
         self._check_shape()
         self._parents = {rev: self._find_parents(rev) for rev in self.revisions}

@@ -8,11 +8,14 @@ own integrity check on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+
 from chaindb.database import Database
+from chaindb.errors import InvalidInput
 from chaindb.ops.modules import installed_faces
 
 Progress = Callable[[str], None]
@@ -41,11 +44,16 @@ def run_maintenance(
     repair: bool = False,
     cleanup: bool = False,
     vacuum: bool = False,
+    vacuum_full: bool = False,
     analyze: bool = False,
+    reindex: bool = False,
+    tables: Sequence[str] = (),
     on_step: Progress | None = None,
 ) -> MaintenanceReport:
-    """Cleanup first (so that a check sees its result), then repair or check, vacuum, analyze.
-    `on_step` hears what is about to run (for progress)."""
+    """Cleanup first (so that a check sees its result), then repair or check, reindex, vacuum,
+    analyze. `tables` narrows reindex, vacuum and analyze to those tables. vacuum_full
+    rewrites tables under an exclusive lock (PostgreSQL; on SQLite VACUUM is always full): ask
+    before. `on_step` hears what is about to run (for progress)."""
     db.require_exists()
     say = on_step or (lambda _step: None)
     report = MaintenanceReport()
@@ -68,12 +76,43 @@ def run_maintenance(
                 say(f"checking {name}")
                 report.problems += face.verify(db)
                 report.checked.append(name)
-    for statement, wanted in (("VACUUM", vacuum), ("ANALYZE", analyze)):
+    targets = _tables(db, tables)
+    for statement, wanted in (
+        (_reindex_statement(db), reindex),
+        ("VACUUM FULL" if db.backend == "postgresql" else "VACUUM", vacuum_full),
+        ("VACUUM", vacuum and not vacuum_full),
+        ("ANALYZE", analyze),
+    ):
         if wanted:
             say(statement.lower())
-            _outside_transaction(db, statement)
-            report.done.append(statement.lower())
+            whole_file = db.backend == "sqlite" and statement == "VACUUM"  # no single table
+            for target in [""] if whole_file else targets:
+                _outside_transaction(db, f"{statement} {target}".strip())
+            report.done.append(f"{statement.lower()}{'' if whole_file else _named(tables)}")
     return report
+
+
+def _reindex_statement(db: Database) -> str:
+    """REINDEX without blocking writes on PostgreSQL (12+); SQLite has one way."""
+    return "REINDEX TABLE CONCURRENTLY" if db.backend == "postgresql" else "REINDEX"
+
+
+def _tables(db: Database, names: Sequence[str]) -> list[str]:
+    """The quoted names of `names`, each checked to be a table of the database; none given:
+    the statement once, for the whole database (REINDEX TABLE alone needs a name: all)."""
+    with db.connection() as conn:
+        existing = set(sa.inspect(conn).get_table_names())
+    unknown = [name for name in names if name not in existing]
+    if unknown:
+        raise InvalidInput("table", unknown[0], "is not a table of this database")
+    quote = db.engine.dialect.identifier_preparer.quote
+    if names:
+        return [quote(name) for name in names]
+    return [""] if db.backend == "sqlite" else [quote(name) for name in sorted(existing)]
+
+
+def _named(tables: Sequence[str]) -> str:
+    return f" {', '.join(tables)}" if tables else ""
 
 
 def _integrity_problems(db: Database) -> list[str]:

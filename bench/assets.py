@@ -1,0 +1,188 @@
+"""Assets benchmarks (PostgreSQL), printed as JSON:
+
+- the minting queue's throughput with 1 and 4 worker processes (jobs/s, each job completed
+  with its asset, version, cost and audit rows), against the floor: a bare
+  `DELETE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)` loop on the same server;
+- check_access p50/p99 with GRANTS grants in the table;
+- the seed's usage queries p50/p99 with ASSETS assets.
+
+    python bench/assets.py [JOBS] [GRANTS] [ASSETS]     (defaults 2000, 1000000, 1000000)
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from bench.databases import PG_SKIPPED, postgres_admin_url, postgres_url
+from tests.assets.conftest import ALICE, BOB, enqueue, minter, register, wallet
+
+import chaindb
+from chaindb import assets, migrations
+
+SAMPLES = 500
+BATCH_SIZE = 10
+
+
+def b58(prefix: str, number: str) -> str:
+    """SQL: a base58 spelling of a generated number (0 is not a base58 digit)."""
+    return f"'{prefix}' || lpad(translate(({number})::text, '0', 'o'), 40, 'z')"
+
+
+def b58_of(prefix: str, number: int) -> str:
+    return prefix + str(number).replace("0", "o").rjust(40, "z")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))], 3)
+
+
+def timed_ms(call, samples: int = SAMPLES) -> dict[str, float]:
+    times = []
+    for n in range(samples):
+        started = time.perf_counter()
+        call(n)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": percentile(times, 0.5), "p99_ms": percentile(times, 0.99)}
+
+
+def _worker(url: str) -> None:
+    db = chaindb.connect(url)
+    assets.run_worker(db, mint=minter(), once=True, batch_size_max=BATCH_SIZE)
+    db.close()
+
+
+def queue_throughput(url: str, jobs: int, workers: int) -> float:
+    db = chaindb.connect(url)
+    migrations.migrate(db)
+    register(db, f"bench-{workers}", depth=20, buffer=64, canopy_depth=3)
+    for n in range(jobs):
+        enqueue(db, f"w{workers}-{n}")
+    started = time.perf_counter()
+    processes = [multiprocessing.Process(target=_worker, args=(url,)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - started
+    assert assets.queue_counts(db).get("completed") == jobs
+    db.close()
+    return round(jobs / elapsed, 1)
+
+
+def _floor_worker(url: str) -> None:
+    db = chaindb.connect(url)
+    with db.connection() as conn:
+        while True:
+            with conn.begin():
+                gone = conn.exec_driver_sql(
+                    "DELETE FROM bench_floor WHERE id = (SELECT id FROM bench_floor "
+                    "ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id"
+                ).first()
+            if gone is None:
+                break
+    db.close()
+
+
+def floor_throughput(url: str, jobs: int, workers: int) -> float:
+    db = chaindb.connect(url)
+    with db.transaction() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS bench_floor")
+        conn.exec_driver_sql("CREATE TABLE bench_floor (id bigserial PRIMARY KEY, body jsonb)")
+        conn.exec_driver_sql(
+            f"INSERT INTO bench_floor (body) SELECT '{{}}'::jsonb FROM generate_series(1, {jobs})"
+        )
+    started = time.perf_counter()
+    processes = [multiprocessing.Process(target=_floor_worker, args=(url,)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    db.close()
+    return round(jobs / (time.perf_counter() - started), 1)
+
+
+def reads(url: str, grants: int, asset_count: int) -> dict[str, object]:
+    """Bulk rows by SQL (the API writes them one transaction each: too slow for millions),
+    then the API's reads on top."""
+    db = chaindb.connect(url)
+    migrations.migrate(db)
+    register(db)
+    for n in range(3):
+        enqueue(db, f"r{n}")
+    assets.run_worker(db, mint=minter(), once=True)
+    (one, *_rest) = assets.list_assets(db, ALICE)
+    with db.transaction() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO merkle_trees (tree_address, max_depth, max_buffer_size, canopy_depth, "
+            f"capacity, next_leaf_index, authority_address) VALUES ('{wallet('big')}', 30, 2048, "
+            f"13, {2**30}, {asset_count}, '{ALICE}')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO memory_assets (asset_id, owner_address, metadata, content_arweave_tx_id,"
+            f" content_hash, merkle_tree, leaf_index) SELECT {b58('A', 'g')}, "
+            f'{b58("W", "mod(g, 10000)")}, \'{{"name": "bulk"}}\', '
+            f"'{one.content_arweave_tx_id}', '{one.content_hash}', '{wallet('big')}', g "
+            f"FROM generate_series(1, {asset_count}) g"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO access_grants (asset_id, grantee_address, granted_by) "
+            "SELECT " + b58("A", f"mod(g, {asset_count}) + 1") + ", "
+            f"{b58('G', 'g')}, '{ALICE}' FROM generate_series(1, {grants}) g"
+        )
+        conn.exec_driver_sql("ANALYZE")
+    check = timed_ms(lambda n: assets.check_access(db, one.asset_id, BOB))
+    owner = b58_of("W", 7)
+    queries = {
+        "user_assets": f"SELECT * FROM memory_assets WHERE owner_address = '{owner}' "
+        "ORDER BY created_at DESC",
+        "batch_statistics": "SELECT * FROM batch_statistics "
+        "WHERE date >= CURRENT_DATE - INTERVAL '30 days'",
+        "active_grants": "SELECT ag.*, ma.owner_address FROM access_grants ag JOIN memory_assets"
+        f" ma ON ag.asset_id = ma.asset_id WHERE ag.grantee_address = '{b58_of('G', 7)}' "
+        "AND ag.revoked_at IS NULL AND (ag.expires_at IS NULL OR ag.expires_at > NOW())",
+        "costs_over_time": "SELECT DATE_TRUNC('day', timestamp) as date, COUNT(*) as operations,"
+        " SUM(total_cost_lamports) as total_cost, AVG(total_cost_lamports) as avg_cost FROM "
+        f"cost_tracking WHERE wallet_address = '{ALICE}' GROUP BY DATE_TRUNC('day', timestamp) "
+        "ORDER BY date DESC",
+    }
+    usage = {}
+    with db.connection() as conn:
+        for name, sql in queries.items():
+            usage[name] = timed_ms(lambda n, sql=sql: conn.exec_driver_sql(sql).all())
+    db.close()
+    return {"check_access": check, "usage_queries": usage}
+
+
+def main() -> None:
+    jobs = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000
+    grants = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    asset_count = int(sys.argv[3]) if len(sys.argv) > 3 else 1_000_000
+    admin = postgres_admin_url()
+    if admin is None:
+        print(json.dumps({"postgresql": PG_SKIPPED}))
+        return
+    result: dict[str, object] = {"jobs": jobs, "grants": grants, "assets": asset_count}
+    for workers in (1, 4):
+        with postgres_url(admin) as url:
+            queue = queue_throughput(url, jobs, workers)
+        with postgres_url(admin) as url:
+            floor = floor_throughput(url, jobs, workers)
+        result[f"queue_{workers}_workers"] = {
+            "jobs_per_s": queue,
+            "floor_jobs_per_s": floor,
+            "ratio": round(queue / floor, 2),
+        }
+    with postgres_url(admin) as url:
+        result.update(reads(url, grants, asset_count))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

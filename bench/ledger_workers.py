@@ -1,0 +1,143 @@
+"""Single transfers from several processes at once, on PostgreSQL. Prints JSON.
+
+    make bench                      # with the throwaway PostgreSQL (fsync on)
+    python bench/ledger_workers.py  # needs CHAINDB_TEST_PG_URL (or CHAINDB_BENCH_PG_URL)
+
+WORKERS processes each send TRANSFERS_PER_WORKER transfers, one per commit, between random
+accounts: once among 1,000 accounts, once among 10 hot ones (contention on the same rows).
+Reported per workload: transfers per second, client CPU per transfer (the workers' own CPU
+time, user + system, from their resource usage), server transactions per transfer (the
+database's xact_commit delta, counted after the workers' connections end), and errors that
+reached a worker. Targets: exactly 1.0 server transaction per transfer, client CPU <= 0.25 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+import chaindb
+from chaindb import core, ledger, migrations
+from databases import PG_SKIPPED, postgres_admin_url, postgres_url
+
+WORKERS = 4
+TRANSFERS_PER_WORKER = int(os.environ.get("BENCH_WORKER_TRANSFERS", "2500"))
+WORKLOADS = {"1000_accounts": 1_000, "10_hot_accounts": 10}
+STATS_POLLS_MAX = 200
+
+WORKER = """
+import json, random, resource, sys, time
+import chaindb
+from chaindb import ledger
+url, seed, count, accounts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+db = chaindb.connect(url)
+pick = random.Random(seed)
+pairs = [pick.sample(range(accounts), 2) for _ in range(count)]
+errors = 0
+started = time.perf_counter()
+for debit, credit in pairs:
+    try:
+        ledger.transfer(
+            db, debit=f"user:u{debit}", credit=f"user:u{credit}", amount=1, kind="transfer"
+        )
+    except Exception as error:
+        errors += 1
+        print(repr(error), file=sys.stderr)
+seconds = time.perf_counter() - started
+db.close()
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": seconds, "errors": errors, "cpu_s": usage.ru_utime + usage.ru_stime}))
+"""
+
+
+def run_workers(url: str, accounts: int, count: int) -> list[dict[str, Any]]:
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, url, str(seed), str(count), str(accounts)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for seed in range(WORKERS)
+    ]
+    return [json.loads(worker.communicate()[0]) for worker in workers]
+
+
+def commits(admin: sa.Engine, name: str) -> int:
+    """xact_commit once every backend of the database has ended (and flushed its counts)."""
+    query = sa.text(
+        "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = :n), "
+        "(SELECT count(*) FROM pg_stat_activity WHERE datname = :n)"
+    )
+    with admin.connect() as conn:
+        for _ in range(STATS_POLLS_MAX):
+            committed, alive = conn.execute(query, {"n": name}).one()
+            if alive == 0:
+                return int(committed)
+            time.sleep(0.05)
+    raise RuntimeError("backends did not end")
+
+
+def workload(url: str, admin: sa.Engine, accounts: int) -> dict[str, Any]:
+    name = make_url(url).database
+    idle = run_workers(url, accounts, 0)  # a worker's cost without transfers (start, imports)
+    before = commits(admin, name)
+    done = run_workers(url, accounts, TRANSFERS_PER_WORKER)
+    after = commits(admin, name)
+    transfers = WORKERS * TRANSFERS_PER_WORKER
+    busy_cpu = sum(w["cpu_s"] for w in done) - sum(w["cpu_s"] for w in idle)
+    return {
+        "transfers": transfers,
+        "transfers_per_s": round(transfers / max(w["seconds"] for w in done)),
+        "client_cpu_ms_per_transfer": round(busy_cpu / transfers * 1000, 3),
+        "server_transactions_per_transfer": round((after - before) / transfers, 3),
+        "errors": sum(w["errors"] for w in done),
+    }
+
+
+def main() -> None:
+    report: dict[str, Any] = {
+        "benchmark": "ledger_workers",
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "workers": WORKERS,
+        "transfers_per_worker": TRANSFERS_PER_WORKER,
+    }
+    admin_url = postgres_admin_url()
+    if not admin_url:
+        report["postgresql"] = PG_SKIPPED
+    else:
+        admin = sa.create_engine(
+            make_url(admin_url).set(drivername="postgresql+psycopg"),
+            isolation_level="AUTOCOMMIT",
+            poolclass=sa.pool.NullPool,
+        )
+        with postgres_url(admin_url) as url:
+            db = chaindb.connect(url)
+            migrations.migrate(db)
+            with db.transaction() as conn:
+                for n in range(max(WORKLOADS.values())):
+                    core.create_user(conn, f"u{n}")
+            deposits = [
+                {"debit": "system:issuance", "credit": f"user:u{n}", "amount": 10**30}
+                for n in range(max(WORKLOADS.values()))
+            ]
+            ledger.transfer_batch(db, [{**d, "kind": "deposit"} for d in deposits])
+            db.close()
+            report["postgresql"] = {
+                label: workload(url, admin, accounts) for label, accounts in WORKLOADS.items()
+            }
+        admin.dispose()
+    json.dump(report, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""The minting queue: idempotent enqueue, claims in priority order into batches, leases that
+run out and are taken back, retries with backoff, dead jobs, exactly-once completion."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from chaindb import Conflict, InvalidInput, assets
+from chaindb.types import utc_now
+from tests.assets.conftest import ALICE, BOB, enqueue, minter, register
+
+
+def expire_leases(db) -> None:
+    """Move every lease into the past: as if the workers holding them had died."""
+    past = utc_now() - timedelta(seconds=1)
+    with db.transaction() as conn:
+        conn.execute(
+            assets.metadata.tables["minting_queue"]
+            .update()
+            .where(sa.text("status = 'processing'"))
+            .values(lease_expires_at=past)
+        )
+
+
+def make_ready(db) -> None:
+    """Retries become due now (instead of waiting out their backoff)."""
+    with db.transaction() as conn:
+        conn.execute(
+            assets.metadata.tables["minting_queue"]
+            .update()
+            .where(sa.text("status = 'pending'"))
+            .values(scheduled_at=utc_now() - timedelta(seconds=1))
+        )
+
+
+def test_enqueue_is_idempotent_per_client_key(tree_db):
+    first = enqueue(tree_db, "k1")
+    again = enqueue(tree_db, "k1")
+    assert again == first
+    assert assets.queue_counts(tree_db) == {"pending": 1}
+    with pytest.raises(Conflict, match="client_key: 'k1' already names another mint"):
+        enqueue(tree_db, "k1", owner=BOB)
+
+
+def test_bad_job_input_is_refused_naming_the_field(tree_db):
+    with pytest.raises(InvalidInput, match="content_arweave_tx_id"):
+        enqueue(tree_db, "k", content_arweave_tx_id="too-short")
+    with pytest.raises(InvalidInput, match="content_hash"):
+        enqueue(tree_db, "k", content_hash="abc")
+    with pytest.raises(InvalidInput, match="priority"):
+        enqueue(tree_db, "k", priority=9)
+    with pytest.raises(InvalidInput, match="client_key"):
+        enqueue(tree_db, "bad\nkey")
+    assert assets.queue_counts(tree_db) == {}
+
+
+def test_a_claim_takes_jobs_by_priority_into_one_batch_with_their_leaves(tree_db):
+    low = enqueue(tree_db, "low", priority=4)
+    high = [enqueue(tree_db, f"high{n}", priority=1) for n in range(3)]
+    batch = assets.claim_batch(tree_db, worker_id="w1", batch_size_max=3)
+    assert [job.id for job in batch.jobs] == [job.id for job in high]
+    assert sorted(job.leaf_index for job in batch.jobs) == [0, 1, 2]
+    assert all(j.asset_id == assets.asset_id(j.merkle_tree, j.leaf_index) for j in batch.jobs)
+    assert {job.status for job in batch.jobs} == {"processing"}
+    outcome = assets.complete_batch(tree_db, batch, minter()(batch))
+    assert (outcome.status, outcome.completed_job_ids) == ("completed", [j.id for j in high])
+    assert assets.get_job(tree_db, low.id).status == "pending"
+    (day,) = assets.get_batch_statistics(tree_db)
+    assert (day.total_batches, day.total_assets, day.successful_batches) == (1, 3, 1)
+    assert day.total_cost_lamports == 3 * 10_000
+
+
+def test_a_crashed_workers_jobs_are_taken_back_and_completed_once(tree_db):
+    job = enqueue(tree_db, "crash")
+    dead_worker = assets.claim_batch(tree_db, worker_id="dies", batch_size_max=1, lease_s=30)
+    assert assets.claim_batch(tree_db, worker_id="w2") is None  # held by the lease
+    expire_leases(tree_db)
+    taken = assets.claim_batch(tree_db, worker_id="w2", batch_size_max=1)
+    assert [j.id for j in taken.jobs] == [job.id]
+    assert taken.jobs[0].attempts == 2
+    # the same leaf and asset id: a retried job mints the same asset
+    assert taken.jobs[0].asset_id == dead_worker.jobs[0].asset_id
+    # The first worker was only slow: it finishes after its lease ran out. Too late.
+    late = assets.complete_batch(tree_db, dead_worker, minter()(dead_worker))
+    assert (late.status, late.completed_job_ids, late.lost_job_ids) == ("expired", [], (job.id,))
+    done = assets.complete_batch(tree_db, taken, minter()(taken))
+    assert done.completed_job_ids == [job.id]
+    assert len(assets.list_assets(tree_db, ALICE)) == 1
+    assert [e.operation for e in assets.get_audit_log(tree_db, operation="mint")] == ["mint"]
+
+
+def test_two_workers_finishing_the_same_job_complete_it_once(tree_db):
+    """Both hold the job (the first one's lease ran out and the second took it back), and
+    both finish at once: one completion wins, on both backends."""
+    enqueue(tree_db, "race")
+    first = assets.claim_batch(tree_db, worker_id="a", batch_size_max=1)
+    expire_leases(tree_db)
+    second = assets.claim_batch(tree_db, worker_id="b", batch_size_max=1)
+    outcomes = []
+    start = threading.Barrier(2)
+
+    def finish(batch):
+        start.wait()
+        outcomes.append(assets.complete_batch(tree_db, batch, minter()(batch)))
+
+    threads = [threading.Thread(target=finish, args=(b,)) for b in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(o.completed_job_ids) for o in outcomes) == [0, 1]
+    assert len(assets.list_assets(tree_db, ALICE)) == 1
+
+
+def test_a_failing_job_is_retried_with_backoff_then_dead_with_its_error(tree_db):
+    job = enqueue(tree_db, "flaky", max_attempts=3)
+
+    def broken(batch):
+        raise RuntimeError("node said no")
+
+    outcome = assets.work_once(tree_db, mint=broken, worker_id="w")
+    assert outcome.retried_job_ids == (job.id,)
+    waiting = assets.get_job(tree_db, job.id)
+    assert waiting.status == "pending" and waiting.scheduled_at > utc_now()
+    assert waiting.last_error == "RuntimeError: node said no"
+    assert assets.work_once(tree_db, mint=broken, worker_id="w") is None  # backing off
+    for _attempt in range(2):
+        make_ready(tree_db)
+        outcome = assets.work_once(tree_db, mint=broken, worker_id="w")
+    assert outcome.dead_job_ids == (job.id,)
+    dead = assets.get_job(tree_db, job.id)
+    assert (dead.status, dead.attempts, dead.last_error) == (
+        "dead",
+        3,
+        "RuntimeError: node said no",
+    )
+    make_ready(tree_db)
+    assert assets.work_once(tree_db, mint=minter(), worker_id="w") is None
+    failures = assets.get_audit_log(tree_db, operation="mint_failed")
+    assert len(failures) == 2 and {e.status for e in failures} == {"failure"}
+
+
+def test_a_lease_that_runs_out_on_every_attempt_makes_the_job_dead(tree_db):
+    job = enqueue(tree_db, "hangs", max_attempts=1)
+    assets.claim_batch(tree_db, worker_id="hung")
+    expire_leases(tree_db)
+    assert assets.claim_batch(tree_db, worker_id="w") is None
+    assert assets.get_job(tree_db, job.id).status == "dead"
+
+
+def test_a_lease_extended_by_a_heartbeat_is_not_taken_back(tree_db):
+    enqueue(tree_db, "slow")
+    batch = assets.claim_batch(tree_db, worker_id="slow", lease_s=0.001)
+    assert assets.extend_lease(tree_db, batch, lease_s=60)
+    assert assets.claim_batch(tree_db, worker_id="other") is None
+
+
+def test_no_job_is_claimed_when_no_tree_has_a_leaf(core_db):
+    job = enqueue(core_db, "waits")
+    assert assets.claim_batch(core_db, worker_id="w") is None
+    register(core_db)
+    assert [j.id for j in assets.claim_batch(core_db, worker_id="w").jobs] == [job.id]
+
+
+def test_run_worker_once_drains_the_queue(tree_db):
+    for n in range(7):
+        enqueue(tree_db, f"job{n}")
+    report = assets.run_worker(tree_db, mint=minter(), once=True, batch_size_max=3)
+    assert (report.batches, report.completed) == (3, 7)
+    assert assets.queue_counts(tree_db) == {"completed": 7}

@@ -1,0 +1,90 @@
+"""Merkle trees: only shapes Solana accepts, capacity 2**depth, leaves given once each and
+never past a tree's capacity, the next tree used when one is full."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from chaindb import Conflict, InvalidInput, assets
+from tests.assets.conftest import enqueue, register, wallet
+
+ALLOCATORS = 8
+
+
+def test_a_tree_has_capacity_two_to_the_depth(core_db):
+    tree = register(core_db, depth=14, buffer=64, canopy_depth=0)
+    assert (tree.capacity, tree.next_leaf_index, tree.leaves_left) == (2**14, 0, 2**14)
+    deep = register(core_db, "deep", depth=30, buffer=2048, canopy_depth=13)
+    assert deep.capacity == 2**30
+    with pytest.raises(Conflict, match="already registered"):
+        register(core_db, depth=14, buffer=64)
+
+
+@pytest.mark.parametrize(
+    ("depth", "buffer", "canopy", "rule"),
+    [
+        (14, 32, 0, "not a shape Solana's concurrent merkle tree accepts"),
+        (4, 8, 0, "not a shape"),
+        (5, 8, 6, "canopy_depth must be at most max_depth"),
+        (30, 512, 12, "canopy_depth must be at least max_depth - 17"),
+        (31, 2048, 20, "max_depth"),
+    ],
+)
+def test_a_shape_solana_refuses_is_refused(core_db, depth, buffer, canopy, rule):
+    with pytest.raises(InvalidInput, match=rule):
+        register(core_db, depth=depth, buffer=buffer, canopy_depth=canopy)
+    assert assets.list_trees(core_db) == []
+
+
+def test_leaves_fill_a_tree_then_the_next_and_never_pass_capacity(core_db):
+    small = register(core_db, "small", depth=3, buffer=8)
+    for n in range(10):
+        enqueue(core_db, f"j{n}")
+    batch = assets.claim_batch(core_db, worker_id="w", batch_size_max=10)
+    assert batch is not None and len(batch.jobs) == 8  # the one tree has 8 leaves
+    assert sorted(j.leaf_index for j in batch.jobs) == list(range(8))
+    assert assets.claim_batch(core_db, worker_id="w") is None
+    (full,) = assets.list_trees(core_db)
+    assert (full.tree_address, full.fill_ratio) == (small.tree_address, 1.0)
+    second = register(core_db, "second", depth=3, buffer=8)
+    rest = assets.claim_batch(core_db, worker_id="w", batch_size_max=10)
+    assert {(j.merkle_tree, j.leaf_index) for j in rest.jobs} == {
+        (second.tree_address, 0),
+        (second.tree_address, 1),
+    }
+
+
+def test_concurrent_claims_on_a_nearly_full_tree_share_out_its_last_leaves(core_db):
+    """Eight workers claim at once from a tree with 3 leaves left, then a second tree: every
+    leaf is given once, the full tree gets no extra leaf (threads, both backends)."""
+    register(core_db, "nearly full", depth=3, buffer=8)
+    for n in range(5):
+        enqueue(core_db, f"early{n}")
+    assets.claim_batch(core_db, worker_id="early", batch_size_max=5)
+    register(core_db, "next", depth=3, buffer=8)
+    for n in range(ALLOCATORS * 2):
+        enqueue(core_db, f"race{n}")
+    start = threading.Barrier(ALLOCATORS)
+    claimed = []
+
+    def claim() -> None:
+        start.wait()
+        batch = assets.claim_batch(
+            core_db, worker_id=threading.current_thread().name, batch_size_max=2
+        )
+        if batch is not None:
+            claimed.extend((j.merkle_tree, j.leaf_index) for j in batch.jobs)
+
+    threads = [threading.Thread(target=claim, name=f"w{n}") for n in range(ALLOCATORS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(claimed) == len(set(claimed)) == 11  # 3 left in the first tree, 8 in the next
+    trees = {tree.tree_address: tree for tree in assets.list_trees(core_db)}
+    assert {t.next_leaf_index for t in trees.values()} == {8}
+    first = wallet("nearly full")
+    assert sorted(i for t, i in claimed if t == first) == [5, 6, 7]
+    assert assets.verify(core_db) == []

@@ -1,0 +1,180 @@
+"""chaindb export / import: exact, streamed, all or nothing, and across backends."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+import chaindb
+from chaindb import core, ledger, migrations
+from chaindb.ops.export import export_rows
+from chaindb.ops.importing import ImportRefused, import_rows
+from tests.conftest import run_cli
+
+TOP = 2**256 - 1
+
+
+def rows_by_table(db, path) -> dict[str, Counter]:
+    """Every exported row, as a multiset of its JSON per table."""
+    export_rows(db, output=path)
+    found: dict[str, Counter] = {}
+    for line in path.read_text().splitlines()[1:]:
+        record = json.loads(line)
+        found.setdefault(record["table"], Counter())[json.dumps(record["row"], sort_keys=True)] += 1
+    return found
+
+
+def test_the_demos_database_moves_sqlite_to_postgresql_and_back_row_for_row(tmp_path, pg_url):
+    demo_url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    assert run_cli("demo", env={"CHAINDB_URL": demo_url}).returncode == 0
+    source = chaindb.connect(demo_url)
+    original = rows_by_table(source, tmp_path / "original.jsonl")
+    assert sum(len(rows) for rows in original.values()) > 30
+    target = chaindb.connect(pg_url)
+    migrations.migrate(target)
+    moved = run_cli(
+        "import", str(tmp_path / "original.jsonl"), "--on-conflict", "update", "--url", pg_url
+    )
+    assert moved.returncode == 0, moved.stderr
+    assert rows_by_table(target, tmp_path / "on_postgresql.jsonl") == original
+    assert run_cli("maintenance", "--check", "--url", pg_url).returncode == 0
+    assert run_cli("validate", "--url", pg_url).returncode == 0
+    back = chaindb.connect(f"sqlite:///{tmp_path / 'back.sqlite3'}")
+    migrations.migrate(back)
+    import_rows(back, [tmp_path / "on_postgresql.jsonl"], on_conflict="update")
+    assert rows_by_table(back, tmp_path / "back.jsonl") == original
+    for db in (source, target, back):
+        db.close()
+
+
+def test_amounts_survive_exactly_and_new_ids_follow_the_imported(ledger_db, db_url, tmp_path):
+    ledger.transfer(
+        ledger_db, debit="system:issuance", credit="user:alice", amount=TOP, kind="deposit"
+    )
+    ledger.transfer(
+        ledger_db, debit="user:alice", credit="user:bob", amount=2**63 + 1, kind="transfer"
+    )
+    dump = tmp_path / "ledger.jsonl"
+    export_rows(ledger_db, output=dump)
+    amounts = [json.loads(line)["row"].get("amount") for line in dump.read_text().splitlines()[1:]]
+    assert str(TOP) in amounts  # a decimal string: exact in any reader
+    with ledger_db.transaction() as conn:  # the same database, emptied of its rows
+        for table in ("ledger_holds", "ledger_transfers", "ledger_accounts"):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+    import_rows(ledger_db, [dump], on_conflict="skip")
+    assert ledger.get_balance(ledger_db, "user:bob").available == 2**63 + 1
+    assert ledger.check_ledger(ledger_db).ok
+    after = ledger.transfer(
+        ledger_db, debit="user:alice", credit="user:carol", amount=5, kind="transfer"
+    )
+    assert after.id == 3  # PostgreSQL's sequence moved past the imported ids
+
+
+BAD_LINES = {
+    "a wrong amount": ("ledger_transfers", {"amount": "12.5"}, "amount"),
+    "an amount past 2**256 - 1": ("ledger_transfers", {"amount": str(2**256)}, "amount"),
+    "a bad address": ("user_wallet_addresses", {"wallet_address": "0x123"}, "wallet_address"),
+    "a duplicate key": ("users", {}, "UNIQUE|duplicate"),
+    "a phase its CHECK does not list": ("ledger_transfers", {"phase": "maybe"}, "phase.*'pending'"),
+    "a missing required column": ("ledger_transfers", {"kind": None}, "kind"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LINES))
+def test_a_bad_row_is_named_by_file_and_line_and_nothing_is_written(ledger_db, tmp_path, case):
+    ledger.transfer(
+        ledger_db, debit="system:issuance", credit="user:alice", amount=7, kind="deposit"
+    )
+    core.add_user_wallet(
+        ledger_db,
+        user_id="alice",
+        chain_id=1,
+        wallet_address="0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+    )
+    dump = tmp_path / "dump.jsonl"
+    export_rows(ledger_db, output=dump)
+    table, change, field = BAD_LINES[case]
+    lines = dump.read_text().splitlines()
+    for number, line in enumerate(lines[1:], start=2):
+        record = json.loads(line)
+        if record["table"] == table:
+            record["row"].update(change)
+            lines[number - 1] = json.dumps(record)
+            break
+    dump.write_text("\n".join(lines) + "\n")
+    with ledger_db.transaction() as conn:
+        before = conn.execute(sa.text("SELECT count(*) FROM ledger_transfers")).scalar_one()
+    with pytest.raises(ImportRefused, match=rf"dump.jsonl:{number}: .*({field})"):
+        import_rows(ledger_db, [dump], on_conflict="error" if "duplicate" in case else "skip")
+    with ledger_db.transaction() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM ledger_transfers")).scalar_one() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "rule"),
+    [
+        ('{"chaindb_export": 1, "tables": []}\n{"table": "users", "row": {"id": "zed"', "not JSON"),
+        ('{"table": "users", "row": {"id": "zed", "nick": "z"}}\n', "has no column 'nick'"),
+    ],
+)
+def test_a_truncated_or_wrong_json_file_is_refused(core_db, tmp_path, content, rule):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(ImportRefused, match=rule):
+        import_rows(core_db, [path])
+    assert core.get_user(core_db, "zed") is None
+
+
+def test_csv_round_trip_keeps_null_apart_from_empty_and_refuses_an_extra_column(core_db, tmp_path):
+    core.create_user(core_db, "erin", None)
+    core.set_setting(core_db, key="motd", value="", description=None)
+    export_rows(core_db, output=tmp_path / "csv", file_format="csv", tables=["users", "settings"])
+    with core_db.transaction() as conn:
+        conn.exec_driver_sql("DELETE FROM settings")
+        conn.exec_driver_sql("DELETE FROM users")
+    import_rows(core_db, [tmp_path / "csv" / "settings.csv", tmp_path / "csv" / "users.csv"])
+    assert core.get_user(core_db, "erin").username is None
+    (kept,) = core.list_settings(core_db)
+    assert (kept.key, kept.value, kept.description) == ("motd", "", None)
+    extra = tmp_path / "users.csv"
+    extra.write_text("id,username,created_at,updated_at\nzed,z,2026-01-01T00:00:00+00:00,x,y\n")
+    with pytest.raises(ImportRefused, match=r"users.csv:2: 5 values for 4 columns"):
+        import_rows(core_db, [extra])
+
+
+def test_the_databases_json_is_the_pythons_on_every_table(ledger_db, tmp_path):
+    """The JSON Lines the database builds (export_json) say what the Python writer says."""
+    from chaindb.ops import export as exporting
+    from chaindb.ops.export_json import sql_of
+
+    ledger.transfer(
+        ledger_db, debit="system:issuance", credit="user:alice", amount=TOP, kind="deposit"
+    )
+    core.add_user_wallet(
+        ledger_db,
+        user_id="alice",
+        chain_id=1,
+        wallet_address="0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+    )
+    core.log_security_event(
+        ledger_db, event_type="login", description="in", user_id="alice", metadata={"n": 2**70}
+    )
+    for n, micro in enumerate((0, 120_000, 5)):  # a fraction with trailing zeros, none, a tiny one
+        core.log_blockchain_transaction(
+            ledger_db,
+            chain_id=1,
+            transaction_hash="0x" + f"{n:064x}",
+            transaction_type="t",
+            created_at=datetime(2026, 5, 1, 12, 0, 0, micro, tzinfo=UTC),
+        )
+    tables = exporting.export_tables(ledger_db)
+    assert all(sql_of(t, ledger_db.engine.dialect) for t in tables)  # none left to Python here
+    with ledger_db.read() as conn:
+        for table in tables:
+            by_sql = [json.loads(line) for line in exporting._lines_by_the_database(conn, table)]
+            by_python = [json.loads(line) for line in exporting._lines_by_python(conn, table)]
+            assert by_sql == by_python, table.name
