@@ -15,6 +15,7 @@ from chaindb.cli import (
     assets,
     chain,
     challenges,
+    creators,
     diagnose,
     games,
     health,
@@ -63,6 +64,7 @@ maintenance.register(app)
 challenges.register(app)
 chain.register(app)
 games.register(app)
+creators.register(app)
 ledger.register(app)
 query.register(app)
 operations.register(app)
