@@ -24,6 +24,7 @@ from chaindb.cli import (
     operations,
     query,
     schema,
+    studio,
     tokens,
 )
 from chaindb.cli.output import error_console, masked_text
@@ -70,6 +71,7 @@ diagnose.register(app)
 assets.register(app)
 tokens.register(app)
 schema.register(app)
+studio.register(app)
 
 
 def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

@@ -1,0 +1,5 @@
+from starlette.routing import Route
+
+
+def routes() -> list[Route]:
+    return []
