@@ -96,6 +96,8 @@ def parse_value(column: sa.Column[Any], text: str) -> Any:
             return int(text.strip())
         if isinstance(kind, sa.DateTime):
             return datetime.fromisoformat(text.strip())
+        if isinstance(kind, sa.LargeBinary):  # shown as 0x + hex
+            return bytes.fromhex(text.strip().removeprefix("0x"))
         if isinstance(kind, sa.Float):
             return float(text)
         if isinstance(kind, sa.Numeric):
@@ -117,6 +119,8 @@ def _parse_bool(text: str) -> bool:
 def _type_word(kind: sa.types.TypeEngine[Any]) -> str:
     if isinstance(kind, sa.Boolean):
         return "boolean (true or false)"
+    if isinstance(kind, sa.LargeBinary):
+        return "0x followed by hex digits"
     if isinstance(kind, AmountType):
         return "whole number of base units"
     if isinstance(kind, sa.Integer):
@@ -284,7 +288,13 @@ def _count_bounded(conn: Connection, column: sa.Column[Any], value: Any) -> int:
 
 def encode_key(key: list[Any]) -> str:
     """A primary key as the URL carries it (the cursor, a row's link)."""
-    return json.dumps(key, default=str, separators=(",", ":"))
+    return json.dumps(key, default=_key_text, separators=(",", ":"))
+
+
+def _key_text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "0x" + bytes(value).hex()
+    return str(value)  # a datetime, a Decimal: parse_value reads it back by the column's type
 
 
 def decode_key(text: str, table: sa.Table) -> list[Any]:

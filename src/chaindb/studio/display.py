@@ -79,6 +79,8 @@ def _query_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "0x" + bytes(value).hex()
     return str(value)
 
 
