@@ -25,6 +25,7 @@ demo: install
 	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb demo
 
 test: install
+	scripts/ensure-chromium
 	scripts/with-postgres $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

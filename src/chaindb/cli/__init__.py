@@ -25,6 +25,7 @@ from chaindb.cli import (
     operations,
     query,
     schema,
+    studio,
     tokens,
 )
 from chaindb.cli.output import error_console, masked_text
@@ -72,6 +73,7 @@ diagnose.register(app)
 assets.register(app)
 tokens.register(app)
 schema.register(app)
+studio.register(app)
 
 
 def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
