@@ -27,7 +27,14 @@ from chaindb.errors import ChaindbError, NotFound
 from chaindb.studio.access import Guard
 
 HERE = Path(__file__).parent
-NAVIGATION = (("Tables", "/tables"), ("Ledger", "/ledger"), ("Migrations", "/migrations"))
+NAVIGATION = (
+    ("Tables", "/tables"),
+    ("Ledger", "/ledger"),
+    ("Chain", "/chain"),
+    ("Charts", "/charts"),
+    ("Settings", "/settings"),
+    ("Migrations", "/migrations"),
+)
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,14 @@ def _home(_request: Request) -> Response:
 
 def create_app(db: Database, *, write: bool = False, token: str | None = None) -> Starlette:
     """The studio on `db`. `token`: what every request must carry (see chaindb.studio.access)."""
-    from chaindb.studio import ledger_pages, migrations_pages, table_pages
+    from chaindb.studio import (
+        chain_pages,
+        chart_pages,
+        edit_pages,
+        ledger_pages,
+        migrations_pages,
+        table_pages,
+    )
 
     if db.backend == "sqlite" and not write:
         _sqlite_query_only(db)
@@ -104,6 +118,9 @@ def create_app(db: Database, *, write: bool = False, token: str | None = None) -
         Route("/", _home),
         *table_pages.routes(),
         *ledger_pages.routes(),
+        *chain_pages.routes(),
+        *chart_pages.routes(),
+        *edit_pages.routes(),
         *migrations_pages.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -174,5 +174,6 @@ def table_row(request: Request) -> Response:
         "fields": fields,
         "incoming": incoming,
         "outgoing": outgoing,
+        "row": view.row,
     }
     return render(request, "row.html", context)
