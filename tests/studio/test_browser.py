@@ -8,7 +8,7 @@ import re
 import pytest
 
 import chaindb
-from chaindb import ledger
+from chaindb import core, ledger
 from tests.studio.conftest import BULK_TRANSFERS, password_of, serving
 
 pytestmark = pytest.mark.browser
@@ -123,3 +123,41 @@ def test_in_write_mode_a_valid_transfer_is_saved_and_an_invalid_one_shown_refuse
     with chaindb.connect(studio_url) as db:
         assert ledger.get_balance(db, "user:bob").posted == before + 12
         ledger.transfer(db, debit="user:bob", credit="system:burn", amount=12, kind="burned_usage")
+
+
+def test_a_person_follows_a_transaction_and_reads_the_charts(studio_url, page):
+    with serving(studio_url) as base:
+        page.goto(f"{base}/tables")
+        page.locator("header nav a", has_text="Chain").click()
+        page.wait_for_url(re.compile(r"/chain$"))
+        expect(page.locator("h1")).to_have_text("Chain")
+        page.locator("#transactions a").first.click()
+        page.wait_for_url(re.compile(r"/chain/tx\?"))
+        expect(page.locator("#life li").first).to_contain_text("logged")
+        no_password(page, studio_url)
+        page.locator("header nav a", has_text="Charts").click()
+        page.wait_for_url(re.compile(r"/charts$"))
+        assert page.locator("svg.chart").count() >= 8
+        expect(page.locator("#creator-plays svg")).to_be_visible()
+        page.locator("#creator-plays summary").click()  # the numbers behind the bars
+        expect(page.locator("#creator-plays-data")).to_be_visible()
+        no_password(page, studio_url)
+
+
+def test_in_write_mode_a_setting_is_saved_and_a_bad_key_shown_refused(studio_url, page):
+    with serving(studio_url, write=True) as base:
+        page.goto(f"{base}/tables")
+        page.locator("header nav a", has_text="Settings").click()
+        page.wait_for_url(re.compile(r"/settings$"))
+        form = page.locator("form.setting")
+        form.locator("[name=key]").fill("studio.browser")
+        form.locator("[name=value]").fill("saved from a browser")
+        form.get_by_role("button", name="Save").click()
+        expect(page.locator("#settings")).to_contain_text("saved from a browser")
+        form = page.locator("form.setting")
+        form.locator("[name=key]").fill("no spaces allowed")
+        form.locator("[name=value]").fill("x")
+        form.get_by_role("button", name="Save").click()
+        expect(page.locator("#refusal")).to_contain_text("must be a letter")
+    with chaindb.connect(studio_url) as db:
+        assert core.get_setting(db, "studio.browser") == "saved from a browser"

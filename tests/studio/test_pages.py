@@ -169,3 +169,15 @@ def test_the_cli_says_how_to_install_the_extra_and_refuses_a_public_host_without
     assert public.returncode == 1 and "CHAINDB_STUDIO_TOKEN" in public.stderr
     help_text = run_cli("studio", "--help")
     assert "--write" in help_text.stdout and json.dumps  # help lists the options
+
+
+def test_a_row_keyed_by_a_day_opens_and_a_day_filter_is_typed(studio_url):
+    """daily_stats' key is a date: PostgreSQL compares no date with text."""
+    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+        page = client.get("/tables/daily_stats").text
+        (row,) = links(page, "/tables/daily_stats/row")[:1]
+        assert client.get(row).status_code == 200
+        day = re.search(r"\d{4}-\d{2}-\d{2}", row).group(0)
+        assert "1 rows on this page" in client.get(f"/tables/daily_stats?day={day}").text
+        refused = client.get("/tables/daily_stats?day=someday")
+        assert refused.status_code == 400 and "ISO 8601 day" in refused.text

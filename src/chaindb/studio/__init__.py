@@ -6,7 +6,10 @@
 
 Pages: every module's tables (typed, filtered, sorted, keyset-paged; a row with its foreign keys
 followed both ways), the ledger (balances, transfers with running balance, holds, leaderboard),
-migrations (status, history, diagnose). Needs the `studio` extra: pip install 'chaindb[studio]'.
+the chain (a transaction's life, effects, escrow events, the oracle sync log), charts (inline
+SVG with their numbers as tables), settings, migrations (status, history, diagnose). With
+--write, edits go through the modules' validated functions.
+Needs the `studio` extra: pip install 'chaindb[studio]'.
 """
 
 from chaindb.studio.access import TOKEN_ENV, required_token

@@ -13,7 +13,7 @@ import functools
 import importlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -96,6 +96,8 @@ def parse_value(column: sa.Column[Any], text: str) -> Any:
             return int(text.strip())
         if isinstance(kind, sa.DateTime):
             return datetime.fromisoformat(text.strip())
+        if isinstance(kind, sa.Date):  # PostgreSQL compares no date with text
+            return date.fromisoformat(text.strip())
         if isinstance(kind, sa.LargeBinary):  # shown as 0x + hex
             return bytes.fromhex(text.strip().removeprefix("0x"))
         if isinstance(kind, sa.Float):
@@ -127,6 +129,8 @@ def _type_word(kind: sa.types.TypeEngine[Any]) -> str:
         return "whole number"
     if isinstance(kind, sa.DateTime):
         return "ISO 8601 time (2025-01-31T12:00:00+00:00)"
+    if isinstance(kind, sa.Date):
+        return "ISO 8601 day (2025-01-31)"
     return "number"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WIDTH, HEIGHT = 640, 160
+WIDTH, HEIGHT = 480, 120
 GAP = 2  # pixels between bars
 
 
