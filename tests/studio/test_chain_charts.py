@@ -90,10 +90,24 @@ def test_charts_show_the_numbers_the_modules_return(studio_url):
     assert rate == f"{round(sync.success_rate * 100, 2)}%"
 
 
-def test_charts_refuse_a_bad_range(studio_url):
+def test_a_wallets_costs_are_the_seeds_cost_query(studio_url):
+    with chaindb.connect(studio_url) as db:
+        wallet = assets.search_assets(db, "school")[0].owner_address  # alice's
+        costs = assets.daily_costs(db, wallet, days=30)
+    assert costs
+    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+        page = client.get("/charts", params={"wallet": wallet}).text
+    shown = chart_numbers(page, "wallet-cost")
+    for day in costs:
+        assert shown[str(day.date)] == str(day.total_cost)
+    assert chart_numbers(page, "wallet-operations")[str(costs[0].date)] == str(costs[0].operations)
+
+
+def test_charts_refuse_a_bad_range_or_wallet(studio_url):
     with serving(studio_url) as base, httpx.Client(base_url=base) as client:
         refused = client.get("/charts?days=0")
         assert refused.status_code == 400 and "days" in refused.text
+        assert client.get("/charts?wallet=nope").status_code == 400
 
 
 def test_write_mode_sets_a_setting_and_refuses_a_bad_key(studio_url):

@@ -181,3 +181,24 @@ def test_a_row_keyed_by_a_day_opens_and_a_day_filter_is_typed(studio_url):
         assert "1 rows on this page" in client.get(f"/tables/daily_stats?day={day}").text
         refused = client.get("/tables/daily_stats?day=someday")
         assert refused.status_code == 400 and "ISO 8601 day" in refused.text
+
+
+def test_comparison_filters_keep_to_their_range_and_page_through(studio_url):
+    with serving(studio_url) as base, httpx.Client(base_url=base, follow_redirects=True) as client:
+        form = {"_column": "amount", "_op": "gt", "_value": "9990", "idempotency_key__not": "x"}
+        page = client.get("/tables/ledger_transfers", params=form)
+        assert "amount__gt=9990" in str(page.url) and "amount &gt; 9990" in page.text
+        bulk = set(re.findall(r"studio-bulk:(\d+)", page.text))
+        assert bulk == {str(n) for n in range(9990, BULK_TRANSFERS)}  # amounts 9991..10000
+        small = client.get("/tables/ledger_transfers?amount__lte=3&idempotency_key__gte=studio")
+        assert set(re.findall(r"studio-bulk:(\d+)", small.text)) == {"0", "1", "2"}
+        refused = client.get("/tables/ledger_transfers?amount__about=3")
+        assert refused.status_code == 400
+
+
+def test_amounts_of_a_ledger_asset_read_in_its_units_too(studio_url):
+    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+        transfers = client.get("/tables/ledger_transfers?_sort=amount&_desc=1&_size=5").text
+        assert '3000000000000000000</span><small class="scaled">3 ETH</small>' in transfers
+        users = client.get("/tables/users").text
+        assert 'class="scaled"' not in users

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -134,6 +136,29 @@ def _type_word(kind: sa.types.TypeEngine[Any]) -> str:
     return "number"
 
 
+# Datasette's spelling: ?amount__gte=100. Each compares in the column's own type (an amount as
+# its padded text on SQLite, which orders as the number does).
+OPERATORS: dict[str, tuple[str, Callable[[Any, Any], Any]]] = {
+    "exact": ("=", operator.eq),
+    "not": ("≠", operator.ne),
+    "gt": (">", operator.gt),
+    "gte": ("≥", operator.ge),
+    "lt": ("<", operator.lt),
+    "lte": ("≤", operator.le),
+}
+
+
+def split_filter(name: str) -> tuple[str, str]:
+    """`amount__gte` -> ("amount", "gte"); a bare column name is `exact`."""
+    column, _sep, op = name.partition("__")
+    return column, op or "exact"
+
+
+def condition(table: sa.Table, name: str, value: Any) -> Any:
+    column, op = split_filter(name)
+    return OPERATORS[op][1](table.c[column], value)
+
+
 def read_page(
     conn: Connection,
     table: sa.Table,
@@ -144,11 +169,11 @@ def read_page(
     after: list[Any] | None = None,
     size: int = PAGE_SIZE_DEFAULT,
 ) -> TablePage:
-    """Rows matching every `filters` column = value, ordered by `sort` (then the primary key),
-    the `size` after the row whose primary key is `after`."""
+    """Rows matching every filter (`column` or `column__op`: value, see OPERATORS), ordered by
+    `sort` (then the primary key), the `size` after the row whose primary key is `after`."""
     key = list(table.primary_key.columns)
     sort_column = table.c[sort] if sort else None
-    query = sa.select(table).where(*(table.c[name] == value for name, value in filters.items()))
+    query = sa.select(table).where(*(condition(table, name, v) for name, v in filters.items()))
     if after is not None:
         query = query.where(_after(table, key, sort_column, descending, after))
     query = query.order_by(*_order(key, sort_column, descending)).limit(size + 1)

@@ -47,10 +47,12 @@ def charts_page(request: Request) -> Response:
             .limit(CREATORS_LISTED_MAX)
         ).all()
         creator_id = _creator_id(request.query_params.get("creator"), listed)
+        wallet = request.query_params.get("wallet") or None
         charts = [
             *platform_charts(conn, first, today),
             *creator_charts(conn, creator_id, days, today),
             *batch_charts(conn, first, today),
+            *cost_charts(conn, wallet, days, today),
             points_chart(conn, first, today),
         ]
     charts.append(sync_chart(studio.db, today))  # get_sync_stats opens its own read
@@ -60,6 +62,7 @@ def charts_page(request: Request) -> Response:
         "days": days,
         "creators": listed,
         "creator_id": creator_id,
+        "wallet": wallet or "",
     }
     return render(request, "charts.html", context)
 
@@ -138,6 +141,21 @@ def batch_charts(conn: Connection, first: date, last: date) -> list[Chart]:
         bar_chart(
             "batch-cost", "Minting cost per day", series("total_cost_lamports"), unit="lamports"
         ),
+    ]
+
+
+def cost_charts(conn: Connection, wallet: str | None, days: int, today: date) -> list[Chart]:
+    """One wallet's costs per day (the seed's cost query, assets.daily_costs), when asked."""
+    if wallet is None:
+        return []
+    by_day = {row.date: row for row in assets.daily_costs(conn, wallet, days=days)}
+    dates = each_day(today - timedelta(days=days - 1), today)
+    costs = [(str(d), by_day[d].total_cost if d in by_day else 0) for d in dates]
+    operations = [(str(d), by_day[d].operations if d in by_day else 0) for d in dates]
+    short = f"{wallet[:6]}…{wallet[-4:]}"
+    return [
+        bar_chart("wallet-cost", f"{short}: cost per day", costs, unit="lamports"),
+        bar_chart("wallet-operations", f"{short}: operations per day", operations, unit="ops"),
     ]
 
 

@@ -25,6 +25,7 @@ class Cell:
     kind: str = "text"  # amount, number, null, bool, time, json, text: the CSS class
     href: str | None = None
     full: str | None = None  # the whole value when `text` was cut short
+    note: str | None = None  # an amount in its asset's units (1.5 ETH), beside the base units
 
 
 def cell(column: sa.Column[Any], value: Any, *, short: bool = True) -> Cell:

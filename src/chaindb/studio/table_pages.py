@@ -3,20 +3,26 @@ its foreign keys followed both ways."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from chaindb import ledger
 from chaindb.errors import InvalidInput
 from chaindb.studio import browse
 from chaindb.studio.app import render, studio_of
-from chaindb.studio.display import cell, filtered_url, row_url
+from chaindb.studio.display import Cell, cell, filtered_url, row_url, scaled
+from chaindb.types import AmountType
 
-RESERVED = frozenset({"_sort", "_desc", "_after", "_size", "_column", "_value", "token"})
+ASSET_COLUMN = "asset_id"
+_assets = ledger.metadata.tables["ledger_assets"]
+RESERVED = frozenset({"_sort", "_desc", "_after", "_size", "_column", "_op", "_value", "token"})
 
 
 def routes() -> list[Route]:
@@ -52,31 +58,38 @@ def table_rows(request: Request) -> Response:
             after=after,
             size=_size(params.get("_size")),
         )
+        units = asset_units(conn, table, page.rows)
     state = {
         **{name: text for name, (text, _value) in filters.items()},
         **({"_sort": sort} if sort else {}),
         **({"_desc": "1"} if descending else {}),
         **({"_size": params["_size"]} if params.get("_size") else {}),
     }
-    return render(request, "table.html", _rows_context(page, state, bool(after)))
+    return render(request, "table.html", _rows_context(page, state, bool(after), units))
 
 
 def _add_filter(table: sa.Table, params: Any) -> Response:
-    kept = [(n, v) for n, v in params.multi_items() if n not in {"_column", "_value", "_after"}]
-    kept = [(n, v) for n, v in kept if n != params["_column"]]
-    query = urlencode([*kept, (params["_column"], params.get("_value", ""))])
+    op = params.get("_op") or "exact"
+    if op not in browse.OPERATORS:
+        raise InvalidInput("_op", op, f"must be one of {', '.join(browse.OPERATORS)}")
+    name = params["_column"] if op == "exact" else f"{params['_column']}__{op}"
+    form = {"_column", "_op", "_value", "_after"}
+    kept = [(n, v) for n, v in params.multi_items() if n not in form and n != name]
+    query = urlencode([*kept, (name, params.get("_value", ""))])
     return RedirectResponse(f"/tables/{table.name}?{query}", status_code=303)
 
 
 def _filters(table: sa.Table, params: Any) -> dict[str, tuple[str, Any]]:
-    """`?column=value` for each filtered column: the text typed, and its typed value."""
+    """`?column=value` or `?column__op=value` for each filter: the text typed, and its typed
+    value."""
     found = {}
     for name, text in params.multi_items():
         if name in RESERVED:
             continue
-        if name not in table.c:
+        column, op = browse.split_filter(name)
+        if column not in table.c or op not in browse.OPERATORS:
             raise InvalidInput(name, text, f"is not a column of {table.name} to filter on")
-        found[name] = (text, browse.parse_value(table.c[name], text))
+        found[name] = (text, browse.parse_value(table.c[column], text))
     return found
 
 
@@ -90,13 +103,15 @@ def _size(text: str | None) -> int:
     return int(text)
 
 
-def _rows_context(page: browse.TablePage, state: dict[str, str], paged: bool) -> dict[str, Any]:
+def _rows_context(
+    page: browse.TablePage, state: dict[str, str], paged: bool, units: dict[int, Any]
+) -> dict[str, Any]:
     table = page.table
     columns = list(table.columns)
     rows = [
         {
             "href": row_url(table.name, key),
-            "cells": [cell(column, row.get(column.name)) for column in columns],
+            "cells": [_cell(column, row, units) for column in columns],
         }
         for row, key in zip(page.rows, page.keys, strict=True)
     ]
@@ -109,11 +124,48 @@ def _rows_context(page: browse.TablePage, state: dict[str, str], paged: bool) ->
         "table": table,
         "columns": [_column_head(column, base, state) for column in columns],
         "rows": rows,
-        "filters": {name: text for name, text in state.items() if not name.startswith("_")},
+        "filters": [_chip(name, text) for name, text in state.items() if not name.startswith("_")],
+        "operators": [(op, sign) for op, (sign, _compare) in browse.OPERATORS.items()],
         "state": state,
         "next_url": next_url,
         "first_url": f"{base}?{urlencode(state)}" if paged else None,
     }
+
+
+def asset_units(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> dict[int, Any]:
+    """The ledger assets (decimals, symbol) of a page's rows, by id, when the table's amounts
+    are in the units of the asset its `asset_id` names (ledger_transfers, ledger_accounts,
+    escrow records, tokens...). Empty for any other table: its amounts are shown bare."""
+    column = table.c.get(ASSET_COLUMN)
+    has_amounts = any(isinstance(c.type, AmountType) for c in table.columns)
+    if column is None or not has_amounts or not _names_ledger_asset(column):
+        return {}
+    ids = {row[ASSET_COLUMN] for row in rows if row.get(ASSET_COLUMN) is not None}
+    if not ids:
+        return {}
+    found = conn.execute(sa.select(_assets).where(_assets.c.id.in_(ids)))
+    return {asset.id: asset for asset in found}
+
+
+def _names_ledger_asset(column: sa.Column[Any]) -> bool:
+    return any(fk.target_fullname == "ledger_assets.id" for fk in column.foreign_keys)
+
+
+def _cell(column: sa.Column[Any], row: dict[str, Any], units: dict[int, Any]) -> Cell:
+    """A cell; an amount of a ledger asset with decimals also reads in whole units."""
+    shown = cell(column, row.get(column.name))
+    asset = units.get(row.get(ASSET_COLUMN)) if units else None
+    value = row.get(column.name)
+    if asset is None or not asset.decimals or not isinstance(column.type, AmountType):
+        return shown
+    if value is None:
+        return shown
+    return replace(shown, note=f"{scaled(value, asset.decimals)} {asset.symbol}")
+
+
+def _chip(name: str, text: str) -> str:
+    column, op = browse.split_filter(name)
+    return f"{column} {browse.OPERATORS[op][0]} {text}"
 
 
 def _column_head(column: sa.Column[Any], base: str, state: dict[str, str]) -> dict[str, Any]:
