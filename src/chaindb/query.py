@@ -144,7 +144,12 @@ def _postgresql_rows(driver: Any, sql: str, count: int) -> tuple[list[str], list
             cursor.execute("SET TRANSACTION READ ONLY")
             columns = _postgresql_columns(driver, sql)
             if not columns:  # run for its errors: a write is refused here
-                cursor.execute(sql, prepare=True)
+                # Prepared, as a second statement never runs; not behind a transaction
+                # pooler (no prepare_threshold): a named statement would outlive the
+                # transaction on a server connection others use. The parse above already
+                # refused a second statement.
+                pooled = driver.prepare_threshold is None
+                cursor.execute(sql, prepare=None if pooled else True)
                 return [], []
             chunked = psycopg.capabilities.has_stream_chunked()
             stream = cursor.stream(sql, size=min(count, STREAM_CHUNK_ROWS) if chunked else 1)
