@@ -4,8 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB ?= chaindb.sqlite3
 PYTEST_ARGS ?= -n 2
+# Run a second time through a real PgBouncer in transaction mode (tests/pgbouncer.py): the
+# ledger, the migration lock and concurrent migrations, row-level security's per-transaction
+# wallet, and ad hoc queries (about 4 minutes on 2 cores).
+PGBOUNCER_TESTS ?= tests/ledger tests/migrations/test_lock.py tests/migrations/test_concurrency.py \
+	tests/assets/test_security.py tests/test_query.py
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-pgbouncer lint bench clean
 
 install: $(VENV)/.installed
 
@@ -25,7 +30,11 @@ demo: install
 	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb demo
 
 test: install
-	scripts/with-postgres $(BIN)/pytest $(PYTEST_ARGS)
+	scripts/with-postgres sh -c '$(BIN)/pytest $(PYTEST_ARGS) \
+		&& $(BIN)/pytest $(PYTEST_ARGS) --through-pgbouncer $(PGBOUNCER_TESTS)'
+
+test-pgbouncer: install
+	scripts/with-postgres $(BIN)/pytest $(PYTEST_ARGS) --through-pgbouncer $(PGBOUNCER_TESTS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -79,7 +79,7 @@ class Database:
         try:
             conn = self.engine.connect()
         except DBAPIError as error:
-            raise ConnectionFailed(self.describe_error(error)) from None
+            raise ConnectionFailed(self._failed_connection(error)) from None
         with conn:
             yield conn
 
@@ -125,7 +125,7 @@ class Database:
         try:
             fairy = self.engine.raw_connection()
         except DBAPIError as error:
-            raise ConnectionFailed(self.describe_error(error)) from None
+            raise ConnectionFailed(self._failed_connection(error)) from None
         driver = fairy.driver_connection
         try:
             driver.autocommit = True  # type: ignore[union-attr]
@@ -137,6 +137,12 @@ class Database:
             else:
                 driver.autocommit = False  # type: ignore[union-attr]
             fairy.close()
+
+    def _failed_connection(self, error: DBAPIError) -> str:
+        text = self.describe_error(error)
+        if "unsupported startup parameter" in text:  # PgBouncer refusing `options`
+            text += " (behind PgBouncer in transaction mode? set CHAINDB_POOLER=transaction)"
+        return text
 
     def _lost(self, conn: Connection, error: DBAPIError) -> bool:
         if error.connection_invalidated or conn.invalidated:  # SQLAlchemy saw it already
