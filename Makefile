@@ -30,6 +30,7 @@ demo: install
 	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb demo
 
 test: install
+	scripts/ensure-chromium
 	scripts/with-postgres sh -c '$(BIN)/pytest $(PYTEST_ARGS) \
 		&& $(BIN)/pytest $(PYTEST_ARGS) --through-pgbouncer $(PGBOUNCER_TESTS)'
 
@@ -41,7 +42,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 
 bench: install
-	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py"
+	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py && $(BIN)/python bench/creators.py"
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache
