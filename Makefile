@@ -42,7 +42,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 
 bench: install
-	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py && $(BIN)/python bench/creators.py"
+	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py && $(BIN)/python bench/creators.py && $(BIN)/python bench/storage.py"
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache
