@@ -31,10 +31,12 @@ demo: install
 
 test: install
 	scripts/ensure-chromium
+	scripts/ensure-pgbouncer
 	scripts/with-postgres sh -c '$(BIN)/pytest $(PYTEST_ARGS) \
 		&& $(BIN)/pytest $(PYTEST_ARGS) --through-pgbouncer $(PGBOUNCER_TESTS)'
 
 test-pgbouncer: install
+	scripts/ensure-pgbouncer
 	scripts/with-postgres $(BIN)/pytest $(PYTEST_ARGS) --through-pgbouncer $(PGBOUNCER_TESTS)
 
 lint: install

@@ -2,9 +2,9 @@
 `pytest --through-pgbouncer` (see conftest.py): every server connection is handed out per
 transaction, as in production behind a pooler.
 
-Debian's pgbouncer package is installed when missing (as scripts/with-postgres installs
-PostgreSQL); it runs as the postgres user (it refuses root), with an ini file, a port and a
-log of its own in a temporary directory.
+Debian's pgbouncer package is installed when missing by scripts/ensure-pgbouncer (as
+scripts/with-postgres installs PostgreSQL). It runs as the postgres user (it refuses root),
+with an ini file, a port and a log of its own in a temporary directory.
 """
 
 from __future__ import annotations
@@ -24,18 +24,15 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 
 START_TIMEOUT_S = 30
-INSTALL_TIMEOUT_S = 600
 POOL_SIZE = 40  # server connections per database and user: 8 writers and their pools
 
 
 def pgbouncer_binary() -> str:
+    """Installed by scripts/ensure-pgbouncer (`make test`), once, before pytest's workers."""
     found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
-    if found:
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "pgbouncer"]):
-        subprocess.run(command, check=True, env=env, capture_output=True, timeout=INSTALL_TIMEOUT_S)
-    return shutil.which("pgbouncer", path="/usr/sbin:/usr/bin") or "/usr/sbin/pgbouncer"
+    if found is None:
+        raise RuntimeError("no pgbouncer: run scripts/ensure-pgbouncer (make test does)")
+    return found
 
 
 @contextmanager
