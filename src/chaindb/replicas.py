@@ -11,6 +11,10 @@ connection from one of them, in turn; everything else, and every write, stays on
 - A replica that cannot be reached is skipped for REPLICA_RETRY_AFTER_S, one that lags by more
   than CHAINDB_REPLICA_LAG_MAX_S is skipped for that read: logged, never raised; the read runs
   on the primary instead.
+- Each replica read asks the replica where it stands first (one round trip, before its
+  snapshot is taken, so that the snapshot has what was asked for). A read already running on
+  a replica that then fails (the replica stops, a recovery conflict cancels the query) raises
+  as any read does: only the choice of a replica falls back silently.
 - Lag is the standby's own view: 0 when it has replayed all it received, else the age of the
   last transaction it replayed (so a standby cut off from its primary reads as caught up:
   monitor the primary's pg_stat_replication too).
