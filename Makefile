@@ -32,6 +32,7 @@ demo: install
 test: install
 	scripts/ensure-chromium
 	scripts/ensure-pgbouncer
+	scripts/ensure-patroni
 	scripts/with-postgres sh -c '$(BIN)/pytest $(PYTEST_ARGS) \
 		&& $(BIN)/pytest $(PYTEST_ARGS) --through-pgbouncer $(PGBOUNCER_TESTS)'
 
