@@ -23,6 +23,7 @@ connection from one of them, in turn; everything else, and every write, stays on
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,12 +40,16 @@ REPLICA_RETRY_AFTER_S = 5.0
 REPLAY_POLL_S = 0.01
 log = logging.getLogger("chaindb.replicas")
 
-# One round trip: how far the standby has replayed, and how far behind that is.
+# One round trip: how far the standby has replayed, and how far behind that is. Behind, with
+# no transaction replayed since it started (no timestamp to measure by): lag unknown, taken as
+# infinite.
 _POSITION = sa.text(
     "SELECT pg_last_wal_replay_lsn() - '0/0' AS replayed, "
     "CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
-    "ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END AS lag_s"
+    "ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, "
+    "'Infinity'::float8) END AS lag_s"
 )
+LAG_UNKNOWN = "behind what it received, with no transaction replayed since it started: lag unknown"
 # On the primary: the end of the WAL inserted so far, at or past any commit that returned
 # (pg_current_wal_lsn() is the written part only: with synchronous_commit off a commit
 # record may not be written yet when the commit returns).
@@ -132,10 +137,14 @@ class Replica:
             state.error = _first_line(error)
             return state
         state.reachable = True
-        state.replayed_lsn = None if replayed is None else int(replayed)
-        state.lag_s = None if replayed is None else round(float(lag_s), 3)
         if replayed is None:
             state.error = "not a standby (pg_is_in_recovery() is false)"
+            return state
+        state.replayed_lsn = int(replayed)
+        if math.isinf(lag_s):
+            state.error = LAG_UNKNOWN
+        else:
+            state.lag_s = round(float(lag_s), 3)
         return state
 
 
