@@ -4,8 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB ?= chaindb.sqlite3
 PYTEST_ARGS ?= -n 2
+# Run a second time through a real PgBouncer in transaction mode (tests/pgbouncer.py): the
+# ledger, the migration lock and concurrent migrations, row-level security's per-transaction
+# wallet, and ad hoc queries (about 4 minutes on 2 cores).
+PGBOUNCER_TESTS ?= tests/ledger tests/migrations/test_lock.py tests/migrations/test_concurrency.py \
+	tests/assets/test_security.py tests/test_query.py
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-pgbouncer lint bench clean
 
 install: $(VENV)/.installed
 
@@ -26,14 +31,21 @@ demo: install
 
 test: install
 	scripts/ensure-chromium
-	scripts/with-postgres $(BIN)/pytest $(PYTEST_ARGS)
+	scripts/ensure-pgbouncer
+	scripts/ensure-patroni
+	scripts/with-postgres sh -c '$(BIN)/pytest $(PYTEST_ARGS) \
+		&& $(BIN)/pytest $(PYTEST_ARGS) --through-pgbouncer $(PGBOUNCER_TESTS)'
+
+test-pgbouncer: install
+	scripts/ensure-pgbouncer
+	scripts/with-postgres $(BIN)/pytest $(PYTEST_ARGS) --through-pgbouncer $(PGBOUNCER_TESTS)
 
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
 bench: install
-	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py && $(BIN)/python bench/creators.py"
+	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py && $(BIN)/python bench/creators.py && $(BIN)/python bench/storage.py"
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache

@@ -2,6 +2,10 @@
 
 PostgreSQL comes from CHAINDB_TEST_PG_URL (set by scripts/with-postgres, which `make test` uses).
 Each test gets a database of its own. Under CI (CI=true) a missing server fails the run.
+
+`pytest --through-pgbouncer`: the tests connect through a real PgBouncer in transaction mode
+(tests/pgbouncer.py) with CHAINDB_POOLER=transaction, PostgreSQL only (the SQLite half is
+skipped); databases are still created and cloned on the server directly.
 """
 
 from __future__ import annotations
@@ -39,7 +43,22 @@ _CHAINDB_ENV = (
     "DB_PASSWORD",
     "CHAINDB_MODULES",
     "CHAINDB_MODULE_PATHS",
+    "CHAINDB_POOLER",
+    "CHAINDB_READ_URLS",
 )
+THROUGH_PGBOUNCER = "--through-pgbouncer"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        THROUGH_PGBOUNCER,
+        action="store_true",
+        help="connect to PostgreSQL through a PgBouncer in transaction mode (SQLite skipped)",
+    )
+
+
+def through_pgbouncer(config: pytest.Config) -> bool:
+    return bool(config.getoption(THROUGH_PGBOUNCER))
 
 
 def in_ci() -> bool:
@@ -47,12 +66,17 @@ def in_ci() -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _clean_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """A developer's own CHAINDB_URL or module choice must not leak into a test; the backups
-    a destructive command takes go to the test's own directory."""
+    a destructive command takes go to the test's own directory. Through PgBouncer, every
+    Database (and every child process) is told it is pooled."""
     for name in _CHAINDB_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CHAINDB_BACKUP_DIR", str(tmp_path / "backups"))
+    if through_pgbouncer(request.config):
+        monkeypatch.setenv("CHAINDB_POOLER", "transaction")
 
 
 @pytest.fixture(scope="session")
@@ -66,15 +90,27 @@ def pg_admin_url() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def pg_client_url(pg_admin_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Where the tests' own connections go: the server, or PgBouncer in front of it."""
+    if not through_pgbouncer(request.config):
+        yield pg_admin_url
+        return
+    from tests.pgbouncer import pgbouncer_in_front_of
+
+    with pgbouncer_in_front_of(pg_admin_url) as url:
+        yield url.render_as_string(hide_password=False)
+
+
 @pytest.fixture
-def pg_url(pg_admin_url: str) -> Iterator[str]:
+def pg_url(pg_admin_url: str, pg_client_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database, dropped afterwards."""
     name = f"chaindb_test_{uuid.uuid4().hex[:12]}"
     admin_url = make_url(pg_admin_url).set(drivername="postgresql+psycopg")
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    yield make_url(pg_client_url).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
     admin.dispose()
@@ -83,6 +119,8 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
+        if through_pgbouncer(request.config):
+            pytest.skip("through PgBouncer: PostgreSQL only")
         return f"sqlite:///{tmp_path / 'chaindb.sqlite3'}"
     return request.getfixturevalue("pg_url")
 

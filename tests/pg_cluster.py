@@ -1,4 +1,5 @@
-"""A PostgreSQL cluster of a test's own, for what the shared server cannot take: a restart.
+"""A PostgreSQL cluster of a test's own, for what the shared server cannot take: a restart,
+or a streaming replica of it (`streaming_replica`, made by pg_basebackup -R).
 
 Started as scripts/with-postgres starts the suite's (the server binaries it installed; as the
 postgres user when run as root; a port and socket directory of its own, in a temporary dir).
@@ -50,13 +51,32 @@ class Cluster:
         """Fast shutdown (every session ended, open transactions rolled back), then start."""
         self.pg_ctl("-m", "fast", "restart")
 
+    def stop(self) -> None:
+        self.pg_ctl("-m", "immediate", "stop")
+
+
+@contextmanager
+def streaming_replica(primary: Cluster) -> Iterator[Cluster]:
+    """A hot standby of `primary`, streaming from it (initdb's trust rules allow replication
+    from 127.0.0.1), on a port of its own."""
+    workdir = _workdir()
+    replica = Cluster(primary.bindir, workdir, _free_port())
+    try:
+        # A fast checkpoint: a spread one waits tens of seconds for nothing here.
+        source = ["-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"]
+        target = ["-D", str(workdir / "data"), "-R", "-X", "stream"]
+        fast = ["--checkpoint=fast", "--no-sync"]
+        _as_postgres([str(primary.bindir / "pg_basebackup"), *source, *target, *fast])
+        replica.pg_ctl("start")
+        yield replica
+    finally:
+        _stop_and_remove(replica)
+
 
 @contextmanager
 def private_cluster() -> Iterator[Cluster]:
     bindir = server_bindir()
-    workdir = Path(tempfile.mkdtemp(prefix="chaindb-pg-own."))
-    if os.geteuid() == 0:
-        shutil.chown(workdir, "postgres")
+    workdir = _workdir()
     cluster = Cluster(bindir, workdir, _free_port())
     try:
         _as_postgres(
@@ -65,11 +85,21 @@ def private_cluster() -> Iterator[Cluster]:
         cluster.pg_ctl("start")
         yield cluster
     finally:
-        with contextlib.suppress(subprocess.CalledProcessError):  # never started, or down
-            _as_postgres(
-                [str(bindir / "pg_ctl"), "-D", str(workdir / "data"), "-m", "immediate", "stop"]
-            )
-        shutil.rmtree(workdir, ignore_errors=True)
+        _stop_and_remove(cluster)
+
+
+def _workdir() -> Path:
+    workdir = Path(tempfile.mkdtemp(prefix="chaindb-pg-own."))
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres")
+    return workdir
+
+
+def _stop_and_remove(cluster: Cluster) -> None:
+    with contextlib.suppress(subprocess.CalledProcessError):  # never started, or down
+        data = str(cluster.workdir / "data")
+        _as_postgres([str(cluster.bindir / "pg_ctl"), "-D", data, "-m", "immediate", "stop"])
+    shutil.rmtree(cluster.workdir, ignore_errors=True)
 
 
 def _as_postgres(command: list[str]) -> None:

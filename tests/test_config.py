@@ -139,3 +139,29 @@ def test_a_short_password_masks_whole_words_only():
     message = 'connection failed: password authentication failed for user "svc"'
     assert mask_text(message, "e") == message
     assert mask_text("url postgresql://svc:e@h/db", "e") == "url postgresql://svc:***@h/db"
+
+
+def test_replicas_and_the_pooler_from_env_and_their_errors():
+    settings = Settings.from_env(
+        {
+            "CHAINDB_READ_URLS": "postgresql://app:pw@replica1/app, postgres://app@replica2/app",
+            "CHAINDB_POOLER": "Transaction",
+            "CHAINDB_REPLICA_LAG_MAX_S": "2.5",
+        }
+    )
+    assert len(settings.read_urls) == 2 and settings.pooled
+    assert settings.replica_lag_max_s == 2.5 and not Settings().pooled
+    with pytest.raises(ConfigError, match="CHAINDB_POOLER: 'session' is invalid"):
+        Settings.from_env({"CHAINDB_POOLER": "session"})
+    with pytest.raises(ConfigError, match="CHAINDB_READ_URLS") as refused:
+        Settings.from_env({"CHAINDB_READ_URLS": "sqlite:///replica.db"})
+    assert "PostgreSQL" in str(refused.value)
+
+
+def test_a_sqlite_database_ignores_read_urls(tmp_path):
+    settings = Settings(read_urls=("postgresql://app@replica/app",))
+    db = chaindb.Database(normalise_url(f"sqlite:///{tmp_path / 'x.sqlite3'}"), settings)
+    assert db.replicas is None and db.replica_states() == []
+    with db.replica_read() as conn:
+        assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
+    db.close()

@@ -18,6 +18,7 @@ DEFAULT_URL = "sqlite:///./chaindb.sqlite3"
 DEFAULT_POSTGRES_PORT = 5432
 SETTING_NUMBER_MAX = 1e6  # seconds (11 days) or pool sizes: anything larger is a typo
 PORT_MAX = 65_535
+POOLERS = ("none", "transaction")
 _URL_SHAPE = (
     "expected sqlite:///path or postgresql://user@host:port/name (a password follows the "
     "user: user:password@)"
@@ -43,6 +44,12 @@ class Settings:
     sqlite_synchronous: str = "FULL"  # a committed payment survives a power cut
     migration_lock_timeout_s: float = 120.0
     ddl_lock_timeout_s: float = 5.0
+    # PostgreSQL behind a pooler that hands a server connection out per transaction
+    # (PgBouncer's pool_mode=transaction): chaindb then keeps no state in a session.
+    pooler: str = "none"
+    read_urls: tuple[str, ...] = ()  # hot standbys for reads that may be slightly stale
+    replica_lag_max_s: float = 10.0  # a replica further behind is skipped
+    replica_wait_s: float = 0.5  # read-your-writes: how long to wait for a replica to catch up
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,7 +71,38 @@ class Settings:
                 env, "CHAINDB_MIGRATION_LOCK_TIMEOUT_S", cls.migration_lock_timeout_s
             ),
             ddl_lock_timeout_s=_number(env, "CHAINDB_DDL_LOCK_TIMEOUT_S", cls.ddl_lock_timeout_s),
+            pooler=_pooler(env),
+            read_urls=_read_urls(env),
+            replica_lag_max_s=_number(env, "CHAINDB_REPLICA_LAG_MAX_S", cls.replica_lag_max_s),
+            replica_wait_s=_number(env, "CHAINDB_REPLICA_WAIT_S", cls.replica_wait_s),
         )
+
+    @property
+    def pooled(self) -> bool:
+        """Behind a transaction pooler: nothing may outlive a transaction on its connection."""
+        return self.pooler == "transaction"
+
+
+def _pooler(env: Mapping[str, str]) -> str:
+    pooler = (env.get("CHAINDB_POOLER") or "none").lower()
+    if pooler not in POOLERS:
+        raise ConfigError(
+            f"CHAINDB_POOLER: '{pooler}' is invalid: must be none or transaction "
+            "(PgBouncer in pool_mode=transaction; session mode needs none)"
+        )
+    return pooler
+
+
+def _read_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    """CHAINDB_READ_URLS: PostgreSQL URLs of streaming replicas, separated by commas."""
+    raw = env.get("CHAINDB_READ_URLS") or ""
+    urls = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for url in urls:
+        if normalise_url(url).get_backend_name() != "postgresql":
+            raise ConfigError(
+                f"CHAINDB_READ_URLS: {mask_text(url)!r} is invalid: a replica is a PostgreSQL URL"
+            )
+    return urls
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

@@ -21,9 +21,10 @@ import sqlalchemy.dialects.sqlite
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from chaindb.config import Settings, mask_text, masked, secrets_of
+from chaindb.config import Settings, mask_text, masked, normalise_url, secrets_of
 from chaindb.errors import ConfigError, ConnectionFailed, ConnectionLost, DatabaseMissing
 from chaindb.pool import is_disconnect, keep_alive
+from chaindb.replicas import PRIMARY_POSITION, REPLICA_CONNECT_TIMEOUT_S, ReplicaSet, ReplicaState
 from chaindb.types import UintSumAggregate
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -38,6 +39,19 @@ class Database:
         self.url = url
         self.settings = settings or Settings()
         self.engine = _create_engine(url, self.settings)
+        self.replicas = self._replica_set()
+
+    def _replica_set(self) -> ReplicaSet | None:
+        if not self.settings.read_urls or self.backend != "postgresql":
+            return None
+        return ReplicaSet(
+            [normalise_url(url) for url in self.settings.read_urls],
+            lambda url: _create_postgres_engine(
+                url, self.settings, connect_timeout_s=REPLICA_CONNECT_TIMEOUT_S
+            ),
+            lag_max_s=self.settings.replica_lag_max_s,
+            wait_s=self.settings.replica_wait_s,
+        )
 
     @property
     def backend(self) -> str:
@@ -55,11 +69,23 @@ class Database:
     def connection(self) -> Iterator[Connection]:
         """A pooled connection, no transaction begun."""
         try:
+            with self._checkout() as conn:
+                yield conn
+        finally:
+            self._written()  # the caller may have written: replicas must catch up first
+
+    @contextmanager
+    def _checkout(self) -> Iterator[Connection]:
+        try:
             conn = self.engine.connect()
         except DBAPIError as error:
-            raise ConnectionFailed(self.describe_error(error)) from None
+            raise ConnectionFailed(self._failed_connection(error)) from None
         with conn:
             yield conn
+
+    def _written(self) -> None:
+        if self.replicas is not None:
+            self.replicas.written()
 
     @contextmanager
     def transaction(self, *, as_wallet: str | None = None) -> Iterator[Connection]:
@@ -99,17 +125,24 @@ class Database:
         try:
             fairy = self.engine.raw_connection()
         except DBAPIError as error:
-            raise ConnectionFailed(self.describe_error(error)) from None
+            raise ConnectionFailed(self._failed_connection(error)) from None
         driver = fairy.driver_connection
         try:
             driver.autocommit = True  # type: ignore[union-attr]
             yield driver
         finally:
+            self._written()
             if driver.broken or driver.closed:  # type: ignore[union-attr]
                 fairy.invalidate()
             else:
                 driver.autocommit = False  # type: ignore[union-attr]
             fairy.close()
+
+    def _failed_connection(self, error: DBAPIError) -> str:
+        text = self.describe_error(error)
+        if "unsupported startup parameter" in text:  # PgBouncer refusing `options`
+            text += " (behind PgBouncer in transaction mode? set CHAINDB_POOLER=transaction)"
+        return text
 
     def _lost(self, conn: Connection, error: DBAPIError) -> bool:
         if error.connection_invalidated or conn.invalidated:  # SQLAlchemy saw it already
@@ -121,13 +154,36 @@ class Database:
         """A transaction for reads: one consistent snapshot for all its statements (SQLite: a
         deferred transaction reads one WAL snapshot and takes no write lock; PostgreSQL:
         REPEATABLE READ, where READ COMMITTED would give each statement its own)."""
-        with self.connection() as conn:
+        with self._checkout() as conn:
             if self.backend == "postgresql":
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             else:
                 conn = conn.execution_options(sqlite_begin="DEFERRED")
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def replica_read(self) -> Iterator[Connection]:
+        """As read(), on a replica (CHAINDB_READ_URLS) when one is up, not lagging, and has
+        replayed this Database's last write; else on the primary. For reads that may be
+        slightly stale: never for a read whose result decides a write."""
+        replica = self.replicas.checkout(self._primary_position) if self.replicas else None
+        if replica is None:
+            with self.read() as conn:
+                yield conn
+            return
+        with replica:
+            replica.execution_options(isolation_level="REPEATABLE READ")
+            with replica.begin():
+                yield replica
+
+    def _primary_position(self) -> int:
+        with self._checkout() as conn:
+            return int(conn.execute(PRIMARY_POSITION).scalar_one())
+
+    def replica_states(self) -> list[ReplicaState]:
+        """Each replica's reachability and lag, asked now (health, diagnose)."""
+        return self.replicas.states() if self.replicas else []
 
     def exists(self) -> bool:
         """False only for a SQLite file that is not there yet (connecting would create it)."""
@@ -151,6 +207,8 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.replicas is not None:
+            self.replicas.dispose()
 
     def __enter__(self) -> Database:
         return self
@@ -182,9 +240,11 @@ def writing(target: Database | Connection) -> Iterator[Connection]:
 
 
 @contextmanager
-def reading(target: Database | Connection) -> Iterator[Connection]:
+def reading(target: Database | Connection, *, stale_ok: bool = False) -> Iterator[Connection]:
+    """A read: a snapshot of its own on a Database, the caller's transaction on a Connection.
+    `stale_ok`: the read may run on a replica (see Database.replica_read)."""
     if isinstance(target, Database):
-        with target.read() as conn:
+        with target.replica_read() if stale_ok else target.read() as conn:
             yield conn
     else:
         yield target
@@ -260,27 +320,48 @@ def _create_sqlite_engine(url: URL, settings: Settings) -> Engine:
     return engine
 
 
-def _create_postgres_engine(url: URL, settings: Settings) -> Engine:
+def _create_postgres_engine(
+    url: URL, settings: Settings, *, connect_timeout_s: float | None = None
+) -> Engine:
     try:
         import psycopg  # noqa: F401
     except ImportError:
         raise ConfigError(
             "PostgreSQL needs the psycopg driver: pip install 'chaindb[postgres]'"
         ) from None
+    connect_args: dict[str, Any] = {"application_name": "chaindb"}
+    if connect_timeout_s is not None:
+        connect_args["connect_timeout"] = connect_timeout_s
     timeout_ms = int(settings.statement_timeout_s * 1000)
-    options = " ".join(
-        part
-        for part in (url.query.get("options"), f"-c statement_timeout={timeout_ms}")
-        if isinstance(part, str)
-    )
+    if settings.pooled:
+        # PgBouncer refuses the `options` startup parameter, and a server connection serves
+        # other clients between our transactions: no statement is prepared on it (psycopg
+        # prepares one run 5 times by default; PgBouncer 1.18 cannot track them).
+        connect_args["prepare_threshold"] = None
+    else:
+        options = (url.query.get("options"), f"-c statement_timeout={timeout_ms}")
+        connect_args["options"] = " ".join(part for part in options if isinstance(part, str))
     engine = sa.create_engine(
         url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
-        connect_args={"options": options, "application_name": "chaindb"},
+        connect_args=connect_args,
     )
     keep_alive(engine)  # liveness without a round trip per checkout (see pool.py)
+    if settings.pooled:
+        _statement_timeout_per_transaction(engine, timeout_ms)
     return engine
+
+
+def _statement_timeout_per_transaction(engine: Engine, timeout_ms: int) -> None:
+    """Behind a transaction pooler, the statement timeout is set in each transaction (SET
+    LOCAL: it ends with it). A statement in autocommit (the ledger's one-statement transfers)
+    gets the server's own: set it on the role too (ALTER ROLE ... SET statement_timeout)."""
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if not conn.connection.driver_connection.autocommit:  # type: ignore[union-attr]
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {timeout_ms}")
 
 
 def elapsed_ms(started: float) -> float:

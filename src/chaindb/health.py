@@ -6,7 +6,8 @@
 - unhealthy (exit 1): not reachable, no SQLite file, read-only, SQLite's quick_check finds
   damage, or an applied migration's file changed or is missing;
 - degraded (exit 2): it answers and takes writes, but migrations are pending (code newer
-  than the schema);
+  than the schema), or a read replica (CHAINDB_READ_URLS) is down or lags past
+  CHAINDB_REPLICA_LAG_MAX_S (its reads go to the primary meanwhile);
 - healthy (exit 0): none of the above.
 """
 
@@ -44,6 +45,7 @@ class HealthReport:
     latency_ms: float | None = None
     migrations: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: int = 0
+    replicas: list[dict[str, Any]] = field(default_factory=list)  # url, reachable, lag_s, ...
     problems: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -73,21 +75,32 @@ def check_health(db: Database) -> HealthReport:
         report.writable = _writable(db)
         report.integrity = _integrity(db)
         _migrations(db, report)
+        report.replicas = [asdict(state) for state in db.replica_states()]
     except (ChaindbError, DBAPIError) as error:
         report.error = db.describe_error(error)
         return report
-    report.status = _status(report)
+    report.status = _status(report, lag_max_s=db.settings.replica_lag_max_s)
     return report
 
 
-def _status(report: HealthReport) -> Status:
+def _status(report: HealthReport, *, lag_max_s: float) -> Status:
     if not report.writable:
         report.problems.append("the database is read-only: chaindb cannot write to it")
     if report.integrity not in (None, "ok") and not report.integrity.startswith("not finished"):
         report.problems.append(f"integrity: {report.integrity}")
     if report.problems:
         return "unhealthy"
-    return "degraded" if report.pending else "healthy"
+    replica_trouble = any(_replica_trouble(state, lag_max_s) for state in report.replicas)
+    return "degraded" if report.pending or replica_trouble else "healthy"
+
+
+def _replica_trouble(state: dict[str, Any], lag_max_s: float) -> str | None:
+    """Why reads skip this replica now, or None."""
+    if state["error"] is not None:
+        return str(state["error"])
+    if state["lag_s"] is not None and state["lag_s"] > lag_max_s:
+        return f"lags {state['lag_s']:g} s (more than CHAINDB_REPLICA_LAG_MAX_S={lag_max_s:g})"
+    return None
 
 
 def _migrations(db: Database, report: HealthReport) -> None:

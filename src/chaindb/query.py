@@ -31,6 +31,7 @@ column names would not. SQLite's own sum() of amounts is not exact (past 2**63 i
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import sqlite3
@@ -139,12 +140,18 @@ def _sqlite_amount(value: Any) -> Any:
 def _postgresql_rows(driver: Any, sql: str, count: int) -> tuple[list[str], list[Any]]:
     import psycopg
 
+    pooled = _pooled(driver)
     try:
         with driver.cursor() as cursor:
             cursor.execute("SET TRANSACTION READ ONLY")
+            if pooled:
+                cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
             columns = _postgresql_columns(driver, sql)
             if not columns:  # run for its errors: a write is refused here
-                cursor.execute(sql, prepare=True)
+                # Prepared, as a second statement never runs; not when pooled: a named
+                # statement would outlive the transaction (the parse above already refused a
+                # second statement).
+                cursor.execute(sql, prepare=None if pooled else True)
                 return [], []
             chunked = psycopg.capabilities.has_stream_chunked()
             stream = cursor.stream(sql, size=min(count, STREAM_CHUNK_ROWS) if chunked else 1)
@@ -155,7 +162,29 @@ def _postgresql_rows(driver: Any, sql: str, count: int) -> tuple[list[str], list
     except psycopg.Error as error:
         raise _postgresql_refusal(sql, error.sqlstate, str(error)) from None
     finally:
+        if pooled:
+            _end_session_changes(driver)
         driver.rollback()
+
+
+_SAVEPOINT = "chaindb_query"
+
+
+def _pooled(driver: Any) -> bool:
+    """Behind a transaction pooler: chaindb connects with no prepare threshold exactly then
+    (database.py)."""
+    return driver.prepare_threshold is None
+
+
+def _end_session_changes(driver: Any) -> None:
+    """Behind a transaction pooler, closing our connection does not end the server's session:
+    what outlives a rollback (a session advisory lock) is undone in the same transaction,
+    after a rollback to the savepoint that revives it if the statement failed."""
+    import psycopg
+
+    with contextlib.suppress(psycopg.Error):  # a connection lost: the pooler ends its session
+        driver.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        driver.execute("SELECT pg_advisory_unlock_all()")
 
 
 def _postgresql_columns(driver: Any, sql: str) -> list[str]:

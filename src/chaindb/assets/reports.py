@@ -79,7 +79,7 @@ def search_assets(
     With `as_wallet` on PostgreSQL as the service role: that wallet's assets only."""
     words = _words(query)
     limit = parse_limit(limit, SEARCH_RESULTS_MAX)
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         if as_wallet is not None:
             set_current_wallet(conn, parse_solana_address(as_wallet, "as_wallet"))
         if conn.dialect.name == "postgresql":
@@ -138,7 +138,7 @@ def get_active_assets(
     """The seed's active_memory_assets for one owner: with batch status and grants in force."""
     owner = parse_solana_address(owner_address, "owner_address")
     limit = parse_limit(limit, SEARCH_RESULTS_MAX)
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         set_current_wallet(conn, owner)
         rows = conn.execute(
             sa.select(active_memory_assets)
@@ -158,14 +158,14 @@ def get_batch_statistics(
         if not isinstance(since, date):
             raise InvalidInput("since", since, "must be a date")
         query = query.where(batch_statistics.c.date >= since)
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         return [BatchDay.model_validate(row) for row in conn.execute(query)]
 
 
 def get_user_statistics(target: Database | Connection, wallet: str) -> WalletStatistics | None:
     """The seed's user_statistics for one wallet (None if it has done nothing)."""
     wallet = parse_solana_address(wallet, "wallet")
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         set_current_wallet(conn, wallet)
         row = conn.execute(
             sa.select(user_statistics).where(user_statistics.c.wallet_address == wallet)

@@ -44,6 +44,9 @@ def render_health(report: HealthReport) -> None:
         for name, state in report.migrations.items():
             pending = f", {state['pending']} pending" if state["pending"] else ""
             console.print(f"  {name}: {state['current'] or '-'} (head {state['head']}{pending})")
+    for replica in report.replicas:
+        shown = replica["error"] or f"lag {replica['lag_s']} s"
+        console.print(f"  replica {replica['url']}: {shown}", markup=False)
     for problem in report.problems:
         console.print(f"  [red]problem[/red] {problem}")
 

@@ -124,5 +124,5 @@ def get_security_events(
     if chosen.since is not None:
         query = query.where(events.c.created_at >= chosen.since)
     query = query.order_by(events.c.created_at.desc(), events.c.id.desc()).limit(limit)
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         return [SecurityEvent.model_validate(row) for row in conn.execute(query)]

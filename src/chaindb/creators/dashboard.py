@@ -90,7 +90,7 @@ def creator_dashboard(
     today = today or utc_now().date()
     first = today - timedelta(days=days - 1)
     month = today.replace(day=1)
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         creator = require_creator(conn, creator_id)
         rows = _days(conn, creator_id, min(first, month), today)  # one range read serves both
         month_rows = [row for row in rows if row.day >= month]
@@ -109,7 +109,7 @@ def monthly_revenue(
     """The seed's monthly revenue of the calendar month holding `month` (default: this one)."""
     month = (month or utc_now().date()).replace(day=1)
     last = (month + timedelta(days=31)).replace(day=1) - timedelta(days=1)
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         creator = require_creator(conn, creator_id)
         return _revenue(creator, month, _days(conn, creator_id, month, last))
 

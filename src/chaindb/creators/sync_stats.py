@@ -60,7 +60,7 @@ def get_sync_stats(db: Database, hours: float = 24, *, now: datetime | None = No
         )
     now = now or utc_now()
     since = now - timedelta(hours=hours)
-    with db.read() as conn:
+    with db.replica_read() as conn:
         rows = conn.execute(
             sa.select(logs.c.status, logs.c.started_at, logs.c.duration_ms)
             .where(logs.c.started_at >= since)

@@ -83,7 +83,7 @@ def get_audit_log(
     """An entity's audit trail, oldest first (index ix_games_audit_log_entity)."""
     limit = parse_limit(limit, AUDIT_LIMIT_MAX)
     log = games_audit_log.c
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         rows = conn.execute(
             sa.select(games_audit_log)
             .where(log.entity_type == entity_type, log.entity_id == entity_id)

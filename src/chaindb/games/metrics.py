@@ -172,7 +172,7 @@ def get_rollups(
     """A metric's buckets, oldest first (uq_metric_rollups_bucket's index)."""
     limit = parse_limit(limit, ROLLUPS_LIMIT_MAX)
     r = performance_metric_rollups.c
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         rows = conn.execute(
             sa.select(performance_metric_rollups)
             .where(r.metric_name == metric_name, r.resolution == resolution)

@@ -150,13 +150,13 @@ def _added(row: sa.Row, result: PlayerResult) -> dict[str, Any]:
 
 def get_player_stats(target: Database | Connection, user_id: str) -> PlayerStats | None:
     """A player's counters (None before their first resolved game)."""
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         row = conn.execute(sa.select(player_stats).where(player_stats.c.user_id == user_id)).first()
     return None if row is None else PlayerStats.model_validate(row)
 
 
 def get_game_statistics(target: Database | Connection, game_id: str) -> GameStatistics | None:
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         row = conn.execute(
             sa.select(game_statistics).where(game_statistics.c.game_id == game_id)
         ).first()
@@ -176,7 +176,7 @@ def leaderboard(
     if by not in column:
         raise InvalidInput("by", by, "must be 'winnings' or 'games_won'")
     order = column[by]
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         rows = conn.execute(
             sa.select(player_stats.c.user_id, order.label("value"))
             .order_by(order.desc(), player_stats.c.user_id)

@@ -94,7 +94,7 @@ def account_history(
     next_before_id as `before_id` for the next one. An account that never moved has none."""
     key = AccountKey.parse(account, "account")
     _check_page(limit, before_id, ACCOUNT_HISTORY_LIMIT_MAX)
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
         a = ledger_accounts.c
         found = conn.execute(
@@ -150,7 +150,7 @@ def open_holds(
     ).join(ledger_transfers, t.id == h.transfer_id)
     if before_id is not None:
         query = query.where(h.transfer_id < before_id)
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
         if key is None:
             query = query.where(t.asset_id == asset_id)

@@ -50,7 +50,7 @@ def leaderboard(
     """The top `limit` users by available balance of `asset`."""
     limit = parse_limit(limit, LEADERBOARD_LIMIT_MAX)
     asset = parse_asset_code(asset)
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
         rows = conn.execute(_TOP, {"asset_id": asset_id, "limit": limit}).all()
         usernames = core.get_usernames(conn, [user_id for user_id, _balance in rows])
@@ -67,7 +67,7 @@ def user_rank(target: Database | Connection, user_id: str, *, asset: str = POINT
     """1 + the number of users holding more; None when the user has no account."""
     user_id, asset = parse_user_id(user_id), parse_asset_code(asset)
     a = ledger_accounts.c
-    with reading(target) as conn:
+    with reading(target, stale_ok=True) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
         balance = conn.execute(
             sa.select(a.balance).where(

@@ -2,7 +2,10 @@
 
 PostgreSQL: a session-level advisory lock, taken by polling pg_try_advisory_lock until a
 deadline (a blocking pg_advisory_lock deadlocks against CREATE INDEX CONCURRENTLY in another
-session), released in `finally`; the server drops it if the holder dies. SQLite: a row in
+session), released in `finally`; the server drops it if the holder dies. Behind a transaction
+pooler (CHAINDB_POOLER=transaction) a session is not ours to keep: the lock is then
+transaction-scoped (pg_try_advisory_xact_lock) in a transaction held open for the whole
+migration, which pins one server connection until it ends. SQLite: a row in
 `chaindb_migration_lock`, inserted in BEGIN IMMEDIATE when there is none; a row left by a
 process of this host that is no longer running is taken over. Every step still runs in its own
 transaction and re-reads what is applied, so the lock is what keeps waiters quiet and fair, not
@@ -78,13 +81,19 @@ UNKNOWN_HOLDER = Holder("another process")
 @contextmanager
 def migration_lock(db: Database) -> Iterator[None]:
     """Hold the database's migration lock for the block (waiting for it as configured)."""
-    lock = _PostgresLock(db) if db.backend == "postgresql" else _SqliteLock(db)
+    lock = _lock_for(db)
     with lock.session():
         _wait_for(lock, db.settings.migration_lock_timeout_s)
         try:
             yield
         finally:
             lock.release()
+
+
+def _lock_for(db: Database) -> _PostgresLock | _SqliteLock:
+    if db.backend != "postgresql":
+        return _SqliteLock(db)
+    return _PooledPostgresLock(db) if db.settings.pooled else _PostgresLock(db)
 
 
 def _wait_for(lock: _PostgresLock | _SqliteLock, timeout_s: float) -> None:
@@ -150,6 +159,44 @@ class _PostgresLock:
             _erase_holder(self.conn, self.token)
         finally:
             self.conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+
+
+class _PooledPostgresLock(_PostgresLock):
+    """The advisory lock of one transaction, held open while the migration runs on other
+    connections. The holder's row is written in a transaction of its own, so that waiters
+    see it at once."""
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        with self.db.connection() as conn:
+            self.conn = conn
+            self.key = _lock_key(conn)
+            conn.rollback()  # no transaction is kept while waiting
+            try:
+                yield
+            finally:
+                conn.rollback()  # ends the transaction: the server lets the lock go
+
+    def try_acquire(self) -> Holder | None:
+        assert self.conn is not None
+        query = sa.text("SELECT pg_try_advisory_xact_lock(:key)")
+        if not self.conn.execute(query, {"key": self.key}).scalar_one():
+            self.conn.rollback()
+            with self.db.read() as conn:
+                return _read_holder(conn) or UNKNOWN_HOLDER
+        with self.db.transaction() as conn:
+            lock_table.create(conn, checkfirst=True)
+        with self.db.transaction() as conn:
+            _write_holder(conn, self.token)
+        return None
+
+    def release(self) -> None:
+        assert self.conn is not None
+        try:
+            with self.db.transaction() as conn:
+                _erase_holder(conn, self.token)
+        finally:
+            self.conn.rollback()
 
 
 class _SqliteLock:

@@ -7,8 +7,9 @@ PostgreSQL (ops/diagnose_postgres.py): sizes, unused indexes, tables read by seq
 dead rows and the last (auto)vacuum, long-running queries and old open transactions,
 connections against max_connections, transaction id age, the slowest statements when
 pg_stat_statements is there (how to enable it when not), settings against seed 001's
-recommendations. SQLite: sizes per table, free pages, the WAL's size, journal mode and
-synchronous, and quick_check.
+recommendations, each read replica's lag (CHAINDB_READ_URLS; every other figure is the
+primary's, where the writes are). SQLite: sizes per table, free pages, the WAL's size, journal
+mode and synchronous, and quick_check.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class DiagnoseReport:
     findings: list[Finding] = field(default_factory=list)
     tables: list[TableSize] = field(default_factory=list)
     slowest_statements: list[dict[str, Any]] = field(default_factory=list)
+    replicas: list[dict[str, Any]] = field(default_factory=list)  # url, reachable, lag_s, ...
 
     @property
     def critical(self) -> bool:

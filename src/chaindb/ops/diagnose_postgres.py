@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ XID_AGE_CRITICAL = 1_500_000_000  # wraparound protection stops writes at ~2.1 b
 SLOWEST_STATEMENTS = 10
 UNUSED_INDEX_BYTES_MIN = 1024 * 1024  # smaller: it costs next to nothing to keep
 QUERY_SHOWN_CHARS = 120
+REPLICA_ADVICE = "its reads go to the primary meanwhile; see the replica's server log"
 
 # Seed 001's postgresql.conf: (value, which way is better, why). Values in pg_settings' units
 # (memory in bytes, times in ms) once read.
@@ -56,6 +58,26 @@ def diagnose_postgres(db: Database, report: DiagnoseReport, *, long_query_s: flo
         _transaction_age(conn, report)
         _statements(conn, report)
         _settings(conn, report)
+    _replicas(db, report)
+
+
+def _replicas(db: Database, report: DiagnoseReport) -> None:
+    """Each replica's lag; one down or lagging past the bound is named (reads skip it)."""
+    lag_max_s = db.settings.replica_lag_max_s
+    for state in db.replica_states():
+        report.replicas.append(asdict(state))
+        if state.error is not None:
+            report.findings.append(
+                Finding("warning", "replica-down", state.url, state.error, REPLICA_ADVICE)
+            )
+        elif state.lag_s is not None and state.lag_s > lag_max_s:
+            message = f"lags {state.lag_s:g} s behind the primary (bound {lag_max_s:g} s)"
+            report.findings.append(
+                Finding("warning", "replica-lag", state.url, message, REPLICA_ADVICE)
+            )
+        else:
+            message = f"lag {state.lag_s:g} s"
+            report.findings.append(Finding("info", "replica-lag", state.url, message))
 
 
 def _tables(conn: Connection, report: DiagnoseReport) -> None:

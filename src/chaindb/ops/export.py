@@ -72,7 +72,7 @@ def export_rows(
     chosen = export_tables(db, tables=tables, modules=modules)
     report = ExportReport(file_format, str(output) if output else "-")
     writer = {"json": _write_json, "csv": _write_csv, "sql": _write_sql}[file_format]
-    with db.read() as conn:
+    with db.replica_read() as conn:  # a snapshot that may be a little behind
         writer(conn, chosen, output, report, on_rows or (lambda _table, _rows: None))
     return report
 

@@ -49,7 +49,8 @@ class Studio:
     def reading(self) -> Iterator[Connection]:
         """One consistent snapshot for the whole page; read-only unless --write (PostgreSQL:
         a READ ONLY transaction; SQLite: query_only, set on each connection by `create_app`)."""
-        with self.db.read() as conn:
+        # A read-only page may be a little behind: from a replica when there is one.
+        with self.db.read() if self.write else self.db.replica_read() as conn:
             if self.db.backend == "postgresql" and not self.write:
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             yield conn
