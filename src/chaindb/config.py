@@ -43,6 +43,8 @@ class Settings:
     sqlite_synchronous: str = "FULL"  # a committed payment survives a power cut
     migration_lock_timeout_s: float = 120.0
     ddl_lock_timeout_s: float = 5.0
+    # Where `chaindb push` finds the application's tables: package.module:metadata.
+    push_schema: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +66,7 @@ class Settings:
                 env, "CHAINDB_MIGRATION_LOCK_TIMEOUT_S", cls.migration_lock_timeout_s
             ),
             ddl_lock_timeout_s=_number(env, "CHAINDB_DDL_LOCK_TIMEOUT_S", cls.ddl_lock_timeout_s),
+            push_schema=env.get("CHAINDB_PUSH_SCHEMA", "").strip() or None,
         )
 
 

@@ -22,6 +22,7 @@ from chaindb.cli import (
     maintenance,
     migrate,
     operations,
+    push,
     query,
     schema,
     tokens,
@@ -58,6 +59,7 @@ def _options(
 
 
 migrate.register(app)
+push.register(app)
 health.register(app)
 maintenance.register(app)
 challenges.register(app)
