@@ -290,7 +290,15 @@ def _run(operations: Operations, upgrade: ops.UpgradeOps, reflected: dict[str, s
         with operations.batch_alter_table(op.table_name, copy_from=copy, recreate=rebuild) as batch:
             for sub in op.ops:
                 if sub not in unnamed:
-                    batch.invoke(sub)
+                    batch.invoke(_batch_ready(sub))
+
+
+def _batch_ready(op: ops.MigrateOperation) -> ops.MigrateOperation:
+    """Autogenerate gives a new default as a DefaultClause, which batch mode wraps again (and
+    fails on): give it what the clause holds."""
+    if isinstance(op, ops.AlterColumnOp) and isinstance(op.modify_server_default, sa.DefaultClause):
+        op.modify_server_default = op.modify_server_default.arg
+    return op
 
 
 def _render(dialect: str, upgrade: ops.UpgradeOps, reflected: dict[str, sa.Table]) -> list[str]:

@@ -55,17 +55,28 @@ def _code(operations: ops.UpgradeOps | ops.DowngradeOps, imports: set[str]) -> s
     """Python for `operations`, remembering the imports its types need (Alembic names a type
     of another package, such as chaindb.types.AmountType, without importing it)."""
 
-    def note_import(kind: str, value: Any, context: Any) -> bool:
+    def note_import(kind: str, value: Any, context: Any) -> str | bool:
         imports.update(context.imports)
         module = type(value).__module__
         if kind == "type" and not module.startswith("sqlalchemy"):
             imports.add(f"import {module}")
+        if kind == "server_default":
+            return _function_default(value)
         return False  # Alembic renders it as usual
 
     code = render_python_code(operations, render_as_batch=True, render_item=note_import)
     for op in _type_changes(operations):
         code = _with_cast(code, op)
     return code.strip()
+
+
+def _function_default(default: Any) -> str | bool:
+    """`server_default=sa.func.now()` stays a function, which each dialect spells its way
+    (SQLite: CURRENT_TIMESTAMP); Alembic would write PostgreSQL's `now()` as text."""
+    argument = getattr(default, "arg", None)
+    if isinstance(argument, sa.sql.functions.FunctionElement) and not argument.clauses.clauses:
+        return f"sa.func.{argument.name}()"
+    return False
 
 
 def _type_changes(operations: ops.UpgradeOps | ops.DowngradeOps) -> list[ops.AlterColumnOp]:
