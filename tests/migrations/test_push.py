@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from chaindb import DataLossRefused, InvalidInput, migrations
-from chaindb.migrations.push import chaindb_tables
+from chaindb.migrations.push_declaration import chaindb_tables
 from chaindb.migrations.schema_shape import reflect_shape
 from chaindb.types import AmountType, UtcDateTime
 
@@ -291,3 +291,23 @@ def _with_tables(*tables: sa.Table) -> sa.MetaData:
 def _shape(db, exclude: tuple[str, ...] = ()):
     with db.read() as conn:
         return reflect_shape(conn, exclude=exclude)
+
+
+def test_a_history_table_from_before_push_learns_the_push_action(db):
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    from chaindb.migrations import bookkeeping
+
+    with db.transaction() as conn:
+        bookkeeping.ensure_tables(conn)
+        with Operations(MigrationContext.configure(conn)).batch_alter_table(
+            bookkeeping.HISTORY_TABLE
+        ) as batch:  # the CHECK an older chaindb wrote
+            batch.drop_constraint("ck_history_action", type_="check")
+            batch.create_check_constraint(
+                "ck_history_action", "action IN ('upgrade', 'downgrade', 'baseline', 'repair')"
+            )
+    migrations.migrate(db, modules=["core"])
+    migrations.push(db, metadata=first_version())
+    assert [entry.action for entry in pushes(db)] == ["push"]
