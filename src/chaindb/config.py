@@ -50,6 +50,8 @@ class Settings:
     read_urls: tuple[str, ...] = ()  # hot standbys for reads that may be slightly stale
     replica_lag_max_s: float = 10.0  # a replica further behind is skipped
     replica_wait_s: float = 0.5  # read-your-writes: how long to wait for a replica to catch up
+    # Where `chaindb push` finds the application's tables: package.module:metadata.
+    push_schema: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +77,7 @@ class Settings:
             read_urls=_read_urls(env),
             replica_lag_max_s=_number(env, "CHAINDB_REPLICA_LAG_MAX_S", cls.replica_lag_max_s),
             replica_wait_s=_number(env, "CHAINDB_REPLICA_WAIT_S", cls.replica_wait_s),
+            push_schema=env.get("CHAINDB_PUSH_SCHEMA", "").strip() or None,
         )
 
     @property

@@ -84,5 +84,21 @@ class DestructiveMigration(MigrationError):
         )
 
 
+class DataLossRefused(MigrationError):
+    """push found changes that lose data and data loss was not accepted, or changes that cannot
+    run without losing or changing rows whatever is accepted (`blocked`)."""
+
+    def __init__(self, changes: Iterable[object], *, blocked: bool) -> None:
+        self.changes = list(changes)
+        self.blocked = blocked
+        lines = "\n".join(f"  {change}" for change in self.changes)
+        why = (
+            "these changes cannot run without losing or changing rows, even with --accept-data-loss"
+            if blocked
+            else "these changes lose data (pass --accept-data-loss to apply them)"
+        )
+        super().__init__(f"refusing to push, nothing was changed: {why}:\n{lines}")
+
+
 class ConfirmationRequired(ChaindbError):
     """A dangerous command needs --force or an answer at a terminal."""

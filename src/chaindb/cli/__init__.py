@@ -23,6 +23,7 @@ from chaindb.cli import (
     maintenance,
     migrate,
     operations,
+    push,
     query,
     schema,
     studio,
@@ -60,6 +61,7 @@ def _options(
 
 
 migrate.register(app)
+push.register(app)
 health.register(app)
 maintenance.register(app)
 challenges.register(app)

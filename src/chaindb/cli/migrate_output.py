@@ -128,6 +128,14 @@ def render_status(report: StatusReport) -> None:
                 )
             )
         console.print(applied)
+    if report.pushed_tables:
+        last = report.last_push
+        when = f", last pushed {last.applied_at.strftime(TIME_FORMAT)} UTC by {last.applied_by}"
+        console.print(
+            f"pushed tables (chaindb push): {', '.join(report.pushed_tables)}"
+            + (when if last else ""),
+            markup=False,
+        )
     for problem in report.problems:
         console.print(f"[red]problem[/red] {problem}")
     console.print("up to date" if report.up_to_date else "[yellow]not up to date[/yellow]")

@@ -5,6 +5,7 @@ db = connect()
 migrations.migrate(db)            # chaindb migrate
 migrations.status(db)             # chaindb status
 migrations.check(db).ok           # chaindb check: the deploy gate
+migrations.push(db, metadata=app_metadata, dry_run=True)   # chaindb push --dry-run
 """
 
 from chaindb.migrations.apply import (
@@ -24,6 +25,9 @@ from chaindb.migrations.lint import Finding, LintReport
 from chaindb.migrations.lint import lint as _lint_revisions
 from chaindb.migrations.modules import BUILTIN_MODULES, RevisionGraph
 from chaindb.migrations.problems import MigrationsInvalid, Problem
+from chaindb.migrations.push import PushPlan, push
+from chaindb.migrations.push_file import push_to_migration
+from chaindb.migrations.push_losses import Change as PushChange
 from chaindb.migrations.repair import RepairResult, repair
 from chaindb.migrations.status import (
     CheckReport,
@@ -61,6 +65,8 @@ __all__ = [
     "MigrationRun",
     "MigrationsInvalid",
     "Problem",
+    "PushChange",
+    "PushPlan",
     "RepairResult",
     "SchemaMismatch",
     "StatusReport",
@@ -75,6 +81,8 @@ __all__ = [
     "lint",
     "lint_report",
     "migrate",
+    "push",
+    "push_to_migration",
     "repair",
     "reset",
     "rollback",

@@ -1,9 +1,10 @@
 """chaindb's own tables: the applied set, the append-only history, and file checksums.
 
 `chaindb_migrations` holds one row per applied revision (what the database is now);
-`chaindb_migration_history` keeps every apply, rollback, baseline and repair ever run, with who
-ran it and, for a baseline or repair, why. Both are written in the migration's own transaction,
-so they never disagree with the schema.
+`chaindb_migration_history` keeps every apply, rollback, baseline, repair and push ever run, with
+who ran it and, for a baseline or repair, why (for a push: what it changed). Both are written in
+the migration's own transaction, so they never disagree with the schema. `chaindb_pushed_tables`
+names the application's tables that `chaindb push` manages (see push.py).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from chaindb.types import UtcDateTime, utc_now
 APPLIED_TABLE = "chaindb_migrations"
 HISTORY_TABLE = "chaindb_migration_history"
 LOCK_TABLE = "chaindb_migration_lock"
+PUSHED_TABLE = "chaindb_pushed_tables"
 UPGRADE, DOWNGRADE, BASELINE, REPAIR = "upgrade", "downgrade", "baseline", "repair"
-ACTIONS = (UPGRADE, DOWNGRADE, BASELINE, REPAIR)
+# A push is no revision: it changes the history, never the applied set (see push.py).
+PUSH = "push"
+ACTIONS = (UPGRADE, DOWNGRADE, BASELINE, REPAIR, PUSH)
 _ACTION_CHECK = "action IN ({})".format(", ".join(f"'{action}'" for action in ACTIONS))
 
 metadata = sa.MetaData()
@@ -72,6 +76,18 @@ lock_table = sa.Table(
     sa.Column("token", sa.String(32), nullable=False),
     sa.Column("acquired_at", UtcDateTime, nullable=False),
     sa.CheckConstraint("id = 1", name="ck_migration_lock_single"),
+)
+
+
+# The application's tables that `chaindb push` created or brought in line with its declaration:
+# a table named here that the declaration no longer has is one push drops. Tables outside it
+# (chaindb's, or an application's own made by hand or by its migrations) push never drops.
+pushed_tables = sa.Table(
+    PUSHED_TABLE,
+    metadata,
+    sa.Column("table_name", sa.String(128), primary_key=True),
+    sa.Column("checksum", sa.String(64), nullable=False),  # of the push that last declared it
+    sa.Column("pushed_at", UtcDateTime, nullable=False),
 )
 
 
@@ -127,6 +143,8 @@ def ensure_tables(conn: Connection) -> None:
     metadata.create_all(conn, checkfirst=True)
     if "reason" not in _history_columns(conn):
         _add_history_reason(conn)
+    elif f"'{PUSH}'" not in _action_check_text(conn):
+        _allow_every_action(conn)
 
 
 def drop_tables(conn: Connection) -> None:
@@ -147,6 +165,21 @@ def _add_history_reason(conn: Connection) -> None:
         batch.create_check_constraint("ck_history_action", _ACTION_CHECK)
 
 
+def _action_check_text(conn: Connection) -> str:
+    checks = sa.inspect(conn).get_check_constraints(HISTORY_TABLE)
+    named = [check for check in checks if check["name"] == "ck_history_action"]
+    return " ".join(str(check["sqltext"]) for check in named)
+
+
+def _allow_every_action(conn: Connection) -> None:
+    """A history table from before push: its CHECK lists the actions it knew (rebuilt on
+    SQLite by batch mode, as above)."""
+    operations = Operations(MigrationContext.configure(conn))
+    with operations.batch_alter_table(HISTORY_TABLE) as batch:
+        batch.drop_constraint("ck_history_action", type_="check")
+        batch.create_check_constraint("ck_history_action", _ACTION_CHECK)
+
+
 def tables_exist(conn: Connection) -> bool:
     return sa.inspect(conn).has_table(APPLIED_TABLE)
 
@@ -157,6 +190,14 @@ def read_applied(conn: Connection) -> dict[str, AppliedMigration]:
         return {}
     rows = conn.execute(sa.select(applied_migrations)).mappings()
     return {row["revision"]: AppliedMigration(**row) for row in rows}
+
+
+def read_pushed_tables(conn: Connection) -> list[str]:
+    """The application's tables `chaindb push` manages, by name."""
+    if not sa.inspect(conn).has_table(PUSHED_TABLE):
+        return []
+    column = pushed_tables.c.table_name
+    return list(conn.execute(sa.select(column).order_by(column)).scalars())
 
 
 def read_history(
@@ -188,10 +229,12 @@ def record(
     reason: str | None = None,
 ) -> None:
     """Write one apply, rollback, baseline or repair into the applied set and the history, in
-    the caller's transaction."""
+    the caller's transaction (a push goes into the history alone)."""
     now = utc_now()
     by = actor()
-    if action == REPAIR:
+    if action == PUSH:
+        pass
+    elif action == REPAIR:
         conn.execute(
             applied_migrations.update()
             .where(applied_migrations.c.revision == revision)

@@ -33,11 +33,21 @@ class CreatedMigration:
         return asdict(self)
 
 
-def create(name: str, module: str, *, depends_on: Iterable[str] | None = None) -> CreatedMigration:
+def create(
+    name: str,
+    module: str,
+    *,
+    depends_on: Iterable[str] | None = None,
+    upgrades: str | None = None,
+    downgrades: str | None = None,
+    imports: str | None = None,
+) -> CreatedMigration:
     """Create `<module>_<NNNN>_<slug>.py` in the module's folder.
 
     `depends_on`: revisions of other modules this migration needs. By default a module's first
     migration depends on core's head (the users, wallets and transactions it builds on).
+    `upgrades`, `downgrades`, `imports`: the bodies and extra imports (push --to-migration's
+    plan); by default empty functions to fill in.
     """
     if not _NAME.match(name):
         raise InvalidInput("name", name, "letters, digits, spaces, _ or -, at most 61 characters")
@@ -59,6 +69,9 @@ def create(name: str, module: str, *, depends_on: Iterable[str] | None = None) -
         branch_labels=None if head else (module,),
         version_path=str(graph.modules[module].versions_dir),
         depends_on=needs or None,
+        upgrades=upgrades,
+        downgrades=downgrades,
+        imports=imports,
     )
     assert script is not None
     return CreatedMigration(script.revision, module, str(script.path), head, needs)

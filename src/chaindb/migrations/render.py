@@ -9,7 +9,7 @@ from alembic.script import Script
 from chaindb.errors import MigrationError
 
 
-class _StatementBuffer:
+class StatementBuffer:
     """Alembic writes each statement with one write() call; keep them apart."""
 
     def __init__(self) -> None:
@@ -26,7 +26,7 @@ class _StatementBuffer:
 
 def render_statements(script: Script, dialect_name: str, direction: str = "upgrade") -> list[str]:
     """The SQL statements `script` would run on `dialect_name`, each ending in ';'."""
-    buffer = _StatementBuffer()
+    buffer = StatementBuffer()
     context = MigrationContext.configure(
         dialect_name=dialect_name,
         opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True},

@@ -41,6 +41,10 @@ class StatusReport:
     backend: str
     modules: list[ModuleStatus]
     problems: list[Problem]
+    # The application's tables `chaindb push` manages, and its last push (outside the modules:
+    # a push applies no revision).
+    pushed_tables: list[str] = field(default_factory=list)
+    last_push: bookkeeping.HistoryEntry | None = None
 
     @property
     def up_to_date(self) -> bool:
@@ -79,7 +83,13 @@ def status(db: Database) -> StatusReport:
         if m not in shown and any(graph.module_of(rev) == m for rev in applied)
     ]
     modules = [_module_status(graph, name, applied, problems) for name in shown]
-    return StatusReport(db.display_url, db.backend, modules, problems)
+    report = StatusReport(db.display_url, db.backend, modules, problems)
+    if db.exists():
+        with db.read() as conn:
+            report.pushed_tables = bookkeeping.read_pushed_tables(conn)
+            pushes = bookkeeping.read_history(conn, modules=[bookkeeping.PUSH], limit=1)
+            report.last_push = pushes[0] if pushes else None
+    return report
 
 
 def _module_status(
@@ -158,10 +168,11 @@ class HistoryReport:
 
 
 def history(db: Database, *, module: str | None = None, limit: int | None = None) -> HistoryReport:
-    """Every apply, rollback, baseline and repair, oldest first (with `limit`: the last ones)."""
+    """Every apply, rollback, baseline, repair and push, oldest first (with `limit`: the last
+    ones). `module='push'`: the pushes alone."""
     if limit is not None and limit < 1:
         raise InvalidInput("limit", limit, "must be at least 1")
-    known = [registered.name for registered in registered_modules()]
+    known = [registered.name for registered in registered_modules()] + [bookkeeping.PUSH]
     if module is not None and module not in known:
         raise MigrationError(f"module {module!r} is unknown: known modules are {', '.join(known)}")
     if not db.exists():
