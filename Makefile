@@ -37,7 +37,7 @@ bench: install
 # The ledger at volume (bench/ledger_volume.py): BENCH_VOLUME_TRANSFERS (default 200,000;
 # 10000000 for the full run), BENCH_VOLUME_USERS (default 10000,100000).
 bench-volume: install
-	WITH_POSTGRES_DURABLE=1 scripts/with-postgres $(BIN)/python bench/ledger_volume.py
+	@WITH_POSTGRES_DURABLE=1 scripts/with-postgres $(BIN)/python bench/ledger_volume.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache

@@ -200,7 +200,8 @@ def postgres_sizes(db: chaindb.Database) -> dict[str, object]:
             "SELECT n_live_tup, n_dead_tup, n_tup_upd, n_tup_hot_upd, autovacuum_count,"
             " autoanalyze_count FROM pg_stat_user_tables WHERE relname = 'ledger_accounts'"
         ).one()
-        conn.rollback()  # the copies go with it
+        for table in ("ledger_accounts", "ledger_leaderboard"):
+            conn.exec_driver_sql(f"DROP TABLE bench_packed_{table}")
     sizes["ledger_accounts_activity"] = {
         "live_rows": stats[0],
         "dead_rows": stats[1],

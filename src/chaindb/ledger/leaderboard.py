@@ -6,7 +6,8 @@ ledger_leaderboard, holds the top of each asset instead: every user account whos
 (balance DESC, id) ranks at or above the asset's floor (ledger_leaderboard_floors; no floor:
 every user account of the asset). Triggers on ledger_accounts (ledger_0003) keep it exact in
 the writer's own transaction; a transfer touches it only when one of its accounts is on the
-board, or enters or leaves it. `rebalance` moves a floor so that the board holds
+board, or enters or leaves it (on PostgreSQL, writers vacuum the board as they check it: see
+vacuum_board). `rebalance` moves a floor so that the board holds
 BOARD_ENTRIES_MIN to BOARD_ENTRIES_MAX entries: down when it runs short (the one step that
 reads every account of the asset), up when it grows long. Writers check an asset every
 BOARD_CHECK_EVERY transfers of theirs. A board that is short (rebalance not yet run) is still
@@ -163,8 +164,22 @@ def after_write(
 ) -> None:
     """Called by the write path after a commit: check the boards that are due, and at once
     those of assets that just gained accounts in bulk."""
-    for asset_id in {*_WRITES.add(db, transfer_asset_ids), *created_in_bulk}:
+    due = {*_WRITES.add(db, transfer_asset_ids), *created_in_bulk}
+    for asset_id in due:
         rebalance(db, asset_id)
+    if due and db.backend == "postgresql":
+        vacuum_board(db)
+
+
+def vacuum_board(db: Database) -> None:
+    """PostgreSQL: every update of a board entry is a new entry in its index (the balance is
+    its key: no HOT there), and autovacuum wakes at most once a minute (autovacuum_naptime):
+    at thousands of transfers a second the board grew to 20x its packed size in between, and
+    its reads slowed. A vacuum of the board (a few hundred kB) takes milliseconds; SKIP_LOCKED:
+    a writer that finds another's vacuum running leaves it to that one."""
+    with db.connection() as conn:
+        autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.exec_driver_sql("VACUUM (SKIP_LOCKED) ledger_leaderboard")
 
 
 def board_size(conn: Connection, asset_id: int, *, up_to: int) -> int:
