@@ -158,6 +158,7 @@ sa.Index(
     ledger_leaderboard.c.asset_id,
     ledger_leaderboard.c.balance.desc(),
     ledger_leaderboard.c.account_id,
+    ledger_leaderboard.c.user_id,  # the top is read from the index alone
 )
 
 ledger_leaderboard_floors = sa.Table(

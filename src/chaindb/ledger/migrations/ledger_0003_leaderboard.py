@@ -154,7 +154,14 @@ def upgrade() -> None:
         sa.Column("asset_id", IdType, sa.ForeignKey("ledger_assets.id"), nullable=False),
         sa.Column("user_id", sa.String(64), nullable=False),
         sa.Column("balance", AmountType, amount_check("balance"), nullable=False),
-        sa.Index("ix_ledger_leaderboard_rank", "asset_id", sa.text("balance DESC"), "account_id"),
+        # user_id too: the top is read from the index alone (PostgreSQL: an index-only scan).
+        sa.Index(
+            "ix_ledger_leaderboard_rank",
+            "asset_id",
+            sa.text("balance DESC"),
+            "account_id",
+            "user_id",
+        ),
     )
     op.create_table(
         "ledger_leaderboard_floors",
