@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -n 2
 PGBOUNCER_TESTS ?= tests/ledger tests/migrations/test_lock.py tests/migrations/test_concurrency.py \
 	tests/assets/test_security.py tests/test_query.py
 
-.PHONY: install demo test test-pgbouncer lint bench clean
+.PHONY: install demo test test-pgbouncer lint bench bench-volume clean
 
 install: $(VENV)/.installed
 
@@ -46,6 +46,11 @@ lint: install
 
 bench: install
 	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py && $(BIN)/python bench/creators.py && $(BIN)/python bench/storage.py"
+
+# The ledger at volume (bench/ledger_volume.py): BENCH_VOLUME_TRANSFERS (default 200,000;
+# 10000000 for the full run), BENCH_VOLUME_USERS (default 10000,100000).
+bench-volume: install
+	@WITH_POSTGRES_DURABLE=1 scripts/with-postgres $(BIN)/python bench/ledger_volume.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache

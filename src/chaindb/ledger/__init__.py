@@ -69,6 +69,10 @@ from chaindb.ledger.transfers import (
 )
 from chaindb.ledger.verify import LedgerReport, check_ledger, repair, verify
 
+# The leaderboard's board and floors, kept by triggers from ledger_accounts: an export leaves
+# them out, an import rebuilds them.
+derived_tables = ("ledger_leaderboard", "ledger_leaderboard_floors")
+
 __all__ = [
     "ASSET_CODE_CHARS_MAX",
     "BURN",
@@ -98,6 +102,7 @@ __all__ = [
     "account_history",
     "check_ledger",
     "cleanup",
+    "derived_tables",
     "ensure_app_asset",
     "ensure_token_asset",
     "ensure_user_points_ledger",

@@ -1,25 +1,52 @@
-"""The leaderboard: top holders of an asset, and one user's rank, read from an index.
+"""The leaderboard: top holders of an asset, and one user's rank, read from the board.
 
-ix_ledger_accounts_leaderboard (asset_id, balance DESC, id) WHERE owner_type = 'user' serves
-the top N directly, and a user's rank as a count of the index entries above their balance.
+ledger_accounts keeps no index on `balance` (every transfer changes it: on PostgreSQL no
+account update could be HOT, and the index grew by an entry per update). The board,
+ledger_leaderboard, holds the top of each asset instead: every user account whose key
+(balance DESC, id) ranks at or above the asset's floor (ledger_leaderboard_floors; no floor:
+every user account of the asset). Triggers on ledger_accounts (ledger_0003) keep it exact in
+the writer's own transaction; a transfer touches it only when one of its accounts is on the
+board, or enters or leaves it (on PostgreSQL, writers vacuum the board as they check it: see
+vacuum_board). `rebalance` moves a floor so that the board holds
+BOARD_ENTRIES_MIN to BOARD_ENTRIES_MAX entries: down when it runs short (the one step that
+reads every account of the asset), up when it grows long. Writers check an asset every
+BOARD_CHECK_EVERY transfers of theirs. A board that is short (rebalance not yet run) is still
+exact: a read that wants more than it holds reads ledger_accounts instead.
+
 Ranks are competition ranks: equal balances share a rank (1, 2, 2, 4).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from chaindb import core
 from chaindb.database import Database, reading
 from chaindb.ledger.accounts import POINTS, asset_ids, parse_asset_code
-from chaindb.ledger.schema import ledger_accounts
+from chaindb.ledger.schema import (
+    ledger_accounts,
+    ledger_assets,
+    ledger_leaderboard,
+    ledger_leaderboard_floors,
+)
 from chaindb.text import parse_user_id
 from chaindb.validation import parse_limit
 
 LEADERBOARD_LIMIT_MAX = 1000
+BOARD_ENTRIES_MIN = LEADERBOARD_LIMIT_MAX  # any read up to the limit is served by the board
+BOARD_ENTRIES_TARGET = 1_500  # what a new floor leaves (ledger_0003 starts boards there)
+BOARD_ENTRIES_MAX = 2_500
+BOARD_CHECK_EVERY = 2_000  # a writer checks an asset's board after this many of its transfers
+BOARD_LOCK_CLASS = 27_746  # pg_advisory_xact_lock(class, asset_id), as ledger_0003's trigger
+BOARD_LOCK_TIMEOUT_MS = 100  # rebalance gives up (until the next check) rather than wait longer
+_LOCK_NOT_AVAILABLE = "55P03"
 
 
 class LeaderboardEntry(NamedTuple):
@@ -31,17 +58,27 @@ class LeaderboardEntry(NamedTuple):
     balance: int
 
 
-def _top_statement() -> sa.Select[Any]:
-    a = ledger_accounts.c
-    return (
-        sa.select(a.owner_id, a.balance)
-        .where(a.asset_id == sa.bindparam("asset_id"), a.owner_type == "user")
-        .order_by(a.balance.desc(), a.id)
-        .limit(sa.bindparam("limit"))
+_e, _f, _a = ledger_leaderboard.c, ledger_leaderboard_floors.c, ledger_accounts.c
+_ASSET = sa.bindparam("asset_id")
+_LIMIT = sa.bindparam("limit")
+# The board's top, and (the same snapshot) whether the board holds every user of the asset.
+_TOP = (
+    sa.select(
+        _e.user_id,
+        _e.balance,
+        ~sa.exists().where(_f.asset_id == _ASSET).label("complete"),
     )
-
-
-_TOP = _top_statement()  # built once: the board is read far more often than it changes
+    .where(_e.asset_id == _ASSET)
+    .order_by(_e.balance.desc(), _e.account_id)
+    .limit(_LIMIT)
+)
+# What the board stands for, read from the accounts (a scan of the asset's user accounts).
+_TOP_OF_ACCOUNTS = (
+    sa.select(_a.owner_id, _a.balance, _a.id)
+    .where(_a.asset_id == _ASSET, _a.owner_type == "user", _a.balance.is_not(None))
+    .order_by(_a.balance.desc(), _a.id)
+    .limit(_LIMIT)
+)
 
 
 def leaderboard(
@@ -53,10 +90,19 @@ def leaderboard(
     with reading(target, stale_ok=True) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
         rows = conn.execute(_TOP, {"asset_id": asset_id, "limit": limit}).all()
-        usernames = core.get_usernames(conn, [user_id for user_id, _balance in rows])
+        top = [(user_id, balance) for user_id, balance, _complete in rows]
+        if len(rows) < limit and not (rows and rows[0].complete):
+            # The board is short of a floor's rebalance: the accounts say the same, slower.
+            top = [
+                (user_id, balance)
+                for user_id, balance, _id in conn.execute(
+                    _TOP_OF_ACCOUNTS, {"asset_id": asset_id, "limit": limit}
+                )
+            ]
+        usernames = core.get_usernames(conn, [user_id for user_id, _balance in top])
     entries: list[LeaderboardEntry] = []
     rank, previous = 0, None
-    for position, (user_id, balance) in enumerate(rows, start=1):
+    for position, (user_id, balance) in enumerate(top, start=1):
         if balance != previous:  # equal balances share the rank of the first of them
             rank, previous = position, balance
         entries.append(LeaderboardEntry(rank, user_id, usernames.get(user_id), balance))
@@ -64,21 +110,223 @@ def leaderboard(
 
 
 def user_rank(target: Database | Connection, user_id: str, *, asset: str = POINTS) -> int | None:
-    """1 + the number of users holding more; None when the user has no account."""
+    """1 + the number of users holding more; None when the user has no account. Counted on
+    the board for a user on it; for anyone else, over the asset's accounts (a scan)."""
     user_id, asset = parse_user_id(user_id), parse_asset_code(asset)
-    a = ledger_accounts.c
     with reading(target, stale_ok=True) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
-        balance = conn.execute(
-            sa.select(a.balance).where(
-                a.asset_id == asset_id, a.owner_type == "user", a.owner_id == user_id
-            )
-        ).scalar()
-        if balance is None:
+        found = conn.execute(
+            sa.select(_a.balance, _e.account_id)
+            .select_from(ledger_accounts.outerjoin(ledger_leaderboard, _e.account_id == _a.id))
+            .where(_a.asset_id == asset_id, _a.owner_type == "user", _a.owner_id == user_id)
+        ).first()
+        if found is None or found.balance is None:
             return None
-        above = conn.execute(
-            sa.select(sa.func.count()).where(
-                a.asset_id == asset_id, a.owner_type == "user", a.balance > balance
+        # Everyone holding more ranks above this user: on the board if the user is on it.
+        if found.account_id is not None:
+            counted = sa.select(sa.func.count()).where(
+                _e.asset_id == asset_id, _e.balance > found.balance
             )
-        ).scalar_one()
+        else:
+            counted = sa.select(sa.func.count()).where(
+                _a.asset_id == asset_id, _a.owner_type == "user", _a.balance > found.balance
+            )
+        above = conn.execute(counted).scalar_one()
     return int(above) + 1
+
+
+# --- keeping each board between BOARD_ENTRIES_MIN and BOARD_ENTRIES_MAX entries ---------------
+
+
+class _WritesSinceCheck:
+    """Per database: the transfers written per asset since its board was last checked."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[int, Counter[int]] = {}
+
+    def add(self, db: Database, asset_ids: Iterable[int]) -> list[int]:
+        """Count the transfers; the assets whose board is due a check."""
+        with self._lock:
+            counts = self._counts.setdefault(id(db), Counter())
+            counts.update(asset_ids)
+            due = [asset for asset, n in counts.items() if n >= BOARD_CHECK_EVERY]
+            for asset in due:
+                del counts[asset]
+        return due
+
+
+_WRITES = _WritesSinceCheck()
+
+
+def after_write(
+    db: Database, transfer_asset_ids: Iterable[int], *, created_in_bulk: Iterable[int] = ()
+) -> None:
+    """Called by the write path after a commit: check the boards that are due, and at once
+    those of assets that just gained accounts in bulk."""
+    due = {*_WRITES.add(db, transfer_asset_ids), *created_in_bulk}
+    for asset_id in due:
+        rebalance(db, asset_id)
+    if due and db.backend == "postgresql":
+        vacuum_board(db)
+
+
+def vacuum_board(db: Database) -> None:
+    """PostgreSQL: every update of a board entry is a new entry in its index (the balance is
+    its key: no HOT there), and autovacuum wakes at most once a minute (autovacuum_naptime):
+    at thousands of transfers a second the board grew to 20x its packed size in between, and
+    its reads slowed. A vacuum of the board (a few hundred kB) takes milliseconds; SKIP_LOCKED:
+    a writer that finds another's vacuum running leaves it to that one."""
+    with db.connection() as conn:
+        autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.exec_driver_sql("VACUUM (SKIP_LOCKED) ledger_leaderboard")
+
+
+def board_size(conn: Connection, asset_id: int, *, up_to: int) -> int:
+    """How many entries the asset's board holds, counted up to `up_to` (an index range)."""
+    counted = sa.select(sa.literal(1)).where(_e.asset_id == asset_id).limit(up_to).subquery()
+    return int(conn.execute(sa.select(sa.func.count()).select_from(counted)).scalar_one())
+
+
+def rebalance(db: Database, asset_id: int) -> str | None:
+    """Move the asset's floor if its board holds fewer than BOARD_ENTRIES_MIN entries (and
+    leaves accounts out) or more than BOARD_ENTRIES_MAX, so that it holds
+    BOARD_ENTRIES_TARGET; what was done, or None. On PostgreSQL it takes the board's lock
+    alone (every writer of the asset waits meanwhile) and gives up after
+    BOARD_LOCK_TIMEOUT_MS rather than queue longer: the next check tries again."""
+    with db.read() as conn:  # the common case: nothing to do, and no lock for it
+        size = board_size(conn, asset_id, up_to=BOARD_ENTRIES_MAX + 1)
+        floor = _floor(conn, asset_id)
+    if BOARD_ENTRIES_MIN <= size <= BOARD_ENTRIES_MAX or (size < BOARD_ENTRIES_MIN and not floor):
+        return None
+    try:
+        with db.transaction() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {BOARD_LOCK_TIMEOUT_MS}")
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:class, CAST(:asset AS integer))"),
+                    {"class": BOARD_LOCK_CLASS, "asset": asset_id},
+                )
+            return _move_floor(conn, asset_id)
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+            return None
+        raise
+
+
+def _floor(conn: Connection, asset_id: int) -> Any:
+    return conn.execute(
+        sa.select(_f.floor_balance, _f.floor_account_id).where(_f.asset_id == asset_id)
+    ).first()
+
+
+def _move_floor(conn: Connection, asset_id: int) -> str | None:
+    """Under the board's lock: no writer changes a balance of the asset meanwhile."""
+    size = board_size(conn, asset_id, up_to=BOARD_ENTRIES_MAX + 1)
+    floor = _floor(conn, asset_id)
+    if size > BOARD_ENTRIES_MAX:
+        # The board is exact down to its floor: its own top is the asset's top.
+        last = conn.execute(
+            sa.select(_e.balance, _e.account_id)
+            .where(_e.asset_id == asset_id)
+            .order_by(_e.balance.desc(), _e.account_id)
+            .offset(BOARD_ENTRIES_TARGET - 1)
+            .limit(1)
+        ).one()
+        _set_floor(conn, asset_id, last.balance, last.account_id)
+        gone = conn.execute(
+            sa.delete(ledger_leaderboard).where(
+                _e.asset_id == asset_id, _below(_e.balance, _e.account_id, last)
+            )
+        ).rowcount
+        return f"asset {asset_id}: floor raised, {gone} entries left the board"
+    if size < BOARD_ENTRIES_MIN and floor is not None:
+        top = conn.execute(
+            _TOP_OF_ACCOUNTS, {"asset_id": asset_id, "limit": BOARD_ENTRIES_TARGET + 1}
+        ).all()
+        kept = top[:BOARD_ENTRIES_TARGET]
+        on_board = set(
+            conn.execute(sa.select(_e.account_id).where(_e.asset_id == asset_id)).scalars()
+        )
+        new = [
+            {"account_id": i, "asset_id": asset_id, "user_id": user_id, "balance": balance}
+            for user_id, balance, i in kept
+            if i not in on_board
+        ]
+        if new:
+            conn.execute(sa.insert(ledger_leaderboard), new)
+        if len(top) > BOARD_ENTRIES_TARGET:
+            _set_floor(conn, asset_id, kept[-1][1], kept[-1][2])
+        else:  # every user account of the asset is on the board now
+            conn.execute(sa.delete(ledger_leaderboard_floors).where(_f.asset_id == asset_id))
+        return f"asset {asset_id}: floor lowered, {len(new)} entries joined the board"
+    return None
+
+
+def _below(balance: Any, account_id: Any, floor: Any) -> sa.ColumnElement[bool]:
+    """Ranks below the floor (balance DESC, id)."""
+    return sa.or_(
+        balance < floor.balance, sa.and_(balance == floor.balance, account_id > floor.account_id)
+    )
+
+
+def _set_floor(conn: Connection, asset_id: int, balance: int, account_id: int) -> None:
+    updated = conn.execute(
+        sa.update(ledger_leaderboard_floors)
+        .where(_f.asset_id == asset_id)
+        .values(floor_balance=balance, floor_account_id=account_id)
+    ).rowcount
+    if not updated:
+        conn.execute(
+            sa.insert(ledger_leaderboard_floors).values(
+                asset_id=asset_id, floor_balance=balance, floor_account_id=account_id
+            )
+        )
+
+
+def rebalance_all(db: Database) -> list[str]:
+    """Every asset's board brought into its band (maintenance, and after bulk creation)."""
+    with db.read() as conn:
+        assets = conn.execute(sa.select(ledger_assets.c.id)).scalars().all()
+    done = [rebalance(db, asset_id) for asset_id in assets]
+    return [line for line in done if line]
+
+
+# --- verify: the board against a recomputation from ledger_accounts ----------------------------
+
+
+def board_problems(conn: Connection, *, repair: bool = False) -> list[str]:
+    """Each asset's board against the user accounts that rank at or above its floor (one
+    reading of each); with repair, the entries of a board that differs are written again."""
+    inside = sa.or_(
+        _f.asset_id.is_(None),
+        _a.balance > _f.floor_balance,
+        sa.and_(_a.balance == _f.floor_balance, _a.id <= _f.floor_account_id),
+    )
+    expected = conn.execute(
+        sa.select(_a.id, _a.asset_id, _a.owner_id, _a.balance)
+        .select_from(
+            ledger_accounts.outerjoin(ledger_leaderboard_floors, _f.asset_id == _a.asset_id)
+        )
+        .where(_a.owner_type == "user", _a.balance.is_not(None), inside)
+    ).all()
+    stored = conn.execute(sa.select(_e.account_id, _e.asset_id, _e.user_id, _e.balance)).all()
+    by_asset: dict[int, tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]] = {}
+    for rows, side in ((expected, 0), (stored, 1)):
+        for row in rows:
+            by_asset.setdefault(row[1], (set(), set()))[side].add(tuple(row))
+    problems = []
+    for asset_id, (should, holds) in sorted(by_asset.items()):
+        if should == holds:
+            continue
+        problems.append(
+            f"leaderboard of asset {asset_id}: {len(holds - should)} entries that its accounts"
+            f" do not say, {len(should - holds)} missing"
+        )
+        if repair:
+            conn.execute(sa.delete(ledger_leaderboard).where(_e.asset_id == asset_id))
+            names = ("account_id", "asset_id", "user_id", "balance")
+            rows = [dict(zip(names, entry, strict=True)) for entry in should]
+            if rows:
+                conn.execute(sa.insert(ledger_leaderboard), rows)
+    return problems

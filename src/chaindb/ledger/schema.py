@@ -4,9 +4,10 @@ Double entry in TigerBeetle's shape: every transfer debits one account and credi
 the same asset. An account keeps four non-negative counters (debits/credits, posted/pending), so
 no signed amount is ever stored. An account that forbids overdraft also keeps `balance`, its
 available amount (credits_posted - debits_posted - debits_pending): being a uint256 column, its
-CHECK constraint refuses an overdraft in the database itself, on SQLite as on PostgreSQL, and
-its index serves the leaderboard. Seed 000's user_points_ledgers, points_transactions and
-v_user_points_summary are views over these tables: one source of truth.
+CHECK constraint refuses an overdraft in the database itself, on SQLite as on PostgreSQL. The
+leaderboard reads ledger_leaderboard, the top of each asset's board, kept by triggers. Seed
+000's user_points_ledgers, points_transactions and v_user_points_summary are views over these
+tables: one source of truth. (ledger_0001 builds these; ledger_0003 the board.)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from chaindb.types import (
     TxHashType,
     UtcDateTime,
     address_check,
+    amount_check,
     chain_id_check,
     tx_hash_check,
 )
@@ -134,13 +136,37 @@ ledger_accounts = sa.Table(
     sa.Index("ix_ledger_accounts_user", "user_id"),
 )
 
+# The top of each asset's board (ledger_0003): every user account ranking at or above the
+# asset's floor by (balance DESC, id), kept by triggers on ledger_accounts in the writer's
+# transaction; no floor row: every user account of the asset is on it. ledger_accounts itself
+# has no index on a column a transfer changes, so its updates can be HOT on PostgreSQL.
+ledger_leaderboard = sa.Table(
+    "ledger_leaderboard",
+    metadata,
+    sa.Column(
+        "account_id",
+        IdType,
+        sa.ForeignKey("ledger_accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("asset_id", IdType, sa.ForeignKey("ledger_assets.id"), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("balance", AmountType, amount_check("balance"), nullable=False),
+)
 sa.Index(
-    "ix_ledger_accounts_leaderboard",
-    ledger_accounts.c.asset_id,
-    ledger_accounts.c.balance.desc(),
-    ledger_accounts.c.id,
-    sqlite_where=sa.text("owner_type = 'user'"),
-    postgresql_where=sa.text("owner_type = 'user'"),
+    "ix_ledger_leaderboard_rank",
+    ledger_leaderboard.c.asset_id,
+    ledger_leaderboard.c.balance.desc(),
+    ledger_leaderboard.c.account_id,
+    ledger_leaderboard.c.user_id,  # the top is read from the index alone
+)
+
+ledger_leaderboard_floors = sa.Table(
+    "ledger_leaderboard_floors",
+    metadata,
+    sa.Column("asset_id", IdType, sa.ForeignKey("ledger_assets.id"), primary_key=True),
+    sa.Column("floor_balance", AmountType, amount_check("floor_balance"), nullable=False),
+    sa.Column("floor_account_id", IdType, nullable=False),
 )
 
 ledger_transfers = sa.Table(

@@ -10,6 +10,7 @@ is nothing to retry.
 # No `from __future__ import annotations` here: evaluated annotations let help() and
 # inspect.signature() show the values a Literal parameter allows (kind).
 
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -22,8 +23,9 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 from chaindb.database import Database, reading, writing
 from chaindb.errors import ConnectionLost, InvalidInput
 from chaindb.ledger import plain_transfer
-from chaindb.ledger.accounts import POINTS, AccountKey
+from chaindb.ledger.accounts import CREATED_IN_BULK, POINTS, AccountKey
 from chaindb.ledger.engine import apply
+from chaindb.ledger.leaderboard import after_write, rebalance_all
 from chaindb.ledger.requests import (
     InsufficientFunds,
     Item,
@@ -206,7 +208,9 @@ def cleanup(db: Database) -> list[str]:
         voided += swept
         if swept < EXPIRED_HOLDS_PER_SWEEP_MAX:
             break
-    return [f"ledger: voided {voided} expired holds"]
+    return [f"ledger: voided {voided} expired holds"] + [
+        f"ledger: leaderboard of {line}" for line in rebalance_all(db)
+    ]
 
 
 # --- the engine -------------------------------------------------------------------------------
@@ -231,24 +235,34 @@ def run(
 
     plain = plain_transfer.takes(target, items)
 
+    created_in_bulk: set[int] = set()
+
     def attempt() -> list[Transfer]:
         if plain is not None:
             done = plain_transfer.try_transfer(target, plain)
             if done is not None:
                 return [done]
         with target.transaction() as conn:
-            return apply(conn, items, skip_resolved=skip_resolved, name_positions=name_positions)
+            conn.info.pop(CREATED_IN_BULK, None)
+            written = apply(conn, items, skip_resolved=skip_resolved, name_positions=name_positions)
+            created_in_bulk.update(conn.info.pop(CREATED_IN_BULK, ()))
+        return written
 
     # SQLite's single writer cannot deadlock: only PostgreSQL needs the retries.
     once = with_retries if target.backend == "postgresql" else _call
     try:
-        return once(attempt)
+        written = once(attempt)
     except InsufficientFunds as error:
         if not error.expired_holds:
             raise
-    # The account has holds past their expiry still counted: void them, then try once more.
-    expire_holds(target)
-    return once(attempt)
+        # The account has holds past their expiry still counted: void them, then try once more.
+        expire_holds(target)
+        written = once(attempt)
+    after_write(target, map(_ASSET_ID, written), created_in_bulk=created_in_bulk)
+    return written
+
+
+_ASSET_ID = operator.attrgetter("asset_id")
 
 
 def _call(action: Callable[[], T]) -> T:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from chaindb.database import Database, reading, writing
 from chaindb.ledger.accounts import BURN, ISSUANCE
+from chaindb.ledger.leaderboard import board_problems
 from chaindb.ledger.schema import (
     ACCOUNT_COUNTERS,
     ledger_accounts,
@@ -50,17 +51,23 @@ class LedgerReport:
     differences: list[Difference] = field(default_factory=list)
     unbalanced_assets: list[str] = field(default_factory=list)
     hold_problems: list[str] = field(default_factory=list)
+    leaderboard_problems: list[str] = field(default_factory=list)
     repaired_accounts: int = 0
 
     @property
     def ok(self) -> bool:
-        return not (self.differences or self.unbalanced_assets or self.hold_problems)
+        return not (
+            self.differences
+            or self.unbalanced_assets
+            or self.hold_problems
+            or self.leaderboard_problems
+        )
 
     def problems(self) -> list[str]:
         shown = [str(d) for d in self.differences[:DIFFERENCES_SHOWN_MAX]]
         if len(self.differences) > DIFFERENCES_SHOWN_MAX:
             shown.append(f"... and {len(self.differences) - DIFFERENCES_SHOWN_MAX} more")
-        return shown + self.unbalanced_assets + self.hold_problems
+        return shown + self.unbalanced_assets + self.hold_problems + self.leaderboard_problems
 
     def as_dict(self) -> dict[str, Any]:
         report = asdict(self)
@@ -70,7 +77,7 @@ class LedgerReport:
 
 def verify(db: Database) -> list[str]:
     """maintenance --check: every account against its transfers, assets summing to zero,
-    the open holds against the pending transfers."""
+    the open holds against the pending transfers, the leaderboard against the accounts."""
     return check_ledger(db).problems()
 
 
@@ -97,6 +104,7 @@ def check_ledger(target: Database | Connection, *, repair: bool = False) -> Ledg
             report.accounts_checked += len(chunk)
         report.unbalanced_assets = _unbalanced_assets(conn)
         report.hold_problems = _hold_problems(conn, repair=repair)
+        report.leaderboard_problems = board_problems(conn, repair=repair)
     return report
 
 

@@ -6,6 +6,7 @@ rows)". The tables come from the downgrades rendered offline, as lint reads upgr
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Connection
 from chaindb.database import Database
 from chaindb.migrations import bookkeeping
 from chaindb.migrations.lint import DESTRUCTIVE, RULES, Finding
+from chaindb.migrations.modules import BUILTIN_MODULES
 
 _DROP_TABLE = next(rule.pattern for rule in RULES if rule.code == "drop-table")
 
@@ -38,13 +40,23 @@ def dropped_tables(db: Database, statements: Iterable[str]) -> list[DroppedTable
 def data_lost(db: Database, findings: Iterable[Finding]) -> list[Finding]:
     """The destructive findings that would take rows away now: those on a table that has
     rows (a downgrade that drops an empty table loses nothing), each saying how many."""
-    losing = [finding for finding in findings if finding.kind == DESTRUCTIVE]
+    derived = _derived_tables()  # rebuilt from others by their triggers: nothing is lost
+    losing = [f for f in findings if f.kind == DESTRUCTIVE and f.table not in derived]
     counted = {table.name: table.rows for table in _counted(db, [f.table for f in losing])}
     return [
         replace(finding, message=f"{finding.message} ({counted[finding.table]:,} rows)")
         for finding in losing
         if counted.get(finding.table, 0) > 0
     ]
+
+
+def _derived_tables() -> set[str]:
+    """The tables chaindb's modules derive from others (their faces' `derived_tables`)."""
+    names: set[str] = set()
+    for module in BUILTIN_MODULES:
+        face = importlib.import_module(f"chaindb.{module}")
+        names.update(getattr(face, "derived_tables", ()))
+    return names
 
 
 def bookkeeping_tables(db: Database) -> list[DroppedTable]:
