@@ -18,6 +18,7 @@ from chaindb.errors import (
     ConnectionLost,
     DatabaseMissing,
     DestructiveMigration,
+    EncryptionKeyError,
     InvalidInput,
     MigrationError,
     MigrationLockTimeout,
@@ -25,9 +26,10 @@ from chaindb.errors import (
 )
 
 
-def connect(url: str | None = None) -> Database:
-    """Open the chaindb database at `url` (or from the environment; see chaindb.config)."""
-    return Database(resolve_url(url), Settings.from_env())
+def connect(url: str | None = None, *, settings: Settings | None = None) -> Database:
+    """Open the chaindb database at `url` (or from the environment; see chaindb.config), with
+    `settings` (default: from the environment)."""
+    return Database(resolve_url(url), settings or Settings.from_env())
 
 
 __all__ = [
@@ -40,9 +42,11 @@ __all__ = [
     "Database",
     "DatabaseMissing",
     "DestructiveMigration",
+    "EncryptionKeyError",
     "InvalidInput",
     "MigrationError",
     "MigrationLockTimeout",
     "NotFound",
+    "Settings",
     "connect",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 
 import pytest
@@ -12,7 +11,7 @@ import sqlalchemy as sa
 import chaindb
 from chaindb import migrations
 from chaindb.ops.diagnose import diagnose
-from tests.conftest import run_cli
+from tests.conftest import open_sqlite, run_cli
 
 STATISTICS_POLLS_MAX = 100
 
@@ -55,7 +54,7 @@ def test_a_damaged_sqlite_file_is_critical_and_exits_1(tmp_path):
     db = chaindb.connect(f"sqlite:///{path}")
     migrations.migrate(db)
     db.close()
-    driver = sqlite3.connect(path)
+    driver = open_sqlite(path)
     driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     page_size = driver.execute("PRAGMA page_size").fetchone()[0]
     (root,) = driver.execute("SELECT rootpage FROM sqlite_master WHERE name = 'users'").fetchone()
