@@ -45,7 +45,7 @@ def test_a_damaged_sqlite_file_is_unhealthy(tmp_path):
     path = tmp_path / "damaged.sqlite3"
     driver = open_sqlite(path)
     driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    page_size = driver.execute("PRAGMA page_size").fetchone()[0]
+    page_size = int(driver.execute("PRAGMA page_size").fetchone()[0])  # SQLCipher: text
     (root,) = driver.execute("SELECT rootpage FROM sqlite_master WHERE name = 'users'").fetchone()
     driver.close()
     with open(path, "r+b") as file:

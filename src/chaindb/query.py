@@ -103,7 +103,8 @@ def _sqlite_rows(driver: Any, sql: str, count: int) -> tuple[list[str], list[Any
         cursor = driver.execute(sql)
         columns = [column[0] for column in cursor.description or ()]
         return columns, cursor.fetchmany(count) if columns else []
-    except dbapi_of(driver).Error as error:
+    except (dbapi_of(driver).Error, dbapi_of(driver).Warning) as error:
+        # Two statements: sqlite3 raises ProgrammingError, SQLCipher's binding a Warning.
         raise _sqlite_refusal(sql, error) from None
     finally:
         driver.set_authorizer(None)
@@ -123,7 +124,7 @@ def _sqlite_refusal(sql: str, error: Exception) -> InvalidInput:
     reason = str(error)
     if getattr(error, "sqlite_errorname", None) in ("SQLITE_READONLY", "SQLITE_AUTH"):
         return WriteRefused("sql", sql, f"a query may only read (the database said: {reason})")
-    if type(error).__name__ == "ProgrammingError" and "one statement" in reason:
+    if "one statement" in reason:
         return InvalidInput("sql", sql, "must be one statement (run them one at a time)")
     return InvalidInput("sql", sql, reason)
 

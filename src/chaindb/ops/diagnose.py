@@ -99,7 +99,8 @@ def _diagnose_sqlite(db: Database, report: DiagnoseReport) -> None:
         )
     with db.connection() as conn:
         driver = conn.connection.driver_connection
-        page_size = driver.execute("PRAGMA page_size").fetchone()[0]
+        # int(): SQLCipher answers page_size as text
+        page_size = int(driver.execute("PRAGMA page_size").fetchone()[0])
         pages = driver.execute("PRAGMA page_count").fetchone()[0]
         free = driver.execute("PRAGMA freelist_count").fetchone()[0]
         journal = driver.execute("PRAGMA journal_mode").fetchone()[0]
