@@ -24,12 +24,8 @@ demo: install
 	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb status
 	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb demo
 
-# The second pass runs every test that touches SQLite again, on encrypted databases (SQLCipher).
-TEST_SQLITE_KEY ?= chaindb-test-key
 test: install
-	scripts/with-postgres sh -c '$(BIN)/pytest $(PYTEST_ARGS) && \
-		echo "== the SQLite tests again, encrypted (CHAINDB_TEST_SQLITE_KEY)" && \
-		CHAINDB_TEST_SQLITE_KEY=$(TEST_SQLITE_KEY) $(BIN)/pytest $(PYTEST_ARGS)'
+	scripts/with-postgres scripts/test-suite $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -108,3 +108,15 @@ def test_a_key_without_sqlcipher_installed_says_what_to_install(tmp_path, monkey
     settings = chaindb.Settings(sqlite_key=KEY)
     with pytest.raises(ConfigError, match=r"pip install 'chaindb\[sqlcipher\]'"):
         chaindb.connect(f"sqlite:///{tmp_path / 'x.sqlite3'}", settings=settings)
+
+
+def test_a_raw_key_skips_the_derivation_and_a_malformed_one_is_refused(tmp_path):
+    raw = chaindb.Settings(sqlite_key="x'" + "2d" * 32 + "'")
+    db = chaindb.connect(f"sqlite:///{tmp_path / 'raw.sqlite3'}", settings=raw)
+    migrations.migrate(db)
+    db.close()
+    db = chaindb.connect(f"sqlite:///{tmp_path / 'raw.sqlite3'}", settings=raw)
+    assert migrations.status(db).modules
+    db.close()
+    with pytest.raises(ConfigError, match="a raw key must be x'<64 hex digits>'"):
+        chaindb.Settings(sqlite_key="x'2d2d'")

@@ -98,6 +98,7 @@ class Settings:
 
 
 _SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
+_RAW_KEY = re.compile(r"x'(?:[0-9A-Fa-f]{64}|[0-9A-Fa-f]{96})'")
 _ENV_NAMES = {
     "statement_timeout_s": "CHAINDB_STATEMENT_TIMEOUT_S",
     "pool_size": "CHAINDB_POOL_SIZE",
@@ -141,8 +142,11 @@ def _count(low: int) -> Callable[[Any], str | None]:
 
 
 def _key(value: Any) -> str | None:
+    """A passphrase, or SQLCipher's raw key x'<64 hex digits>' (96 with the salt)."""
     if not isinstance(value, str) or "\x00" in value:
         return "must be text without NUL characters"
+    if value.startswith("x'") and not _RAW_KEY.fullmatch(value):
+        return "a raw key must be x'<64 hex digits>' (or 96 with the salt)"
     return None
 
 
