@@ -65,11 +65,15 @@ def test_dry_run_prints_sql_and_applies_nothing(db_url):
 
 def test_rollback_without_a_terminal_or_force_is_refused(db_url):
     assert cli(db_url, "migrate").returncode == 0
-    refused = cli(db_url, "rollback", "base", stdin="")
+    losing = cli(db_url, "rollback", "base", "--force")  # ledger_assets holds its seed rows
+    assert losing.returncode != 0
+    assert "--allow-data-loss" in losing.stderr
+    assert "drops table ledger_assets and every row in it" in losing.stderr
+    refused = cli(db_url, "rollback", "base", "--allow-data-loss", stdin="")
     assert refused.returncode != 0
     assert "--force" in refused.stderr
     assert json.loads(cli(db_url, "status", "--json").stdout)["modules"][0]["current"] == CORE_HEAD
-    forced = cli(db_url, "rollback", "base", "--force")
+    forced = cli(db_url, "rollback", "base", "--allow-data-loss", "--force")
     assert forced.returncode == 0, forced.stderr
     assert json.loads(cli(db_url, "status", "--json").stdout)["modules"][0]["current"] is None
 
@@ -237,3 +241,12 @@ def test_a_missing_table_says_the_database_may_not_be_migrated(tmp_path):
     result = cli(url, "ledger", "balance", "user:alice")
     assert result.returncode == 1
     assert "no such table: ledger_accounts (is this database migrated?" in result.stderr
+
+
+def test_lint_downgrades_names_the_tables_a_rollback_drops(db_url):
+    linted = cli(db_url, "lint", "--downgrades", "games_0007", "--json")
+    findings = json.loads(linted.stdout)["findings"]
+    assert {f["table"] for f in findings if f["kind"] == "destructive"} == {
+        "performance_metrics",
+        "performance_metric_rollups",
+    }

@@ -77,13 +77,15 @@ class MigrationLockTimeout(MigrationError):
 
 
 class DestructiveMigration(MigrationError):
-    """Lint marked a pending migration destructive and data loss was not allowed."""
+    """Lint marked a migration to apply (or a downgrade to run, on rows) destructive and data
+    loss was not allowed."""
 
-    def __init__(self, findings: Iterable[object]) -> None:
+    def __init__(self, findings: Iterable[object], *, verb: str = "apply") -> None:
         self.findings = list(findings)
         lines = "\n".join(f"  {finding}" for finding in self.findings)
         super().__init__(
-            "refusing to apply destructive migrations (pass --allow-data-loss to apply):\n" + lines
+            f"refusing to {verb} destructive migrations (pass --allow-data-loss to {verb}):\n"
+            + lines
         )
 
 

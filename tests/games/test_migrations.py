@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from chaindb import core, ledger, migrations
+from chaindb.errors import DestructiveMigration
 from chaindb.games import schema
 from chaindb.migrations.lint import DESTRUCTIVE, lint_statements
 from chaindb.types import utc_now
@@ -112,7 +114,7 @@ def test_each_migration_goes_up_and_down_with_rows_in_the_tables(db):
     assert all(count >= 1 for count in full.values())
     for revision in reversed(REVISIONS):
         previous = REVISIONS[REVISIONS.index(revision) - 1] if revision != "games_0001" else None
-        migrations.rollback(db, previous or "base", module="games")
+        migrations.rollback(db, previous or "base", module="games", allow_data_loss=True)
         left = row_counts(db)
         assert not set(left) & set(TABLES[revision]), revision
         assert left == {table: full[table] for table in left}, revision
@@ -137,3 +139,40 @@ def test_a_rollback_names_the_tables_it_drops_with_their_rows(core_db):
     assert migrations.status(core_db).modules  # nothing was rolled back
     with core_db.read() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM performance_metrics")).scalar_one() == 1
+
+
+def test_a_downgrade_that_drops_rows_is_refused_without_allow_data_loss(core_db):
+    with core_db.transaction() as conn:
+        conn.execute(schema.performance_metrics.insert().values(
+            metric_name="m", value=1.0, labels={}, labels_key="{}", recorded_at=utc_now()
+        ))  # fmt: skip
+    with pytest.raises(DestructiveMigration) as refused:
+        migrations.rollback(core_db, "games_0006")
+    assert "refusing to roll back" in str(refused.value)
+    assert "drops table performance_metrics and every row in it (1 rows)" in str(refused.value)
+    # the empty rollups table is no loss: not named
+    assert "performance_metric_rollups" not in str(refused.value)
+    games_status = [m for m in migrations.status(core_db).modules if m.name == "games"]
+    assert games_status[0].current == "games_0007"
+    with core_db.read() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM performance_metrics")).scalar_one() == 1
+    plan = migrations.rollback(core_db, "games_0006", dry_run=True)
+    assert plan.destructive and "performance_metrics" in plan.destructive[0]
+    run = migrations.rollback(core_db, "games_0006", allow_data_loss=True)
+    assert [step.revision for step in run.steps] == ["games_0007"]
+
+
+def test_a_downgrade_of_empty_tables_needs_no_flag(core_db):
+    run = migrations.rollback(core_db, "games_0006")
+    assert [step.revision for step in run.steps] == ["games_0007"]
+    assert "performance_metrics" not in sa.inspect(core_db.engine).get_table_names()
+
+
+def test_lint_names_what_a_downgrade_drops():
+    findings = migrations.lint(["games_0007"], downgrades=True)
+    dropped = {f.table for f in findings if f.kind == DESTRUCTIVE and f.code == "drop-table"}
+    assert dropped == {"performance_metrics", "performance_metric_rollups"}
+    assert all(f.direction == "downgrade" for f in findings)
+    assert "games_0007 (downgrade) drop-table" in str(findings[0])
+    upgrades = migrations.lint(["games_0007"])
+    assert not [f for f in upgrades if f.kind == DESTRUCTIVE]

@@ -93,6 +93,9 @@ def test_relative_targets_on_the_command_line(db_url, module_folder):
     ]
 
 
+ALLOW = ["--allow-data-loss"]
+
+
 def with_rows(module_folder):
     module_folder.write(
         1,
@@ -109,7 +112,7 @@ def test_the_confirmation_says_what_goes(db_url, module_folder):
     env = {"CHAINDB_URL": db_url}
     with_rows(module_folder)
     assert run_cli("migrate", env=env).returncode == 0
-    refused = run_cli("rollback", "base", "--module", "app", env=env, stdin="")
+    refused = run_cli("rollback", "base", "--module", "app", "--allow-data-loss", env=env, stdin="")
     assert refused.returncode == 1
     assert "undo 1 migration (app 1), dropping app_notes (3 rows) and 1 empty table." in (
         refused.stderr
@@ -131,7 +134,7 @@ def test_at_a_terminal_the_question_is_asked_and_answered(db_url, module_folder,
     assert run_cli("migrate", env=env).returncode == 0
     controller, terminal = os.openpty()
     child = subprocess.Popen(
-        [sys.executable, "-m", "chaindb", "rollback", "base", "--module", "app"],
+        [sys.executable, "-m", "chaindb", "rollback", "base", "--module", "app", *ALLOW],
         stdin=terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

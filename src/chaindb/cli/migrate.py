@@ -13,6 +13,7 @@ from chaindb import migrations
 from chaindb.cli.migrate_output import describe_removal, render_history, render_status, show_run
 from chaindb.cli.operations import NO_BACKUP_HELP, backup_before
 from chaindb.cli.output import confirm_or_refuse, console, open_database, print_json
+from chaindb.errors import DestructiveMigration
 
 JSON_HELP = "Print the result as JSON."
 _NEGATIVE = re.compile(r"^-\d+$")
@@ -86,22 +87,29 @@ def rollback(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the SQL; change nothing."),
     force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
+    allow_data_loss: bool = typer.Option(
+        False, "--allow-data-loss", help="Run downgrades that drop rows or columns holding data."
+    ),
     no_backup: bool = typer.Option(False, "--no-backup", help=NO_BACKUP_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Roll back to REVISION (or by -N / --steps N): what came after it is undone, newest
-    first. Asks first, saying which migrations and tables (with their rows) go."""
+    first. Asks first, saying which migrations and tables (with their rows) go; a downgrade
+    that drops data needs --allow-data-loss."""
+    chosen = {"module": module, "steps": steps, "allow_data_loss": allow_data_loss}
     with open_database(ctx, writes=not dry_run) as db:
         if dry_run or not force:  # the plan counts the rows that go: only to show or to ask
-            plan = migrations.rollback(db, revision, module=module, steps=steps, dry_run=True)
+            plan = migrations.rollback(db, revision, dry_run=True, **chosen)
             if dry_run or not plan.steps:
                 plan.dry_run = dry_run
                 show_run(plan, as_json)
                 return
+            if plan.destructive:  # refused before asking: no answer makes it allowed
+                raise DestructiveMigration(plan.destructive, verb="roll back")
             confirm_or_refuse(describe_removal(f"Roll back {db.display_url}", plan), force)
         if not no_backup:
             backup_before(db, "the rollback")
-        run = migrations.rollback(db, revision, module=module, steps=steps)
+        run = migrations.rollback(db, revision, **chosen)
     show_run(run, as_json)
 
 
@@ -274,10 +282,13 @@ def reset(
 
 def lint(
     revisions: list[str] = typer.Argument(None, help="Revisions to check (default: all)."),
+    downgrades: bool = typer.Option(
+        False, "--downgrades", help="Check what rolling the revisions back would do instead."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Name destructive and (on PostgreSQL) long-locking changes in migrations."""
-    report = migrations.lint_report(revisions or None)
+    report = migrations.lint_report(revisions or None, downgrades=downgrades)
     if as_json:
         print_json(report.as_dict())
     elif not report.findings:

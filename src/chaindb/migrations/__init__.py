@@ -37,16 +37,17 @@ from chaindb.migrations.status import (
 )
 
 
-def lint(revisions: list[str] | None = None) -> list[Finding]:
-    """Findings for the given revisions (default: every revision of every module)."""
+def lint(revisions: list[str] | None = None, *, downgrades: bool = False) -> list[Finding]:
+    """Findings for the given revisions (default: every revision of every module): their
+    upgrades, or with `downgrades` what rolling them back would do."""
     graph = RevisionGraph.load()
     chosen = [graph.resolve(rev) for rev in revisions] if revisions else list(graph.revisions)
-    return _lint_revisions(graph, chosen)
+    return _lint_revisions(graph, chosen, "downgrade" if downgrades else "upgrade")
 
 
-def lint_report(revisions: list[str] | None = None) -> LintReport:
+def lint_report(revisions: list[str] | None = None, *, downgrades: bool = False) -> LintReport:
     """`lint` as chaindb lint reports it: the findings, and ok unless one is destructive."""
-    return LintReport(lint(revisions))
+    return LintReport(lint(revisions, downgrades=downgrades))
 
 
 __all__ = [

@@ -22,7 +22,12 @@ from chaindb.errors import DestructiveMigration, MigrationError
 from chaindb.migrations import bookkeeping
 from chaindb.migrations.lint import destructive, lint
 from chaindb.migrations.lock import migration_lock
-from chaindb.migrations.losses import DroppedTable, bookkeeping_tables, dropped_tables
+from chaindb.migrations.losses import (
+    DroppedTable,
+    bookkeeping_tables,
+    data_lost,
+    dropped_tables,
+)
 from chaindb.migrations.modules import RevisionGraph
 from chaindb.migrations.plan import BASE, removal_order, rollback_removals, upgrade_targets
 from chaindb.migrations.problems import refuse_invalid
@@ -96,18 +101,27 @@ def rollback(
     module: str | None = None,
     steps: int | None = None,
     dry_run: bool = False,
+    allow_data_loss: bool = False,
 ) -> MigrationRun:
     """Roll back to `target`: that revision stays, what came after it (and needs it) goes.
 
     `base` removes every migration (of `module` only, when given, and what depends on it).
     `-N` or `steps=N` undoes the N most recently applied migrations (of `module`, when given).
+    A downgrade that lint calls destructive, on a table that has rows, is refused unless
+    `allow_data_loss`.
     """
     graph = RevisionGraph.load()
     applied = applied_revisions(db)
     removable = rollback_removals(graph, applied, target=target, module=module, steps=steps)
     _refuse_missing_files(graph, set(applied) & removable | (set(applied) - set(graph.revisions)))
+    order = removal_order(graph, applied, removable)
+    refused = [] if allow_data_loss else data_lost(db, lint(graph, order, "downgrade"))
     if dry_run:
-        return _dry_run(db, graph, "downgrade", removal_order(graph, applied, removable))
+        run = _dry_run(db, graph, "downgrade", order)
+        run.destructive = [str(finding) for finding in refused]
+        return run
+    if refused:
+        raise DestructiveMigration(refused, verb="roll back")
 
     def next_step(applied_now: dict[str, bookkeeping.AppliedMigration]) -> str | None:
         first = removal_order(graph, applied_now, removable, limit=1)
@@ -118,7 +132,7 @@ def rollback(
 
 def reset(db: Database, *, dry_run: bool = False) -> MigrationRun:
     """Roll back every migration, then drop chaindb's own bookkeeping tables."""
-    run = rollback(db, BASE, dry_run=dry_run)
+    run = rollback(db, BASE, dry_run=dry_run, allow_data_loss=True)  # its point, confirmed
     if dry_run:
         run.dropped_tables += bookkeeping_tables(db)
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from chaindb.errors import MigrationError
 from chaindb.migrations.modules import RevisionGraph
@@ -33,9 +33,12 @@ class Finding:
     kind: str
     message: str
     statement: str
+    direction: str = "upgrade"
+    table: str = ""
 
     def __str__(self) -> str:
-        return f"{self.revision} {self.code} [{self.kind}] {self.message}"
+        where = self.revision if self.direction == "upgrade" else f"{self.revision} (downgrade)"
+        return f"{where} {self.code} [{self.kind}] {self.message}"
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -164,7 +167,9 @@ RULES = (
 _CREATE_TABLE = re.compile(rf"^CREATE TABLE (?:IF NOT EXISTS )?{_NAME}", re.IGNORECASE)
 
 
-def lint_statements(revision: str, statements: Iterable[str]) -> list[Finding]:
+def lint_statements(
+    revision: str, statements: Iterable[str], direction: str = "upgrade"
+) -> list[Finding]:
     findings: list[Finding] = []
     created: set[str] = set()
     for statement in statements:
@@ -186,24 +191,31 @@ def lint_statements(revision: str, statements: Iterable[str]) -> list[Finding]:
                     rule.kind,
                     rule.message.format(table=table),
                     flat[:STATEMENT_SHOWN_CHARS_MAX],
+                    direction,
+                    table,
                 )
             )
     return findings
 
 
-def lint(graph: RevisionGraph, revisions: Iterable[str]) -> list[Finding]:
-    """Findings for the upgrades of `revisions`, rendered as PostgreSQL."""
+def lint(
+    graph: RevisionGraph, revisions: Iterable[str], direction: str = "upgrade"
+) -> list[Finding]:
+    """Findings for the upgrades (or downgrades) of `revisions`, rendered as PostgreSQL."""
     findings: list[Finding] = []
     for revision in graph.ordered(revisions):
         try:
-            statements = render_statements(graph.revisions[revision], "postgresql")
+            statements = render_statements(graph.revisions[revision], "postgresql", direction)
         except MigrationError as error:
             # Code that reads the database (op.get_bind()) cannot run offline; say so, go on.
-            findings.append(Finding(revision, "not-rendered", UNCHECKED, str(error), ""))
+            findings.append(Finding(revision, "not-rendered", UNCHECKED, str(error), "", direction))
             continue
-        reviewed = getattr(graph.revisions[revision].module, "LINT_REVIEWED", {})
+        # an upgrade's review (say, a VARCHAR widened) says nothing of its downgrade (narrowed)
+        reviewed_name = "LINT_REVIEWED" if direction == "upgrade" else "LINT_REVIEWED_DOWNGRADE"
+        reviewed = getattr(graph.revisions[revision].module, reviewed_name, {})
         findings.extend(
-            _explained(finding, reviewed) for finding in lint_statements(revision, statements)
+            _explained(finding, reviewed)
+            for finding in lint_statements(revision, statements, direction)
         )
     return findings
 
@@ -215,7 +227,7 @@ def _explained(finding: Finding, reviewed: dict[str, str]) -> Finding:
     if reason is None:
         return finding
     message = f"{finding.message} (reviewed: {reason})"
-    return Finding(finding.revision, finding.code, REVIEWED, message, finding.statement)
+    return replace(finding, kind=REVIEWED, message=message)
 
 
 @dataclass

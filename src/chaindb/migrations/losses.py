@@ -7,14 +7,14 @@ rows)". The tables come from the downgrades rendered offline, as lint reads upgr
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from chaindb.database import Database
 from chaindb.migrations import bookkeeping
-from chaindb.migrations.lint import RULES
+from chaindb.migrations.lint import DESTRUCTIVE, RULES, Finding
 
 _DROP_TABLE = next(rule.pattern for rule in RULES if rule.code == "drop-table")
 
@@ -35,12 +35,25 @@ def dropped_tables(db: Database, statements: Iterable[str]) -> list[DroppedTable
     return _counted(db, names)
 
 
+def data_lost(db: Database, findings: Iterable[Finding]) -> list[Finding]:
+    """The destructive findings that would take rows away now: those on a table that has
+    rows (a downgrade that drops an empty table loses nothing), each saying how many."""
+    losing = [finding for finding in findings if finding.kind == DESTRUCTIVE]
+    counted = {table.name: table.rows for table in _counted(db, [f.table for f in losing])}
+    return [
+        replace(finding, message=f"{finding.message} ({counted[finding.table]:,} rows)")
+        for finding in losing
+        if counted.get(finding.table, 0) > 0
+    ]
+
+
 def bookkeeping_tables(db: Database) -> list[DroppedTable]:
     """chaindb's own tables (the applied set, the history, the lock), as reset drops them."""
     return _counted(db, list(bookkeeping.metadata.tables))
 
 
 def _counted(db: Database, names: list[str]) -> list[DroppedTable]:
+    names = list(dict.fromkeys(names))
     if not names or not db.exists():
         return []
     with db.read() as conn:
