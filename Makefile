@@ -25,6 +25,7 @@ demo: install
 	CHAINDB_URL=sqlite:///$(DEMO_DB) $(BIN)/chaindb demo
 
 test: install
+	scripts/ensure-chromium
 	scripts/with-postgres scripts/test-suite $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
@@ -32,7 +33,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 
 bench: install
-	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py"
+	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py && $(BIN)/python bench/creators.py"
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache

@@ -20,5 +20,10 @@ def test_the_demo_settles_survives_a_reorg_and_pays_once(tmp_path):
     assert "ledger check: ok" in out
     assert "a worker minted them in 2 batches" in out and "{'completed': 3}" in out
     assert "bob used one; bob has access: True" in out
+    assert "50,000 plays recorded in batches" in out and "counted once" in out
+    assert "milestone reached: 5,000 followers" in out
+    assert "milestone reached: 50,000 plays" in out
+    assert "metrics synced on chain: 50,000 plays, 5,000 followers (the database: 50,000, " in out
+    assert "coin MIRA created at 0x" in out
     again = run_cli("demo", env={"CHAINDB_URL": url})
     assert again.returncode == 1 and "fresh database" in again.stderr

@@ -25,7 +25,7 @@ def test_check_passes_then_names_a_damaged_account_then_repair_mends_it(ledger_d
     )
     ok = run_cli("maintenance", "--check", env={"CHAINDB_URL": db_url})
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "ledger, challenges, assets, games, tokens verified" in ok.stdout
+    assert "ledger, challenges, assets, games, tokens, creators verified" in ok.stdout
     damage_alice(ledger_db)
     bad = run_cli("maintenance", "--check", "--json", env={"CHAINDB_URL": db_url})
     assert bad.returncode == 1
@@ -84,6 +84,7 @@ def test_maintenance_with_no_action_checks(ledger_db, db_url):
         "assets",
         "games",
         "tokens",
+        "creators",
     ]
     assert "(user:alice): credits_posted is 7" in " ".join(report["problems"])
 

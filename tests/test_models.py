@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from rich.console import Console
 
-from chaindb import assets, core, games, ledger
+from chaindb import assets, core, creators, games, ledger
 from chaindb.demo import run_demo
 from chaindb.models import all_tables, json_schema, models_for, type_name
 from chaindb.types import UINT256_MAX
@@ -45,7 +45,29 @@ def every_table_has_rows(core_db):
     games.rollup_metrics(core_db)
     games.record_metric(core_db, metric_name="latency_ms", value=1 / 3)
     games.stake(core_db, user_id="ana", amount=10**6, lock_period_days=30, reward_rate="0.05")
+    fill_creators(core_db)
     return core_db
+
+
+def fill_creators(db):
+    """A like, a comment, a playlist and a quarter's distribution the demo's creator lacks."""
+    with db.read() as conn:
+        creator_id, track_id = conn.execute(
+            sa.text("SELECT creator_id, min(id) FROM tracks GROUP BY creator_id")
+        ).one()
+    creators.like_track(db, user_id="alice", track_id=track_id)
+    creators.add_comment(db, user_id="alice", track_id=track_id, body="gold")
+    playlist = creators.create_playlist(db, owner_id="alice", title="Mix")
+    creators.add_to_playlist(db, playlist_id=playlist.id, track_id=track_id)
+    ledger.transfer(
+        db, debit="system:issuance", credit="user:alice", amount=10**18, kind="deposit",
+        asset=creators.revenue_asset(db),
+    )  # fmt: skip
+    creators.tip_creator(
+        db, creator_id=creator_id, fan_id="alice", amount_wei=10**18, idempotency_key="tip",
+        received_at=datetime(2025, 3, 10, tzinfo=UTC),
+    )  # fmt: skip
+    creators.distribute_revenue(db, creator_id=creator_id, quarter="2025-Q1")
 
 
 def test_every_table_of_every_module_round_trips_through_its_models(every_table_has_rows):

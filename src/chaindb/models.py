@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import importlib
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -214,6 +215,8 @@ def _plain_type(kind: sa.types.TypeEngine[Any]) -> Any:
         return Annotated[float, Field(allow_inf_nan=False)]
     if isinstance(kind, sa.Numeric):
         return Decimal
+    if isinstance(kind, sa.Date):  # a calendar day (daily statistics), no time zone to keep
+        return date
     if isinstance(kind, sa.LargeBinary):
         return Annotated[bytes, Field(max_length=kind.length)]
     if isinstance(kind, sa.String):  # Text too

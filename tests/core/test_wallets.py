@@ -178,3 +178,16 @@ def test_concurrent_primary_switches_never_show_none_or_two(alice):
         thread.join()
     assert errors == []
     assert seen_counts == {1}
+
+
+def test_erasing_a_users_personal_data_wipes_the_username_and_releases_the_wallets(ledger_db):
+    address = "0x742d35Cc6634C0532925a3b844Bc454e4438f44e"
+    core.add_user_wallet(ledger_db, user_id="alice", chain_id=1, wallet_address=address)
+    core.add_user_wallet(ledger_db, user_id="alice", chain_id=8453, wallet_address=address)
+    assert core.erase_user_personal_data(ledger_db, "alice") == 2
+    assert core.get_user(ledger_db, "alice").username is None
+    assert core.get_user_wallets(ledger_db, "alice") == []
+    core.add_user_wallet(ledger_db, user_id="bob", chain_id=1, wallet_address=address)  # free
+    assert core.erase_user_personal_data(ledger_db, "alice") == 0
+    with pytest.raises(NotFound):
+        core.erase_user_personal_data(ledger_db, "nobody")

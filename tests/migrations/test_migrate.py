@@ -12,6 +12,7 @@ from chaindb.assets.schema import metadata as assets_metadata
 from chaindb.chain.schema import metadata as chain_metadata
 from chaindb.challenges.schema import metadata as challenges_metadata
 from chaindb.core.schema import metadata as core_metadata
+from chaindb.creators.schema import metadata as creators_metadata
 from chaindb.games.schema import metadata as games_metadata
 from chaindb.ledger.schema import metadata as ledger_metadata
 from chaindb.migrations.bookkeeping import APPLIED_TABLE, HISTORY_TABLE
@@ -88,8 +89,9 @@ def test_migrating_only_core_creates_only_the_core_tables(db):
         assets_metadata,
         games_metadata,
         tokens_metadata,
+        creators_metadata,
     ],
-    ids=["core", "ledger", "challenges", "chain", "assets", "games", "tokens"],
+    ids=["core", "ledger", "challenges", "chain", "assets", "games", "tokens", "creators"],
 )
 def test_schema_module_matches_what_the_migrations_build(core_db, metadata):
     """Each module's schema.py (used by queries) and its migrations (used to build) agree."""

@@ -40,7 +40,13 @@ _LAZY = {
     "list_chain_pins": "pins",
     "require_followed_chain": "pins",
     "ChainUnavailable": "resilience",
+    "ErrorKind": "resilience",
+    "Resilience": "resilience",
+    "RetryPolicy": "resilience",
+    "classify": "resilience",
     "SendFailed": "sending",
+    "eip1559_fees": "sending",
+    "next_nonce": "sending",
     "rebroadcast": "sending",
     "replace_transaction": "sending",
     "send_transaction": "sending",
@@ -52,13 +58,14 @@ _LAZY = {
     "TrackReport": "tracker",
     "track": "tracker",
     "story": "demo",
+    "demo_chain": "demo",
     "WatchSummary": "watching",
     "watch": "watching",
 }
 
 if TYPE_CHECKING:
     from chaindb.chain.client import Chain, connect_chain, contract_artifact
-    from chaindb.chain.demo import story
+    from chaindb.chain.demo import demo_chain, story
     from chaindb.chain.escrow import (
         claim_on_chain,
         deploy_demo_token,
@@ -71,9 +78,17 @@ if TYPE_CHECKING:
     )
     from chaindb.chain.events import IngestReport, evm_address, ingest_escrow_events
     from chaindb.chain.pins import ChainMismatch, ChainPin, list_chain_pins, require_followed_chain
-    from chaindb.chain.resilience import ChainUnavailable
+    from chaindb.chain.resilience import (
+        ChainUnavailable,
+        ErrorKind,
+        Resilience,
+        RetryPolicy,
+        classify,
+    )
     from chaindb.chain.sending import (
         SendFailed,
+        eip1559_fees,
+        next_nonce,
         rebroadcast,
         replace_transaction,
         send_transaction,
@@ -102,25 +117,32 @@ __all__ = [
     "ChainMismatch",
     "ChainPin",
     "ChainUnavailable",
+    "ErrorKind",
     "IngestReport",
     "OnChainResolution",
+    "Resilience",
+    "RetryPolicy",
     "SendFailed",
     "SignatureRefused",
     "SignedResolution",
     "TrackReport",
     "WatchSummary",
     "claim_on_chain",
+    "classify",
     "connect_chain",
     "contract_artifact",
+    "demo_chain",
     "deploy_demo_token",
     "deploy_escrow",
     "deployed_escrow",
+    "eip1559_fees",
     "escrow_contract",
     "evm_address",
     "ingest_escrow_events",
     "list_chain_pins",
     "metadata",
     "mint_demo_token",
+    "next_nonce",
     "rebroadcast",
     "register_effect",
     "replace_transaction",

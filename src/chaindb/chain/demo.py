@@ -5,6 +5,8 @@ paid exactly once."""
 
 from __future__ import annotations
 
+import functools
+
 from eth_account import Account
 from eth_utils import keccak
 from rich.console import Console
@@ -23,8 +25,16 @@ ETH = 10**18
 STAKES = {"alice": ("YES", 1 * ETH), "bob": ("NO", 2 * ETH)}
 
 
+@functools.cache
+def demo_chain() -> Chain:
+    """The in-process chain the stories of `make demo` share, one per process: another module's
+    story on a second one would be another chain with the same chain id, which the database's
+    pin (chain.pins) rightly refuses."""
+    return connect_chain()
+
+
 def story(db: Database, console: Console) -> None:
-    chain = connect_chain()
+    chain = demo_chain()
     _refuse_used_database(db, chain)
     say = console.print
     admin = Account.from_key(keccak(text="chaindb demo admin"))

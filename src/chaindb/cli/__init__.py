@@ -15,6 +15,7 @@ from chaindb.cli import (
     assets,
     chain,
     challenges,
+    creators,
     diagnose,
     games,
     health,
@@ -24,6 +25,7 @@ from chaindb.cli import (
     operations,
     query,
     schema,
+    studio,
     tokens,
 )
 from chaindb.cli.output import error_console, masked_text
@@ -63,6 +65,7 @@ maintenance.register(app)
 challenges.register(app)
 chain.register(app)
 games.register(app)
+creators.register(app)
 ledger.register(app)
 query.register(app)
 operations.register(app)
@@ -70,6 +73,7 @@ diagnose.register(app)
 assets.register(app)
 tokens.register(app)
 schema.register(app)
+studio.register(app)
 
 
 def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

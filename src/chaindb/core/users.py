@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from chaindb.core.schema import users
+from chaindb.core.schema import user_wallet_addresses, users
 from chaindb.database import Database, dialect_insert, reading, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
 from chaindb.text import USERNAME_CHARS_MAX, UserId, identifier, parse_user_id
@@ -85,3 +85,18 @@ def require_user(conn: Connection, user_id: str, field: str = "user_id") -> None
     """Refuse early, with the field named, instead of letting a foreign key fail later."""
     if conn.execute(sa.select(users.c.id).where(users.c.id == user_id)).first() is None:
         raise NotFound(f"{field}: user {user_id!r} does not exist (create it first)")
+
+
+def erase_user_personal_data(target: Database | Connection, user_id: str) -> int:
+    """GDPR erasure of what core keeps on a person: the username is wiped and every wallet
+    address of the user is released (deleted, so another user may register it). The user's
+    id stays: ledger accounts, transactions and other modules' rows refer to it. Returns how
+    many wallets were released. Erasing again changes nothing."""
+    user_id = parse_user_id(user_id)
+    with writing(target) as conn:
+        require_user(conn, user_id)
+        conn.execute(users.update().where(users.c.id == user_id).values(username=None))
+        released = conn.execute(
+            user_wallet_addresses.delete().where(user_wallet_addresses.c.user_id == user_id)
+        ).rowcount
+    return released

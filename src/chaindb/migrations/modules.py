@@ -24,7 +24,7 @@ from chaindb.errors import MigrationError
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = Path(__file__).resolve().parent / "template"
-BUILTIN_MODULES = ("core", "ledger", "challenges", "chain", "assets", "games", "tokens")
+BUILTIN_MODULES = ("core", "ledger", "challenges", "chain", "assets", "games", "tokens", "creators")
 _REVISION_ID = re.compile(r"^(?P<module>[a-z][a-z0-9_]*)_(?P<number>\d{4})$")
 _MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 

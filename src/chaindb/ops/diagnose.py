@@ -24,7 +24,7 @@ Severity = Literal["critical", "warning", "info"]
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 FREE_PAGES_SHARE_MAX = 0.25  # of the file: VACUUM would give that much back
 WAL_BYTES_MAX = 64 * 1024 * 1024  # a WAL this big means checkpoints cannot catch up
-TABLES_SHOWN_MAX = 50
+TABLES_SHOWN_MAX = 100  # every table chaindb's modules make (about 60) and some of the app's
 
 
 @dataclass(frozen=True)

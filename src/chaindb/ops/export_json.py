@@ -78,11 +78,12 @@ def _sqlite(column: sa.Column, name: str) -> str | None:
 
 
 def _plain(column: sa.Column, name: str, *, binary: str) -> str | None:
-    """Text, integers, booleans and JSON go as they are; anything else to Python."""
+    """Text, integers, booleans, days and JSON go as they are; anything else to Python."""
     kind = column.type
     if _is(kind, sa.LargeBinary):
         return binary
-    if _is(kind, sa.String | sa.Integer | sa.Boolean | sa.JSON | sa.Float):
+    # a Date is ISO text on SQLite and renders so in PostgreSQL's JSON, as Python writes it
+    if _is(kind, sa.String | sa.Integer | sa.Boolean | sa.JSON | sa.Float | sa.Date):
         return name
     return None
 

@@ -19,7 +19,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
@@ -214,6 +214,7 @@ def _reader(kind: sa.types.TypeEngine[Any]) -> Convert:
         int: _integer,
         float: float,
         datetime: _timestamp,
+        date: lambda value: date.fromisoformat(value) if isinstance(value, str) else value,
         Decimal: lambda value: Decimal(str(value)),
         bytes: lambda value: bytes.fromhex(str(value).removeprefix("0x")),
         dict: lambda value: json.loads(value) if isinstance(value, str) else value,
