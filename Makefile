@@ -33,7 +33,7 @@ test: install
 	scripts/ensure-chromium
 	scripts/ensure-pgbouncer
 	scripts/ensure-patroni
-	scripts/with-postgres sh -c '$(BIN)/pytest $(PYTEST_ARGS) \
+	scripts/with-postgres sh -c 'scripts/test-suite $(BIN)/pytest $(PYTEST_ARGS) \
 		&& $(BIN)/pytest $(PYTEST_ARGS) --through-pgbouncer $(PGBOUNCER_TESTS)'
 
 test-pgbouncer: install

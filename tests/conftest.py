@@ -6,13 +6,16 @@ Each test gets a database of its own. Under CI (CI=true) a missing server fails 
 `pytest --through-pgbouncer`: the tests connect through a real PgBouncer in transaction mode
 (tests/pgbouncer.py) with CHAINDB_POOLER=transaction, PostgreSQL only (the SQLite half is
 skipped); databases are still created and cloned on the server directly.
+
+CHAINDB_TEST_SQLITE_KEY=<key> runs the suite on encrypted SQLite (SQLCipher): every database the
+tests and the commands they start open gets that key, and the PostgreSQL tests are left out
+(`make test` runs the SQLite tests a second time so).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -20,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -27,7 +31,9 @@ from sqlalchemy.engine import make_url
 
 import chaindb
 from chaindb import migrations
+from chaindb.config import Settings
 from chaindb.migrations.modules import RevisionGraph
+from chaindb.sqlite_engine import open_file
 
 PG_URL_ENV = "CHAINDB_TEST_PG_URL"
 CORE = RevisionGraph.load().module_revisions("core")  # core's revisions, oldest first
@@ -59,6 +65,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def through_pgbouncer(config: pytest.Config) -> bool:
     return bool(config.getoption(THROUGH_PGBOUNCER))
+
+
+TEST_SQLITE_KEY = os.environ.get("CHAINDB_TEST_SQLITE_KEY", "")
+if TEST_SQLITE_KEY:
+    os.environ["CHAINDB_SQLITE_KEY"] = TEST_SQLITE_KEY  # this process and the commands it runs
+_PG_FIXTURES = {"pg_url", "pg_admin_url", "pg_template"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The encrypted pass runs what touches SQLite: PostgreSQL tests were run by the first."""
+    if not TEST_SQLITE_KEY:
+        return
+    kept, left_out = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_postgres = "postgresql" in params.values() or _PG_FIXTURES & set(item.fixturenames)
+        (left_out if on_postgres else kept).append(item)
+    config.hook.pytest_deselected(items=left_out)
+    items[:] = kept
+
+
+def open_sqlite(path: Path) -> Any:
+    """A driver connection to a chaindb SQLite file, keyed when the suite runs encrypted."""
+    return open_file(path, Settings.from_env())
 
 
 def in_ci() -> bool:
@@ -139,7 +169,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     database = chaindb.connect(f"sqlite:///{path}")
     migrations.migrate(database)
     database.close()
-    driver = sqlite3.connect(path)
+    driver = open_sqlite(path)
     driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the file itself
     driver.close()
     return path

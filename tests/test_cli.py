@@ -225,7 +225,7 @@ def test_shell_completion_completes_commands_and_options():
     env = {"_CHAINDB_COMPLETE": "complete_bash", "COMP_WORDS": "chaindb mainten", "COMP_CWORD": "1"}
     assert run_cli(env=env).stdout.split() == ["maintenance"]
     env.update(COMP_WORDS="chaindb maintenance --che", COMP_CWORD="2")
-    assert run_cli(env=env).stdout.split() == ["--check"]
+    assert run_cli(env=env).stdout.split() == ["--check", "--checkpoint"]
 
 
 def test_an_in_memory_database_is_refused_by_the_command():

@@ -4,7 +4,6 @@ read-only, damaged, an applied migration's file changed), with documented exit c
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -12,7 +11,7 @@ from sqlalchemy.engine import make_url
 import chaindb
 from chaindb import migrations
 from chaindb.health import check_health
-from tests.conftest import CORE, CORE_HEAD, run_cli
+from tests.conftest import CORE, CORE_HEAD, open_sqlite, run_cli
 
 
 def health(db_url):
@@ -44,9 +43,9 @@ def test_a_damaged_sqlite_file_is_unhealthy(tmp_path):
     migrations.migrate(db)
     db.close()
     path = tmp_path / "damaged.sqlite3"
-    driver = sqlite3.connect(path)
+    driver = open_sqlite(path)
     driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    page_size = driver.execute("PRAGMA page_size").fetchone()[0]
+    page_size = int(driver.execute("PRAGMA page_size").fetchone()[0])  # SQLCipher: text
     (root,) = driver.execute("SELECT rootpage FROM sqlite_master WHERE name = 'users'").fetchone()
     driver.close()
     with open(path, "r+b") as file:

@@ -86,14 +86,13 @@ def test_every_view_refuses_every_write_naming_the_api(every_view_has_a_row, sta
 def test_other_sqlite_tools_can_still_alter_tables(tmp_path):
     """SQLite only: a trigger on a view that calls chaindb's own SQL functions (registered on
     chaindb's connections alone) would break every ALTER TABLE made by another tool."""
-    import sqlite3
-
     from chaindb import connect, migrations
+    from tests.conftest import open_sqlite
 
     path = tmp_path / "altered.sqlite3"
     database = connect(f"sqlite:///{path}")
     migrations.migrate(database)
     database.close()
-    other_tool = sqlite3.connect(path)  # no chaindb functions on this connection
+    other_tool = open_sqlite(path)  # no chaindb functions on this connection
     other_tool.execute("ALTER TABLE settings RENAME COLUMN description TO description_text")
     other_tool.close()

@@ -19,6 +19,7 @@ from chaindb.errors import (
     DatabaseMissing,
     DataLossRefused,
     DestructiveMigration,
+    EncryptionKeyError,
     InvalidInput,
     MigrationError,
     MigrationLockTimeout,
@@ -26,9 +27,10 @@ from chaindb.errors import (
 )
 
 
-def connect(url: str | None = None) -> Database:
-    """Open the chaindb database at `url` (or from the environment; see chaindb.config)."""
-    return Database(resolve_url(url), Settings.from_env())
+def connect(url: str | None = None, *, settings: Settings | None = None) -> Database:
+    """Open the chaindb database at `url` (or from the environment; see chaindb.config), with
+    `settings` (default: from the environment)."""
+    return Database(resolve_url(url), settings or Settings.from_env())
 
 
 __all__ = [
@@ -42,9 +44,11 @@ __all__ = [
     "Database",
     "DatabaseMissing",
     "DestructiveMigration",
+    "EncryptionKeyError",
     "InvalidInput",
     "MigrationError",
     "MigrationLockTimeout",
     "NotFound",
+    "Settings",
     "connect",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL, make_url
@@ -19,6 +20,7 @@ DEFAULT_POSTGRES_PORT = 5432
 SETTING_NUMBER_MAX = 1e6  # seconds (11 days) or pool sizes: anything larger is a typo
 PORT_MAX = 65_535
 POOLERS = ("none", "transaction")
+CONNECTIONS_MAX = 1_000  # per process: more is a typo (PostgreSQL's default cap is 100)
 _URL_SHAPE = (
     "expected sqlite:///path or postgresql://user@host:port/name (a password follows the "
     "user: user:password@)"
@@ -36,12 +38,18 @@ _SECRET_PARAMETER = re.compile(
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob chaindb reads from the environment, with its default."""
+    """Every knob chaindb reads from the environment, with its default. Built by hand (the
+    Python API) or by from_env; either way a value that breaks its rule is refused with the
+    setting's name and the rule."""
 
     statement_timeout_s: float = 30.0
-    pool_size: int = 5
-    pool_max_overflow: int = 10
+    pool_size: int = 5  # connections kept open; max_connections caps the total
+    max_connections: int = 15  # per process, on either backend (seed 002: max_connections)
+    connection_timeout_s: float = 30.0  # connect, wait for a pooled connection, SQLite busy
+    idle_timeout_s: float = 300.0  # a pooled connection idle longer is replaced (0: never)
+    checkpoint_interval_s: float = 60.0  # SQLite: WAL checkpoint at most this often (0: off)
     sqlite_synchronous: str = "FULL"  # a committed payment survives a power cut
+    sqlite_key: str = field(default="", repr=False)  # SQLCipher passphrase ("": plain SQLite)
     migration_lock_timeout_s: float = 120.0
     ddl_lock_timeout_s: float = 5.0
     # PostgreSQL behind a pooler that hands a server connection out per transaction
@@ -53,22 +61,44 @@ class Settings:
     # Where `chaindb push` finds the application's tables: package.module:metadata.
     push_schema: str | None = None
 
+    def __post_init__(self) -> None:
+        for name, rule in _RULES.items():
+            value = getattr(self, name)
+            problem = rule(value)
+            if problem is not None:
+                shown = "the key" if name == "sqlite_key" else repr(value)  # a secret
+                raise ConfigError(f"{name} ({_ENV_NAMES[name]}): {shown} is invalid: {problem}")
+
+    @property
+    def pool_max_overflow(self) -> int:
+        """Connections opened beyond pool_size when all are busy, closed when returned."""
+        return self.max_connections - min(self.pool_size, self.max_connections)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         synchronous = env.get("CHAINDB_SQLITE_SYNCHRONOUS", cls.sqlite_synchronous).upper()
-        if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        if synchronous not in _SYNCHRONOUS:
             raise ConfigError(
                 f"CHAINDB_SQLITE_SYNCHRONOUS: '{synchronous}' is invalid: "
                 "must be OFF, NORMAL, FULL or EXTRA"
             )
+        pool_size = _whole(env, "CHAINDB_POOL_SIZE", cls.pool_size)
         return cls(
             statement_timeout_s=_number(
                 env, "CHAINDB_STATEMENT_TIMEOUT_S", cls.statement_timeout_s
             ),
-            pool_size=int(_number(env, "CHAINDB_POOL_SIZE", cls.pool_size)),
-            pool_max_overflow=int(_number(env, "CHAINDB_POOL_MAX_OVERFLOW", cls.pool_max_overflow)),
+            pool_size=pool_size,
+            max_connections=_max_connections(env, pool_size),
+            connection_timeout_s=_number(
+                env, "CHAINDB_CONNECTION_TIMEOUT_S", cls.connection_timeout_s
+            ),
+            idle_timeout_s=_number(env, "CHAINDB_IDLE_TIMEOUT_S", cls.idle_timeout_s),
+            checkpoint_interval_s=_number(
+                env, "CHAINDB_CHECKPOINT_INTERVAL_S", cls.checkpoint_interval_s
+            ),
             sqlite_synchronous=synchronous,
+            sqlite_key=env.get("CHAINDB_SQLITE_KEY", ""),
             migration_lock_timeout_s=_number(
                 env, "CHAINDB_MIGRATION_LOCK_TIMEOUT_S", cls.migration_lock_timeout_s
             ),
@@ -106,6 +136,97 @@ def _read_urls(env: Mapping[str, str]) -> tuple[str, ...]:
                 f"CHAINDB_READ_URLS: {mask_text(url)!r} is invalid: a replica is a PostgreSQL URL"
             )
     return urls
+
+
+_SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
+_RAW_KEY = re.compile(r"x'(?:[0-9A-Fa-f]{64}|[0-9A-Fa-f]{96})'")
+_ENV_NAMES = {
+    "statement_timeout_s": "CHAINDB_STATEMENT_TIMEOUT_S",
+    "pool_size": "CHAINDB_POOL_SIZE",
+    "max_connections": "CHAINDB_MAX_CONNECTIONS",
+    "connection_timeout_s": "CHAINDB_CONNECTION_TIMEOUT_S",
+    "idle_timeout_s": "CHAINDB_IDLE_TIMEOUT_S",
+    "checkpoint_interval_s": "CHAINDB_CHECKPOINT_INTERVAL_S",
+    "sqlite_synchronous": "CHAINDB_SQLITE_SYNCHRONOUS",
+    "sqlite_key": "CHAINDB_SQLITE_KEY",
+    "migration_lock_timeout_s": "CHAINDB_MIGRATION_LOCK_TIMEOUT_S",
+    "ddl_lock_timeout_s": "CHAINDB_DDL_LOCK_TIMEOUT_S",
+}
+
+
+def _seconds(*, zero: str | None) -> Callable[[Any], str | None]:
+    """The rule of a duration: a number of seconds up to SETTING_NUMBER_MAX; 0 allowed only
+    where it means something (`zero` says what)."""
+
+    def rule(value: Any) -> str | None:
+        shown = (
+            f"from 0 to {SETTING_NUMBER_MAX:g} seconds ({zero})"
+            if zero
+            else (f"more than 0 and at most {SETTING_NUMBER_MAX:g} seconds")
+        )
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and 0 <= value <= SETTING_NUMBER_MAX and (value > 0 or zero):
+            return None  # the range also refuses nan and inf
+        return f"must be {shown}"
+
+    return rule
+
+
+def _count(low: int) -> Callable[[Any], str | None]:
+    def rule(value: Any) -> str | None:
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if whole and low <= value <= CONNECTIONS_MAX:
+            return None
+        return f"must be a whole number from {low} to {CONNECTIONS_MAX}"
+
+    return rule
+
+
+def _key(value: Any) -> str | None:
+    """A passphrase, or SQLCipher's raw key x'<64 hex digits>' (96 with the salt)."""
+    if not isinstance(value, str) or "\x00" in value:
+        return "must be text without NUL characters"
+    if value.startswith("x'") and not _RAW_KEY.fullmatch(value):
+        return "a raw key must be x'<64 hex digits>' (or 96 with the salt)"
+    return None
+
+
+def _synchronous(value: Any) -> str | None:
+    return None if value in _SYNCHRONOUS else "must be OFF, NORMAL, FULL or EXTRA"
+
+
+_RULES: dict[str, Callable[[Any], str | None]] = {
+    "statement_timeout_s": _seconds(zero="0: no limit"),
+    "pool_size": _count(1),  # SQLAlchemy reads 0 as "no limit"
+    "max_connections": _count(1),
+    "connection_timeout_s": _seconds(zero=None),
+    "idle_timeout_s": _seconds(zero="0: never"),
+    "checkpoint_interval_s": _seconds(zero="0: off"),
+    "sqlite_synchronous": _synchronous,
+    "sqlite_key": _key,
+    "migration_lock_timeout_s": _seconds(zero="0: do not wait"),
+    "ddl_lock_timeout_s": _seconds(zero="0: no limit"),
+}
+
+
+def _max_connections(env: Mapping[str, str], pool_size: int) -> int:
+    """CHAINDB_MAX_CONNECTIONS; or, as before it existed, pool size + CHAINDB_POOL_MAX_OVERFLOW."""
+    total, overflow = env.get("CHAINDB_MAX_CONNECTIONS"), env.get("CHAINDB_POOL_MAX_OVERFLOW")
+    if total and overflow:
+        raise ConfigError(
+            "CHAINDB_POOL_MAX_OVERFLOW: is invalid beside CHAINDB_MAX_CONNECTIONS: "
+            "set one of them (max connections = pool size + overflow)"
+        )
+    if overflow:
+        return pool_size + _whole(env, "CHAINDB_POOL_MAX_OVERFLOW", 0)
+    return _whole(env, "CHAINDB_MAX_CONNECTIONS", Settings.max_connections)
+
+
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _number(env, name, default)
+    if value != int(value):
+        raise ConfigError(f"{name}: '{env.get(name)}' is invalid: must be a whole number")
+    return int(value)
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

@@ -8,11 +8,10 @@ writes that belong together share one transaction.
 
 from __future__ import annotations
 
-import sqlite3
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,14 +21,18 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from chaindb.config import Settings, mask_text, masked, normalise_url, secrets_of
-from chaindb.errors import ConfigError, ConnectionFailed, ConnectionLost, DatabaseMissing
-from chaindb.pool import is_disconnect, keep_alive
+from chaindb.errors import (
+    ConfigError,
+    ConnectionFailed,
+    ConnectionLost,
+    DatabaseMissing,
+    EncryptionKeyError,
+)
+from chaindb.pool import close_idle, is_disconnect, keep_alive
 from chaindb.replicas import PRIMARY_POSITION, REPLICA_CONNECT_TIMEOUT_S, ReplicaSet, ReplicaState
-from chaindb.types import UintSumAggregate
+from chaindb.sqlite_engine import create_sqlite_engine, sqlite_path, unreadable
 
-SQLITE_BUSY_TIMEOUT_S = 30
-SQLITE_CACHE_KIB = 64_000
-SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+LIBPQ_CONNECT_TIMEOUT_MIN_S = 2  # libpq reads 1 as 2: say what it does
 
 
 class Database:
@@ -78,8 +81,8 @@ class Database:
     def _checkout(self) -> Iterator[Connection]:
         try:
             conn = self.engine.connect()
-        except DBAPIError as error:
-            raise ConnectionFailed(self._failed_connection(error)) from None
+        except (DBAPIError, sa.exc.TimeoutError) as error:
+            raise self._connect_failed(error) from None
         with conn:
             yield conn
 
@@ -124,8 +127,8 @@ class Database:
         (measured: 90 us of a 300 us transfer). PostgreSQL only."""
         try:
             fairy = self.engine.raw_connection()
-        except DBAPIError as error:
-            raise ConnectionFailed(self._failed_connection(error)) from None
+        except (DBAPIError, sa.exc.TimeoutError) as error:
+            raise self._connect_failed(error) from None
         driver = fairy.driver_connection
         try:
             driver.autocommit = True  # type: ignore[union-attr]
@@ -138,11 +141,20 @@ class Database:
                 driver.autocommit = False  # type: ignore[union-attr]
             fairy.close()
 
-    def _failed_connection(self, error: DBAPIError) -> str:
+    def _connect_failed(self, error: Exception) -> ConnectionFailed:
+        """Why no connection could be had, in the settings' words where one of them is why."""
+        if isinstance(error, sa.exc.TimeoutError):  # every pooled connection stayed busy
+            return ConnectionFailed(
+                f"all {self.settings.max_connections} connections of this process are in use "
+                f"and none came back within {self.settings.connection_timeout_s:g} s "
+                "(CHAINDB_MAX_CONNECTIONS, CHAINDB_CONNECTION_TIMEOUT_S)"
+            )
+        if getattr(getattr(error, "orig", None), "sqlite_errorname", "") == "SQLITE_NOTADB":
+            return EncryptionKeyError(unreadable(sqlite_path(self.url), self.settings))
         text = self.describe_error(error)
         if "unsupported startup parameter" in text:  # PgBouncer refusing `options`
             text += " (behind PgBouncer in transaction mode? set CHAINDB_POOLER=transaction)"
-        return text
+        return ConnectionFailed(text)
 
     def _lost(self, conn: Connection, error: DBAPIError) -> bool:
         if error.connection_invalidated or conn.invalidated:  # SQLAlchemy saw it already
@@ -201,7 +213,7 @@ class Database:
     def describe_error(self, error: BaseException) -> str:
         """An error's text with the password removed, fit to print or log."""
         text = str(getattr(error, "orig", None) or error)
-        for secret in secrets_of(self.url):
+        for secret in [*secrets_of(self.url), self.settings.sqlite_key]:
             text = mask_text(text, secret)
         return mask_text(text)
 
@@ -268,55 +280,11 @@ def dialect_insert(conn: Connection, table: sa.Table) -> Any:
 
 def _create_engine(url: URL, settings: Settings) -> Engine:
     if url.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(url, settings)
-    return _create_postgres_engine(url, settings)
-
-
-def sqlite_path(url: URL) -> Path | None:
-    """The file behind a SQLite URL (also `sqlite:///file:path?mode=ro&uri=true`); None for
-    PostgreSQL and in-memory databases."""
-    database = url.database
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return None
-    if url.query.get("uri") == "true" and database.startswith("file:"):
-        database = database.removeprefix("file:")
-        return None if database == ":memory:" or "mode=memory" in str(url) else Path(database)
-    return Path(database).expanduser()
-
-
-def _create_sqlite_engine(url: URL, settings: Settings) -> Engine:
-    path = sqlite_path(url)
-    if path is not None:
-        parent = path.parent
-        if not parent.is_dir():
-            raise ConfigError(f"SQLite database directory {str(parent)!r} does not exist")
-    engine = sa.create_engine(
-        url,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
-    )
-
-    @sa.event.listens_for(engine, "connect")
-    def _configure(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-        # The driver's own transaction handling makes DDL non-transactional and starts
-        # transactions lazily; chaindb begins them itself (see _begin below).
-        dbapi_conn.isolation_level = None
-        for pragma in (
-            f"busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}",
-            "journal_mode = WAL",
-            f"synchronous = {settings.sqlite_synchronous}",
-            f"cache_size = -{SQLITE_CACHE_KIB}",
-            f"mmap_size = {SQLITE_MMAP_BYTES}",
-            "temp_store = MEMORY",
-            "foreign_keys = ON",
-        ):
-            dbapi_conn.execute(f"PRAGMA {pragma}")
-        dbapi_conn.create_aggregate("chaindb_uint_sum", 1, UintSumAggregate)
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
-
+        engine = create_sqlite_engine(url, settings)
+    else:
+        engine = _create_postgres_engine(url, settings)
+    if settings.idle_timeout_s > 0:
+        close_idle(engine, settings.idle_timeout_s)
     return engine
 
 
@@ -341,10 +309,15 @@ def _create_postgres_engine(
     else:
         options = (url.query.get("options"), f"-c statement_timeout={timeout_ms}")
         connect_args["options"] = " ".join(part for part in options if isinstance(part, str))
+    if connect_timeout_s is None and "connect_timeout" not in url.query:
+        # a URL's own connect_timeout wins
+        connect_timeout_s = math.ceil(settings.connection_timeout_s)
+        connect_args["connect_timeout"] = max(connect_timeout_s, LIBPQ_CONNECT_TIMEOUT_MIN_S)
     engine = sa.create_engine(
         url,
-        pool_size=settings.pool_size,
+        pool_size=min(settings.pool_size, settings.max_connections),
         max_overflow=settings.pool_max_overflow,
+        pool_timeout=settings.connection_timeout_s,
         connect_args=connect_args,
     )
     keep_alive(engine)  # liveness without a round trip per checkout (see pool.py)

@@ -41,6 +41,11 @@ class ConnectionLost(ConnectionFailed):
     the whole transaction may run again."""
 
 
+class EncryptionKeyError(ConnectionFailed):
+    """The SQLite file cannot be read with the key given: it is encrypted and no key or a wrong
+    one was set (CHAINDB_SQLITE_KEY), or a key was set for a file that is not encrypted."""
+
+
 class DatabaseMissing(ConfigError):
     """The database is not there, and the command does not create one (only `migrate` does)."""
 

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -23,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from chaindb.database import Database, elapsed_ms, sqlite_path
 from chaindb.errors import ChaindbError
+from chaindb.sqlite_engine import dbapi_of, sqlite_driver
 
 LATENCY_SAMPLES = 3
 QUICK_CHECK_BUDGET_S = 0.5  # SQLite's quick_check reads every page: bounded, as a probe must be
@@ -122,7 +122,7 @@ def _migrations(db: Database, report: HealthReport) -> None:
 def _server_version(db: Database, conn: sa.Connection) -> str:
     if db.backend == "postgresql":
         return str(conn.execute(sa.text("SHOW server_version")).scalar_one())
-    return f"SQLite {sqlite3.sqlite_version}"
+    return f"SQLite {sqlite_driver(db.settings).sqlite_version}"
 
 
 def _latency_ms(conn: sa.Connection) -> float:
@@ -150,7 +150,7 @@ def _writable(db: Database) -> bool:
             driver.execute("BEGIN DEFERRED")  # type: ignore[union-attr]
             version = driver.execute("PRAGMA user_version").fetchone()[0]  # type: ignore[union-attr]
             driver.execute(f"PRAGMA user_version = {int(version)}")  # type: ignore[union-attr]
-        except sqlite3.OperationalError as error:
+        except dbapi_of(driver).OperationalError as error:
             if "readonly" in str(error):
                 return False
             if "locked" not in str(error):
@@ -172,11 +172,11 @@ def _integrity(db: Database) -> str | None:
         driver.set_progress_handler(lambda: time.monotonic() > deadline, QUICK_CHECK_STEP_OPS)  # type: ignore[union-attr]
         try:
             rows = [row[0] for row in driver.execute("PRAGMA quick_check")]  # type: ignore[union-attr]
-        except sqlite3.OperationalError as error:
+        except dbapi_of(driver).OperationalError as error:
             if "interrupted" in str(error):
                 return f"not finished in {QUICK_CHECK_BUDGET_S} s (maintenance --check runs it all)"
             return str(error)
-        except sqlite3.DatabaseError as error:
+        except dbapi_of(driver).DatabaseError as error:
             return str(error)
         finally:
             driver.set_progress_handler(None, 0)  # type: ignore[union-attr]

@@ -15,6 +15,9 @@ skips its test for a connection used within the last 500 ms):
 - a disconnect that still slips through, found while a transaction runs and before its
   commit, is raised as ConnectionLost: nothing was committed, and a caller may run the whole
   transaction again on a fresh connection (the ledger does, once).
+
+On both backends, a connection idle in the pool longer than the idle timeout is replaced when
+next taken out (close_idle).
 """
 
 from __future__ import annotations
@@ -33,8 +36,31 @@ _IDLE_SINCE = "chaindb_idle_since"
 
 def keep_alive(engine: Engine) -> None:
     """Install the policy on a PostgreSQL engine (created with pool_pre_ping off)."""
-    sa.event.listen(engine, "checkin", _checked_in)
+    _note_check_ins(engine)
     sa.event.listen(engine, "checkout", _checked_out)
+
+
+def close_idle(engine: Engine, idle_timeout_s: float) -> None:
+    """The seed's idle_timeout, on either backend: a pooled connection idle for longer is
+    closed when next taken out, and the pool opens a fresh one in its place. SQLAlchemy's pools
+    have no reaper thread: until then it stays open (and holds its PostgreSQL backend)."""
+    _note_check_ins(engine)
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if _idle_s(record) > idle_timeout_s:
+            record.info.pop(_IDLE_SINCE, None)
+            raise DisconnectionError(f"idle for more than {idle_timeout_s:g} s")  # pool retries
+
+    sa.event.listen(engine, "checkout", checked_out, insert=True)  # before any ping
+
+
+def _note_check_ins(engine: Engine) -> None:
+    if not sa.event.contains(engine, "checkin", _checked_in):
+        sa.event.listen(engine, "checkin", _checked_in)
+
+
+def _idle_s(record: Any) -> float:
+    return time.monotonic() - record.info.get(_IDLE_SINCE, time.monotonic())
 
 
 def is_disconnect(engine: Engine, error: BaseException, dbapi_connection: Any) -> bool:
@@ -48,8 +74,7 @@ def _checked_in(dbapi_connection: Any, record: Any) -> None:
 
 
 def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-    idle_s = time.monotonic() - record.info.get(_IDLE_SINCE, time.monotonic())
-    stale = idle_s > POOL_PING_IDLE_S and not _ping(dbapi_connection)
+    stale = _idle_s(record) > POOL_PING_IDLE_S and not _ping(dbapi_connection)
     if stale or _closed_by_the_server(dbapi_connection):
         raise DisconnectionError("the server closed this pooled connection")  # the pool retries
 

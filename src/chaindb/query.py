@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 
 from chaindb.database import Database
 from chaindb.errors import InvalidInput
+from chaindb.sqlite_engine import dbapi_of
 from chaindb.types import UINT256_DIGITS
 
 QUERY_LIMIT_DEFAULT = 1000
@@ -95,7 +96,7 @@ def _refuse_non_reads(sql: str, backend: str) -> None:
 # --- SQLite ----------------------------------------------------------------------------------
 
 
-def _sqlite_rows(driver: sqlite3.Connection, sql: str, count: int) -> tuple[list[str], list[Any]]:
+def _sqlite_rows(driver: Any, sql: str, count: int) -> tuple[list[str], list[Any]]:
     driver.execute("BEGIN DEFERRED")
     driver.execute("PRAGMA query_only = ON")
     driver.set_authorizer(_refuse_attach)
@@ -103,7 +104,8 @@ def _sqlite_rows(driver: sqlite3.Connection, sql: str, count: int) -> tuple[list
         cursor = driver.execute(sql)
         columns = [column[0] for column in cursor.description or ()]
         return columns, cursor.fetchmany(count) if columns else []
-    except sqlite3.Error as error:
+    except (dbapi_of(driver).Error, dbapi_of(driver).Warning) as error:
+        # Two statements: sqlite3 raises ProgrammingError, SQLCipher's binding a Warning.
         raise _sqlite_refusal(sql, error) from None
     finally:
         driver.set_authorizer(None)
@@ -113,16 +115,17 @@ def _sqlite_rows(driver: sqlite3.Connection, sql: str, count: int) -> tuple[list
 
 
 def _refuse_attach(action: int, *_names: object) -> int:
+    # SQLite's own codes: the same numbers in sqlite3 and SQLCipher's module
     if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
         return sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK
 
 
-def _sqlite_refusal(sql: str, error: sqlite3.Error) -> InvalidInput:
+def _sqlite_refusal(sql: str, error: Exception) -> InvalidInput:
     reason = str(error)
     if getattr(error, "sqlite_errorname", None) in ("SQLITE_READONLY", "SQLITE_AUTH"):
         return WriteRefused("sql", sql, f"a query may only read (the database said: {reason})")
-    if isinstance(error, sqlite3.ProgrammingError) and "one statement" in reason:
+    if "one statement" in reason:
         return InvalidInput("sql", sql, "must be one statement (run them one at a time)")
     return InvalidInput("sql", sql, reason)
 

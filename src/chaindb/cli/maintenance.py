@@ -37,15 +37,20 @@ def maintenance(
     reindex: bool = typer.Option(
         False, "--reindex", help="Rebuild indexes (PostgreSQL: CONCURRENTLY, writes go on)."
     ),
+    checkpoint: bool = typer.Option(
+        False,
+        "--checkpoint",
+        help="Write the WAL into the database now; prints its size before and after.",
+    ),
     table: list[str] = typer.Option(
         None, "--table", help="Only this table (reindex, vacuum, analyze); repeatable."
     ),
     force: bool = typer.Option(False, "--force", help="Do not ask before --vacuum-full."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Check (exit 1 on any problem), repair, clean up, reindex, vacuum, analyze. With no
-    action given, --check."""
-    if not (repair or cleanup or vacuum or vacuum_full or analyze or reindex):
+    """Check (exit 1 on any problem), repair, clean up, reindex, vacuum, analyze, checkpoint.
+    With no action given, --check."""
+    if not (repair or cleanup or vacuum or vacuum_full or analyze or reindex or checkpoint):
         check = True
     with open_database(ctx, writes=True) as db:  # named even for a check: it is its verdict
         if vacuum_full and db.backend == "postgresql":
@@ -61,6 +66,7 @@ def maintenance(
             vacuum_full=vacuum_full,
             analyze=analyze,
             reindex=reindex,
+            checkpoint=checkpoint,
             tables=table or (),
             on_step=lambda step: error_console.print(f"{step}…", markup=False),
         )

@@ -33,9 +33,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_random
 
-from chaindb.database import SQLITE_BUSY_TIMEOUT_S, Database
+from chaindb.database import Database
 from chaindb.errors import MigrationLockTimeout
 from chaindb.migrations.bookkeeping import LOCK_TABLE, actor, lock_table
+from chaindb.sqlite_engine import busy_timeout_ms
 from chaindb.types import utc_now
 
 # A lock row with our own pid taken before this module was loaded is a previous process's.
@@ -233,7 +234,7 @@ class _SqliteLock:
                     raise
                 return holder or Holder("another process's write transaction")
             finally:
-                driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
+                driver.execute(f"PRAGMA busy_timeout = {busy_timeout_ms(self.db.settings)}")
 
     def _insert_unless_held(self, conn: Connection) -> Holder | None:
         with conn.begin():

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -36,9 +35,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from chaindb import migrations
-from chaindb.database import Database, sqlite_path
+from chaindb.config import Settings
+from chaindb.database import Database
 from chaindb.errors import ChaindbError, InvalidInput
 from chaindb.ops.postgres_tools import libpq_environment, postgres_tool
+from chaindb.sqlite_engine import open_file, sqlite_driver, sqlite_path
 from chaindb.types import utc_now
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -127,7 +128,7 @@ def backup(
     try:
         if db.backend == "sqlite":
             row_counts = _sqlite_backup(db, partial, contents)
-            server_version = f"SQLite {sqlite3.sqlite_version}"
+            server_version = f"SQLite {sqlite_driver(db.settings).sqlite_version}"
         else:
             row_counts, server_version = _postgres_backup(db, partial, contents)
         os.replace(partial, target)
@@ -232,14 +233,14 @@ def _sqlite_backup(db: Database, target: Path, contents: str) -> dict[str, int]:
         copy = Path(scratch) / "copy.sqlite3"
         with db.connection() as conn:
             source = conn.connection.driver_connection
-            destination = sqlite3.connect(copy)
+            destination = open_file(copy, db.settings)  # as encrypted as the database
             try:
                 source.backup(destination, pages=-1)  # type: ignore[union-attr]
             finally:
                 destination.close()
         if contents != "full":
-            _keep_only(copy, contents)
-        with _sqlite(copy) as driver:
+            _keep_only(copy, contents, db.settings)
+        with _sqlite(copy, db.settings) as driver:
             names = [row[0] for row in driver.execute(_SQLITE_TABLES)]
             counts = {n: driver.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
         with copy.open("rb") as raw, gzip.open(target, "wb", compresslevel=6) as packed:
@@ -252,13 +253,13 @@ _SQLITE_TABLES = (
 )
 
 
-def _keep_only(copy: Path, contents: str) -> None:
+def _keep_only(copy: Path, contents: str, settings: Settings) -> None:
     """A schema-only copy loses its rows, but for chaindb's bookkeeping (which migrations the
     schema is at); a data-only one keeps them (SQLite's file holds both: 'data only' there is
     the same file, restored where the schema is already)."""
     if contents != "schema":
         return
-    with _sqlite(copy) as driver:
+    with _sqlite(copy, settings) as driver:
         driver.execute("PRAGMA foreign_keys = OFF")
         virtual = [
             row[0]
@@ -275,8 +276,8 @@ def _keep_only(copy: Path, contents: str) -> None:
 
 
 @contextmanager
-def _sqlite(path: Path) -> Iterator[sqlite3.Connection]:
-    driver = sqlite3.connect(path)
+def _sqlite(path: Path, settings: Settings) -> Iterator[Any]:
+    driver = open_file(path, settings)
     try:
         yield driver
     finally:

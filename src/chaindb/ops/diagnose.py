@@ -14,12 +14,12 @@ mode and synchronous, and quick_check.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from chaindb.database import Database, sqlite_path
 from chaindb.health import check_health
+from chaindb.sqlite_engine import dbapi_of
 
 Severity = Literal["critical", "warning", "info"]
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -101,8 +101,8 @@ def _diagnose_sqlite(db: Database, report: DiagnoseReport) -> None:
         )
     with db.connection() as conn:
         driver = conn.connection.driver_connection
-        assert isinstance(driver, sqlite3.Connection)
-        page_size = driver.execute("PRAGMA page_size").fetchone()[0]
+        # int(): SQLCipher answers page_size as text
+        page_size = int(driver.execute("PRAGMA page_size").fetchone()[0])
         pages = driver.execute("PRAGMA page_count").fetchone()[0]
         free = driver.execute("PRAGMA freelist_count").fetchone()[0]
         journal = driver.execute("PRAGMA journal_mode").fetchone()[0]
@@ -135,7 +135,7 @@ def _diagnose_sqlite(db: Database, report: DiagnoseReport) -> None:
         )
 
 
-def _sqlite_sizes(driver: sqlite3.Connection) -> list[TableSize]:
+def _sqlite_sizes(driver: Any) -> list[TableSize]:
     """Bytes per table and its indexes, from the dbstat virtual table (when SQLite has it)."""
     try:
         rows = driver.execute(
@@ -144,7 +144,7 @@ def _sqlite_sizes(driver: sqlite3.Connection) -> list[TableSize]:
             "FROM dbstat s LEFT JOIN sqlite_master m ON m.name = s.name "
             "GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
-    except sqlite3.OperationalError:  # built without DBSTAT_VTAB
+    except dbapi_of(driver).OperationalError:  # built without DBSTAT_VTAB
         return []
     tables = {r[0] for r in driver.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     sizes = []

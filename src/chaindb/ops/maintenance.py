@@ -1,5 +1,5 @@
-"""Maintenance (seed 002's `maintenance [--vacuum] [--analyze] [--check]`), plus repair and
-cleanup.
+"""Maintenance (seed 002's `maintenance [--vacuum] [--analyze] [--check]`), plus repair,
+cleanup and a WAL checkpoint (ops/checkpoint.py).
 
 What a module can verify, repair or clean up it says itself, through its face (ops/modules.py
 finds the hooks): adding a module never changes this file. --check also runs the database's
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from chaindb.database import Database
 from chaindb.errors import InvalidInput
+from chaindb.ops.checkpoint import checkpoint as checkpoint_wal
 from chaindb.ops.modules import installed_faces
 
 Progress = Callable[[str], None]
@@ -26,6 +27,7 @@ class MaintenanceReport:
     checked: list[str] = field(default_factory=list)  # what --check verified
     problems: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)  # what repair, cleanup, vacuum, analyze did
+    checkpoint: dict[str, Any] | None = None  # the WAL before and after (CheckpointReport)
 
     @property
     def ok(self) -> bool:
@@ -47,13 +49,15 @@ def run_maintenance(
     vacuum_full: bool = False,
     analyze: bool = False,
     reindex: bool = False,
+    checkpoint: bool = False,
     tables: Sequence[str] = (),
     on_step: Progress | None = None,
 ) -> MaintenanceReport:
     """Cleanup first (so that a check sees its result), then repair or check, reindex, vacuum,
-    analyze. `tables` narrows reindex, vacuum and analyze to those tables. vacuum_full
-    rewrites tables under an exclusive lock (PostgreSQL; on SQLite VACUUM is always full): ask
-    before. `on_step` hears what is about to run (for progress)."""
+    analyze, and last a WAL checkpoint (so that it takes in what they wrote). `tables` narrows
+    reindex, vacuum and analyze to those tables. vacuum_full rewrites tables under an exclusive
+    lock (PostgreSQL; on SQLite VACUUM is always full): ask before. `on_step` hears what is
+    about to run (for progress)."""
     db.require_exists()
     say = on_step or (lambda _step: None)
     report = MaintenanceReport()
@@ -89,6 +93,11 @@ def run_maintenance(
             for target in [""] if whole_file else targets:
                 _outside_transaction(db, f"{statement} {target}".strip())
             report.done.append(f"{statement.lower()}{'' if whole_file else _named(tables)}")
+    if checkpoint:
+        say("checkpoint")
+        checkpointed = checkpoint_wal(db)
+        report.checkpoint = checkpointed.as_dict()
+        report.done.append(checkpointed.summary())
     return report
 
 

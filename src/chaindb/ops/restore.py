@@ -17,7 +17,6 @@ import gzip
 import os
 import secrets
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -30,11 +29,13 @@ import sqlalchemy as sa
 
 import chaindb
 from chaindb import migrations
-from chaindb.database import Database, sqlite_path
+from chaindb.config import Settings
+from chaindb.database import Database
 from chaindb.errors import ChaindbError, InvalidInput
 from chaindb.ops.backup import Manifest, count_rows, sha256_of
 from chaindb.ops.maintenance import run_maintenance
 from chaindb.ops.postgres_tools import libpq_environment, postgres_tool
+from chaindb.sqlite_engine import open_file, sqlite_driver, sqlite_path, unreadable
 
 PG_RESTORE_TIMEOUT_S = 6 * 3600
 UNPACK_CHUNK_BYTES = 1 << 20
@@ -168,7 +169,7 @@ def _restore_sqlite(path: Path, db: Database) -> None:
     try:
         with gzip.open(path, "rb") as packed, unpacked.open("wb") as raw:
             shutil.copyfileobj(packed, raw, UNPACK_CHUNK_BYTES)
-        _require_intact(unpacked)
+        _require_intact(unpacked, db.settings)
         db.engine.dispose()  # no pooled connection may stay on the old file
         for suffix in ("-wal", "-shm"):
             target.with_name(target.name + suffix).unlink(missing_ok=True)
@@ -179,14 +180,18 @@ def _restore_sqlite(path: Path, db: Database) -> None:
         unpacked.unlink(missing_ok=True)
 
 
-def _require_intact(copy: Path) -> None:
+def _require_intact(copy: Path, settings: Settings) -> None:
+    """The backup's database passes SQLite's integrity check (read with the target's key)."""
     try:
-        driver = sqlite3.connect(copy)
+        driver = open_file(copy, settings)
         try:
             rows = [row[0] for row in driver.execute("PRAGMA integrity_check")]
         finally:
             driver.close()
-    except sqlite3.DatabaseError as error:
+    except sqlite_driver(settings).DatabaseError as error:
+        if getattr(error, "sqlite_errorname", "") == "SQLITE_NOTADB":
+            reason = unreadable(None, settings)
+            raise RestoreRefused(f"the backup cannot be read: {reason}") from None
         raise RestoreRefused(f"the backup's database is damaged: {error}") from None
     if rows != ["ok"]:
         raise RestoreRefused(f"the backup's database is damaged: {'; '.join(rows[:3])}")
@@ -240,7 +245,8 @@ def _scratch(like: Database, backend: str) -> Iterator[Database]:
         )
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="chaindb-verify-") as directory:
-            scratch = chaindb.connect(f"sqlite:///{Path(directory) / 'verify.sqlite3'}")
+            path = Path(directory) / "verify.sqlite3"
+            scratch = Database(sa.engine.make_url(f"sqlite:///{path}"), like.settings)
             try:
                 yield scratch
             finally:
