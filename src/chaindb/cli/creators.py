@@ -18,7 +18,7 @@ ORACLE_KEY_ENV = "CHAINDB_ORACLE_PRIVATE_KEY"
 EXIT_OF_HEALTH = {"ok": 0, "warning": 1, "critical": 2}
 
 creators_app = typer.Typer(
-    help="Creators (seed 004): plays, milestones, the oracle sync of their metrics, sync health.",
+    help="Creators: plays, milestones, the oracle sync of their metrics, sync health.",
     no_args_is_help=True,
 )
 
