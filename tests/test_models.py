@@ -46,7 +46,21 @@ def every_table_has_rows(core_db):
     games.record_metric(core_db, metric_name="latency_ms", value=1 / 3)
     games.stake(core_db, user_id="ana", amount=10**6, lock_period_days=30, reward_rate="0.05")
     fill_creators(core_db)
+    fill_leaderboard_floor(core_db)
     return core_db
+
+
+def fill_leaderboard_floor(db):
+    """An asset's board gets a floor (ledger_leaderboard_floors) only past 2,500 user accounts:
+    a batch that creates 2,600 of them moves it (ledger_0003)."""
+    users = [{"id": f"board{n}", "username": f"board{n}"} for n in range(2_600)]
+    with db.transaction() as conn:
+        conn.execute(core.metadata.tables["users"].insert(), users)
+    ledger.transfer_batch(db, [
+        {"debit": "system:issuance", "credit": f"user:{user['id']}", "amount": n + 1,
+         "kind": "deposit"}
+        for n, user in enumerate(users)
+    ])  # fmt: skip
 
 
 def fill_creators(db):

@@ -33,6 +33,8 @@ from chaindb.text import (
 from chaindb.types import Address, ChainId, amount_sum, utc_now
 from chaindb.validation import Input, Row, validated
 
+USERS_NAMED_MAX = 10  # an error names a batch's first users, not thousands
+
 ISSUANCE = "issuance"  # where new units come from: the only account allowed to overdraw
 BURN = "burn"
 ESCROW = "escrow"
@@ -267,7 +269,11 @@ def create_accounts(conn: Connection, keys: set[tuple[int, AccountKey]]) -> None
             conn.execute(dialect_insert(conn, ledger_accounts).on_conflict_do_nothing(), rows)
     except IntegrityError:
         users = sorted(key.owner_id for _asset, key in keys if key.owner_type == "user")
-        raise NotFound(f"account: a user among {users} does not exist (create it first)") from None
+        named = users if len(users) <= USERS_NAMED_MAX else [*users[:USERS_NAMED_MAX], "…"]
+        raise NotFound(
+            f"account: a user among {len(users)} ({', '.join(named)}) does not exist "
+            "(create it first)"
+        ) from None
     if len(rows) >= ACCOUNTS_CREATED_IN_BULK_MIN:
         _after_bulk_creation(conn, {asset_id for asset_id, _key in keys})
 
