@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -n 2
 PGBOUNCER_TESTS ?= tests/ledger tests/migrations/test_lock.py tests/migrations/test_concurrency.py \
 	tests/assets/test_security.py tests/test_query.py
 
-.PHONY: install demo test test-pgbouncer lint bench bench-volume clean
+.PHONY: install demo test test-encrypted test-pgbouncer lint bench bench-volume clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,10 @@ test: install
 	scripts/ensure-patroni
 	scripts/with-postgres sh -c 'scripts/test-suite $(BIN)/pytest $(PYTEST_ARGS) \
 		&& $(BIN)/pytest $(PYTEST_ARGS) --through-pgbouncer $(PGBOUNCER_TESTS)'
+
+# Every SQLite test on encrypted databases (make test runs the storage layer's).
+test-encrypted: install
+	ENCRYPTED_TESTS=tests scripts/with-postgres scripts/test-encrypted $(BIN)/pytest $(PYTEST_ARGS)
 
 test-pgbouncer: install
 	scripts/ensure-pgbouncer
