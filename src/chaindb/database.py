@@ -277,17 +277,20 @@ def dialect_insert(conn: Connection, table: sa.Table) -> Any:
 
 
 def _create_engine(url: URL, settings: Settings) -> Engine:
-    if url.get_backend_name() == "sqlite":
-        engine = create_sqlite_engine(url, settings)
-    else:
-        engine = _create_postgres_engine(url, settings)
+    if url.get_backend_name() != "sqlite":
+        return _create_postgres_engine(url, settings, idle_timeout_s=settings.idle_timeout_s)
+    engine = create_sqlite_engine(url, settings)
     if settings.idle_timeout_s > 0:
         close_idle(engine, settings.idle_timeout_s)
     return engine
 
 
 def _create_postgres_engine(
-    url: URL, settings: Settings, *, connect_timeout_s: float | None = None
+    url: URL,
+    settings: Settings,
+    *,
+    connect_timeout_s: float | None = None,
+    idle_timeout_s: float = 0.0,
 ) -> Engine:
     try:
         import psycopg  # noqa: F401
@@ -317,8 +320,9 @@ def _create_postgres_engine(
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.connection_timeout_s,
         connect_args=connect_args,
+        pool_reset_on_return=None,  # keep_alive's reset rolls back only what is open
     )
-    keep_alive(engine)  # liveness without a round trip per checkout (see pool.py)
+    keep_alive(engine, idle_timeout_s)  # liveness without a round trip per checkout (pool.py)
     if settings.pooled:
         _statement_timeout_per_transaction(engine, timeout_ms)
     return engine
