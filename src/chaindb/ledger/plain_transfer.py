@@ -85,8 +85,9 @@ def takes(database: Database, requests: list[Item]) -> TransferItem | None:
 def try_transfer(database: Database, request: TransferItem) -> Transfer | None:
     """Write `request` in one statement and transaction; None when the engine must (nothing
     is left written then)."""
-    # The optional columns this request sets (a plain transfer has no pending_id or expires_at).
-    columns = tuple(name for name in _REQUEST_COLUMNS if request[_FIELD[name]] is not None)
+    # The optional columns this request sets (a plain transfer has no pending_id or expires_at);
+    # most set none.
+    columns = () if request[_OPTIONAL] == _UNSET else _columns_set(request)
     now = utc_now()
     params = {
         "debit_type": request.debit.owner_type,
@@ -112,28 +113,39 @@ def try_transfer(database: Database, request: TransferItem) -> Transfer | None:
     if stored is None:
         return None
     transfer_id, asset_id, debit_id, credit_id = map(int, stored)  # type: ignore[arg-type]
-    return Transfer(
-        transfer_id,
-        asset_id,
-        debit_id,
-        credit_id,
-        request.amount,
-        request.kind,
-        "single",
-        None,  # pending_id
-        None,  # expires_at
-        request.idempotency_key,
-        request.reason,
-        request.challenge_id,
-        request.chain_tx_hash,
-        now,
+    # The values in Transfer's field order, straight into the tuple (as the engine builds it).
+    return _transfer_of_values(
+        (
+            transfer_id,
+            asset_id,
+            debit_id,
+            credit_id,
+            request.amount,
+            request.kind,
+            "single",
+            None,  # pending_id
+            None,  # expires_at
+            request.idempotency_key,
+            request.reason,
+            request.challenge_id,
+            request.chain_tx_hash,
+            now,
+        )
     )
 
 
+_transfer_of_values = functools.partial(tuple.__new__, Transfer)
 # The optional columns a plain transfer may set (the others are a hold's), and where a request
-# holds each.
+# holds each: its last fields.
 _REQUEST_COLUMNS = tuple(name for name in OPTIONAL_COLUMNS if name in TransferItem._fields)
 _FIELD = {name: TransferItem._fields.index(name) for name in _REQUEST_COLUMNS}
+_OPTIONAL = slice(min(_FIELD.values()), None)
+_UNSET = (None,) * len(_FIELD)
+assert TransferItem._fields[_OPTIONAL] == _REQUEST_COLUMNS
+
+
+def _columns_set(request: TransferItem) -> tuple[str, ...]:
+    return tuple(name for name in _REQUEST_COLUMNS if request[_FIELD[name]] is not None)
 
 
 @functools.lru_cache(maxsize=32)

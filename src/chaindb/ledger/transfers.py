@@ -76,7 +76,7 @@ def transfer(
     # The common call, accounts, amount and kind alone, needs no model when its values are
     # plainly valid; anything else (and every error) is TransferRequest's.
     optional = (expires_at, idempotency_key, reason, challenge_id, chain_tx_hash)
-    if asset == POINTS and pending is False and _all_none(optional):
+    if asset == POINTS and pending is False and optional == _UNSET:
         plain = plain_transfer_item(debit, credit, amount, kind)
         if plain is not None:
             return run(target, [plain])[0]
@@ -97,8 +97,7 @@ def transfer(
     return run(target, [request])[0]
 
 
-def _all_none(values: tuple[object, ...]) -> bool:
-    return all(value is None for value in values)  # by identity: no value's __eq__ is asked
+_UNSET = (None,) * 5  # transfer()'s optional values, expires_at ... chain_tx_hash, by default
 
 
 def post_pending(
