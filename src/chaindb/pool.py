@@ -9,9 +9,9 @@ skips its test for a connection used within the last 500 ms):
   pg_terminate_backend, an idle timeout) has something to read on its socket, its goodbye and
   its end; a non-blocking look at the socket finds that (then a ping confirms it), and the
   pool takes another connection;
-- a connection idle longer than POOL_PING_IDLE_S is also pinged (an empty query: no
-  transaction on the server), for what a socket cannot tell (a peer that vanished without a
-  word);
+- a connection idle longer than POOL_PING_IDLE_S is also pinged (an empty query: the
+  cheapest round trip, though the server counts it as a transaction of its own), for what a
+  socket cannot tell (a peer that vanished without a word);
 - a disconnect that still slips through, found while a transaction runs and before its
   commit, is raised as ConnectionLost: nothing was committed, and a caller may run the whole
   transaction again on a fresh connection (the ledger does, once).
@@ -111,7 +111,8 @@ def _closed_by_the_server(dbapi_connection: Any) -> bool:
 
 
 def _ping(dbapi_connection: Any) -> bool:
-    """An empty query: the server answers it without a transaction."""
+    """An empty query: no parse, no snapshot, no lock (the server still counts it in
+    xact_commit: a ping is a server transaction, hence only for an idle connection)."""
     from psycopg import pq
 
     try:
