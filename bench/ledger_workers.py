@@ -7,9 +7,9 @@ WORKERS processes each send TRANSFERS_PER_WORKER transfers, one per commit, betw
 accounts: once among 1,000 accounts, once among 10 hot ones (contention on the same rows).
 Reported per workload: transfers per second, client CPU per transfer (the workers' own CPU
 time, user + system, over their loops of transfers: not the interpreter's start and imports),
-server transactions per transfer (the database's xact_commit delta, counted after the workers'
-connections end), and errors that reached a worker. Targets: exactly 1.0 server transaction
-per transfer, client CPU <= 0.25 ms.
+server transactions per transfer (the database's xact_commit delta, counted after the
+workers' connections end), and errors that reached a worker. Targets: exactly 1.0 server
+transaction per transfer, client CPU <= 0.25 ms.
 """
 
 from __future__ import annotations
