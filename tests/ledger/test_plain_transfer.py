@@ -6,6 +6,7 @@ nothing written (the engine then decides), and that it and the engine never dead
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import threading
 from collections.abc import Iterator
@@ -234,3 +235,19 @@ def test_it_and_the_engine_write_at_once_without_deadlock(pg_db, monkeypatch):
     assert report.ok, report.problems()
     balances = [ledger.get_balance(pg_db, u).available for u in users]
     assert sum(balances) == len(users) * start
+
+
+def test_its_statement_deallocated_meanwhile_is_prepared_again(pg_url):
+    """psycopg deallocates every prepared statement on a connection after a ROLLBACK it ran
+    there: the next plain transfer on that connection prepares its statement again."""
+    one_kept = dataclasses.replace(chaindb.Settings.from_env(), pool_size=1, max_connections=2)
+    db = chaindb.connect(pg_url, settings=one_kept)
+    migrations.migrate(db)
+    core.create_user(db, "alice")
+    ledger.transfer(db, debit="system:issuance", credit="user:alice", amount=9, kind="deposit")
+    ledger.transfer(db, debit="user:alice", credit="system:escrow", amount=1, kind="transfer")
+    with db.connection() as conn:  # the pool's only connection: the one just used
+        conn.exec_driver_sql("DEALLOCATE ALL")
+    ledger.transfer(db, debit="user:alice", credit="system:escrow", amount=1, kind="transfer")
+    assert ledger.get_balance(db, "user:alice").available == 7
+    db.close()

@@ -116,7 +116,11 @@ def test_the_same_idempotency_key_with_another_payload_is_an_error(ledger_db):
         ("amount", -5),
         ("amount", 2**256),
         ("amount", 1.5),
+        ("amount", True),
+        ("amount", "5.0"),
         ("debit", "alice"),
+        ("debit", None),
+        ("credit", "system:issuance"),  # the debit too
         ("credit", "system:Bad Name"),
         ("kind", "gift"),
         ("idempotency_key", ""),
@@ -129,6 +133,27 @@ def test_bad_transfer_input_names_the_field_and_writes_nothing(ledger_db, field,
         ledger.transfer(ledger_db, **{**fields, field: value})
     assert error.value.field == field
     assert transfer_count(ledger_db) == 0
+
+
+def test_a_plain_call_and_a_full_one_write_the_same_transfer(ledger_db):
+    """transfer() with accounts, amount and kind alone skips building its model: the item is
+    the one the model makes, and an amount given as digits is taken as the model takes it."""
+    issue(ledger_db, "alice", 100)
+    plain = ledger.transfer(
+        ledger_db, debit="user:alice", credit="system:escrow", amount=7, kind="transfer"
+    )
+    full = ledger.transfer(
+        ledger_db,
+        debit="user:alice",
+        credit="system:escrow",
+        amount="7",
+        kind="transfer",
+        asset="points",
+        reason=None,
+    )
+    fields = ("asset_id", "debit_account_id", "credit_account_id", "amount", "kind", "phase")
+    assert [getattr(plain, f) for f in fields] == [getattr(full, f) for f in fields]
+    assert balance(ledger_db, "alice").available == 86
 
 
 def test_unknown_asset_and_unknown_user_are_refused(ledger_db):

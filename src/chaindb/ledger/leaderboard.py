@@ -148,7 +148,9 @@ class _WritesSinceCheck:
     def add(self, db: Database, asset_ids: Iterable[int]) -> list[int]:
         """Count the transfers; the assets whose board is due a check."""
         with self._lock:
-            counts = self._counts.setdefault(id(db), Counter())
+            counts = self._counts.get(id(db))
+            if counts is None:  # (not setdefault: a Counter built per call, for nothing)
+                counts = self._counts[id(db)] = Counter()
             counts.update(asset_ids)
             due = [asset for asset, n in counts.items() if n >= BOARD_CHECK_EVERY]
             for asset in due:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from chaindb.database import Database
-from chaindb.driver import DriverStatement
+from chaindb.driver import LibpqStatement
 from chaindb.ledger.accounts import BURN, ISSUANCE, AccountKey
 from chaindb.ledger.requests import Item, Transfer, TransferItem
 from chaindb.ledger.schema import ledger_accounts, ledger_transfers
@@ -85,9 +85,10 @@ def takes(database: Database, requests: list[Item]) -> TransferItem | None:
 def try_transfer(database: Database, request: TransferItem) -> Transfer | None:
     """Write `request` in one statement and transaction; None when the engine must (nothing
     is left written then)."""
-    row = request._asdict()
-    # The optional columns this request sets (a plain transfer has no pending_id or expires_at).
-    columns = tuple(name for name in OPTIONAL_COLUMNS if row.get(name) is not None)
+    # The optional columns this request sets (a plain transfer has no pending_id or expires_at);
+    # most set none.
+    columns = () if request[_OPTIONAL] == _UNSET else _columns_set(request)
+    now = utc_now()
     params = {
         "debit_type": request.debit.owner_type,
         "debit_owner": request.debit.owner_id,
@@ -96,35 +97,59 @@ def try_transfer(database: Database, request: TransferItem) -> Transfer | None:
         "asset": request.asset,
         "amount": request.amount,
         "kind": request.kind,
-        "now": utc_now(),
-        **{f"t_{name}": row[name] for name in columns},
+        "now": now,
     }
+    for name in columns:
+        params[f"t_{name}"] = request[_FIELD[name]]
     statement = _statement(database.engine.dialect, columns)
     try:
-        # One statement is one transaction: sent alone (autocommit), it is one round trip where
-        # BEGIN, the statement and COMMIT were three. It moves both accounts or none.
-        with database.autocommit_driver() as driver:
-            stored = statement.execute_on(driver, params).fetchone()
+        # One statement is one transaction: sent alone (outside a transaction block), it is one
+        # round trip where BEGIN, the statement and COMMIT were three. It moves both accounts
+        # or none.
+        with database.raw_connection() as pooled:
+            stored = statement.first_row(pooled, params, prepare=not database.settings.pooled)
     except IntegrityError:
         return None
     if stored is None:
         return None
-    return Transfer.of(
-        {
-            **row,
-            "id": stored[0],
-            "asset_id": stored[1],
-            "debit_account_id": stored[2],
-            "credit_account_id": stored[3],
-            "phase": "single",
-            "pending_id": None,
-            "created_at": params["now"],
-        }
+    transfer_id, asset_id, debit_id, credit_id = map(int, stored)  # type: ignore[arg-type]
+    # The values in Transfer's field order, straight into the tuple (as the engine builds it).
+    return _transfer_of_values(
+        (
+            transfer_id,
+            asset_id,
+            debit_id,
+            credit_id,
+            request.amount,
+            request.kind,
+            "single",
+            None,  # pending_id
+            None,  # expires_at
+            request.idempotency_key,
+            request.reason,
+            request.challenge_id,
+            request.chain_tx_hash,
+            now,
+        )
     )
 
 
+_transfer_of_values = functools.partial(tuple.__new__, Transfer)
+# The optional columns a plain transfer may set (the others are a hold's), and where a request
+# holds each: its last fields.
+_REQUEST_COLUMNS = tuple(name for name in OPTIONAL_COLUMNS if name in TransferItem._fields)
+_FIELD = {name: TransferItem._fields.index(name) for name in _REQUEST_COLUMNS}
+_OPTIONAL = slice(min(_FIELD.values()), None)
+_UNSET = (None,) * len(_FIELD)
+assert TransferItem._fields[_OPTIONAL] == _REQUEST_COLUMNS
+
+
+def _columns_set(request: TransferItem) -> tuple[str, ...]:
+    return tuple(name for name in _REQUEST_COLUMNS if request[_FIELD[name]] is not None)
+
+
 @functools.lru_cache(maxsize=32)
-def _statement(dialect: sa.Dialect, columns: tuple[str, ...]) -> DriverStatement:
+def _statement(dialect: sa.Dialect, columns: tuple[str, ...]) -> LibpqStatement:
     sql = _MOVE_AND_INSERT.format(
         columns="".join(f", {name}" for name in columns),
         values="".join(f", :t_{name}" for name in columns),
@@ -136,4 +161,5 @@ def _statement(dialect: sa.Dialect, columns: tuple[str, ...]) -> DriverStatement
         sa.bindparam("now", type_=a.updated_at.type),
         *(sa.bindparam(f"t_{name}", type_=t[name].type) for name in columns),
     ]
-    return DriverStatement(sa.text(sql).bindparams(*binds), dialect, [])
+    name = "chaindb_plain_transfer" + "".join(f"_{name}" for name in columns)
+    return LibpqStatement(sa.text(sql).bindparams(*binds), dialect, name)

@@ -37,6 +37,7 @@ from chaindb.ledger.requests import (
     VoidRequest,
     as_item,
     parse_requests,
+    plain_transfer_item,
 )
 from chaindb.ledger.schema import ledger_holds, ledger_transfers
 from chaindb.types import utc_now
@@ -72,6 +73,13 @@ def transfer(
     """Move `amount` of `asset` from `debit` to `credit` ('user:<id>' or 'system:<name>').
     With pending=True the amount is only held (post_pending or void_pending settles it).
     Repeating an idempotency_key returns the first transfer and changes nothing."""
+    # The common call, accounts, amount and kind alone, needs no model when its values are
+    # plainly valid; anything else (and every error) is TransferRequest's.
+    optional = (expires_at, idempotency_key, reason, challenge_id, chain_tx_hash)
+    if asset == POINTS and pending is False and optional == _UNSET:
+        plain = plain_transfer_item(debit, credit, amount, kind)
+        if plain is not None:
+            return run(target, [plain])[0]
     request = validated(
         TransferRequest,
         debit=debit,
@@ -87,6 +95,9 @@ def transfer(
         chain_tx_hash=chain_tx_hash,
     )
     return run(target, [request])[0]
+
+
+_UNSET = (None,) * 5  # transfer()'s optional values, expires_at ... chain_tx_hash, by default
 
 
 def post_pending(
