@@ -7,8 +7,8 @@ statements through it, at a third of the ledger's hold rate).
   the sum is made in Python; PostgreSQL: both in one UPDATE ... RETURNING, one round trip).
 - The players' available CRAP, for the audit's before/after: the `balance` column of
   token_balances alone, one indexed row each (its held columns sum the account's holds).
-- The bets and their audit rows: SQLite, multi-row INSERTs; PostgreSQL, one statement that
-  inserts both from arrays (a round trip whatever the number of bets).
+- The bets and their audit rows: SQLite, multi-row INSERTs; PostgreSQL, a few bets by one
+  statement that inserts both from arrays (one round trip), a batch by two binary COPYs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from chaindb.driver import DriverStatement
+from chaindb.driver import CopyStatement, DriverStatement
 from chaindb.errors import NotFound
 from chaindb.games.audit import AuditRow
 from chaindb.games.schema import bets, games, games_audit_log, token_balances
@@ -42,6 +42,9 @@ BET_COLUMNS = (
 )
 AUDIT_COLUMNS = ("occurred_at", "actor", "entity_type", "entity_id", "action", "before", "after")
 PLAYERS_PER_READ_MAX = 500
+# PostgreSQL: from this many bets, two binary COPYs (the driver encodes the rows in C) rather
+# than one statement of arrays (encoded element by element in Python: 85 ms per 1,000 bets).
+COPY_ROWS_MIN = 50
 
 
 def lock_and_add_to_pot(
@@ -84,6 +87,10 @@ def insert_bets_and_audit(
     conn: Connection, bet_rows: Sequence[Sequence[Any]], audit_rows: Sequence[AuditRow]
 ) -> None:
     """Store the bets (tuples in BET_COLUMNS' order) and the audit rows with them."""
+    if conn.dialect.name == "postgresql" and len(bet_rows) >= COPY_ROWS_MIN:
+        _copy(conn.dialect, bets, BET_COLUMNS).copy(conn, bet_rows)
+        _copy(conn.dialect, games_audit_log, AUDIT_COLUMNS).copy(conn, audit_rows)
+        return
     if conn.dialect.name == "postgresql":
         params = _arrays(BET_COLUMNS, bet_rows, "bet_") | _arrays(
             AUDIT_COLUMNS, [_json_text(row) for row in audit_rows], "audit_"
@@ -167,6 +174,11 @@ def _add_to_pot_postgresql(dialect: sa.Dialect) -> DriverStatement:
         .returning(*columns)
     )
     return DriverStatement(statement, dialect, columns)
+
+
+@functools.lru_cache(maxsize=8)
+def _copy(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> CopyStatement:
+    return CopyStatement(table, columns, dialect, fields=columns)
 
 
 @functools.lru_cache(maxsize=8)
