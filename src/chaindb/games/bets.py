@@ -141,7 +141,8 @@ def _place(conn: Connection, new: list[_NewBet], *, actor: str) -> list[Bet]:
             raise Conflict(f"{where}: {b.bet_type} refused on game {b.game_id!r}: {refused}")
     players = sorted({b.player_id for b in new})
     balances = bet_statements.available_balances(conn, players)
-    holds = ledger.transfer_batch(conn, [_hold(b) for b in new])
+    # No savepoint: any error here rolls back the whole placement (_place_or_find).
+    holds = ledger.transfer_batch(conn, [_hold(b) for b in new], savepoint=False)
     # (model_validate of a dict: measured 2 us a bet, model_construct 7 us)
     placed = [
         Bet.model_validate({
