@@ -140,7 +140,6 @@ def _place(conn: Connection, new: list[_NewBet], *, actor: str) -> list[Bet]:
             where = "bet_type" if len(new) == 1 else f"bets[{position}].bet_type"
             raise Conflict(f"{where}: {b.bet_type} refused on game {b.game_id!r}: {refused}")
     players = sorted({b.player_id for b in new})
-    balances = bet_statements.available_balances(conn, players)
     # No savepoint: any error here rolls back the whole placement (_place_or_find).
     holds = ledger.transfer_batch(conn, [_hold(b) for b in new], savepoint=False)
     # (model_validate of a dict: measured 2 us a bet, model_construct 7 us)
@@ -159,10 +158,12 @@ def _place(conn: Connection, new: list[_NewBet], *, actor: str) -> list[Bet]:
         held[bet.player_id] += bet.amount
         audit_rows.append(audit_row(now, bet.player_id, "bet", bet.id.hex(), "place", None,
                                     _audited(bet)))  # fmt: skip
+    # Read once the ledger has locked the players' accounts: nobody else moves them now.
+    balances = bet_statements.available_balances(conn, players)
     for player in players:  # the held side of the change is each bet's own row
         audit_rows.append(audit_row(now, player, "balance", player, "bet",
-                                    {"balance": balances[player]},
-                                    {"balance": balances[player] - held[player]}))  # fmt: skip
+                                    {"balance": balances[player] + held[player]},
+                                    {"balance": balances[player]}))  # fmt: skip
     bet_rows = [tuple(getattr(bet, name) for name in bet_statements.BET_COLUMNS) for bet in placed]
     bet_statements.insert_bets_and_audit(conn, bet_rows, audit_rows)
     return placed

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from chaindb import core
+from chaindb.core.schema import users
 from chaindb.database import Database, dialect_insert, reading
 from chaindb.errors import InvalidInput
 from chaindb.games.game_records import Game
@@ -177,20 +177,20 @@ def leaderboard(
         raise InvalidInput("by", by, "must be 'winnings' or 'games_won'")
     order = column[by]
     with reading(target, stale_ok=True) as conn:
+        # One query: the index's first `limit` entries, each joined to its user by primary key
+        # (a second query for the usernames was half the leaderboard's time).
         rows = conn.execute(
-            sa.select(player_stats.c.user_id, order.label("value"))
+            sa.select(player_stats.c.user_id, users.c.username, order.label("value"))
+            .join(users, users.c.id == player_stats.c.user_id)
             .order_by(order.desc(), player_stats.c.user_id)
             .limit(limit)
         ).all()
-        usernames = core.get_usernames(conn, [row.user_id for row in rows])
     board: list[LeaderboardRow] = []
     rank, previous = 0, None
     for position, row in enumerate(rows, start=1):
         if row.value != previous:
             rank, previous = position, row.value
         board.append(
-            LeaderboardRow(
-                rank=rank, user_id=row.user_id, username=usernames.get(row.user_id), value=row.value
-            )
+            LeaderboardRow(rank=rank, user_id=row.user_id, username=row.username, value=row.value)
         )
     return board
