@@ -22,7 +22,7 @@ from chaindb.games.audit import SYSTEM_ACTOR, AuditRow, audit_row
 from chaindb.games.crap_token import CRAP, HOUSE
 from chaindb.games.schema import BET_ID_BYTES, bets
 from chaindb.types import Amount, UserId, utc_now
-from chaindb.validation import Input, Row, validated
+from chaindb.validation import Input, Row, validated, validated_list
 
 BETS_PER_GAME_MAX = 50_000  # what one resolution settles, in one transaction
 REQUESTS_PER_BATCH_MAX = 9_000  # under the ledger's BATCH_SIZE_MAX
@@ -99,8 +99,7 @@ def place_bets(
     batch; a bad item is named by its position (`bets[3].amount`)."""
     if not 1 <= len(bets_to_place) <= BETS_PER_BATCH_MAX:
         raise InvalidInput("bets", len(bets_to_place), f"must hold 1 to {BETS_PER_BATCH_MAX} bets")
-    new = [_validated_item(position, item) for position, item in enumerate(bets_to_place)]
-    return _place_or_find(target, new, actor=SYSTEM_ACTOR)
+    return _place_or_find(target, _validated_items(bets_to_place), actor=SYSTEM_ACTOR)
 
 
 def _place_or_find(target: Database | Connection, new: list[_NewBet], *, actor: str) -> list[Bet]:
@@ -169,16 +168,34 @@ def _place(conn: Connection, new: list[_NewBet], *, actor: str) -> list[Bet]:
     return placed
 
 
-def _validated_item(position: int, item: Mapping[str, Any]) -> _NewBet:
+def _validated_items(items: Sequence[Mapping[str, Any]]) -> list[_NewBet]:
+    """The batch's items in one call into pydantic (half the time of a call per item); an
+    error names the item by its position (`bets[3].amount`)."""
+    with_ids = []
+    for position, item in enumerate(items):
+        try:
+            with_ids.append({**item, "bet_id": _required_bet_id(item)})
+        except InvalidInput as error:
+            raise _at(position, error) from None
     try:
-        if "bet_id" not in item:
-            raise InvalidInput("bet_id", None, "is required in a batch")
-        new = validated(_NewBet, **{**item, "bet_id": bet_id_rule(item["bet_id"])})
-        if new.amount == 0:
-            raise InvalidInput("amount", 0, "must be > 0")
-    except InvalidInput as error:
-        raise InvalidInput(f"bets[{position}].{error.field}", error.value, error.rule) from None
+        new = validated_list(_NewBet, with_ids)
+    except InvalidInput as error:  # its field is `<position>.<field>`
+        position, _, field = error.field.partition(".")
+        raise _at(int(position), InvalidInput(field, error.value, error.rule)) from None
+    for position, bet in enumerate(new):
+        if bet.amount == 0:
+            raise _at(position, InvalidInput("amount", 0, "must be > 0"))
     return new
+
+
+def _required_bet_id(item: Mapping[str, Any]) -> bytes:
+    if "bet_id" not in item:
+        raise InvalidInput("bet_id", None, "is required in a batch")
+    return bet_id_rule(item["bet_id"])
+
+
+def _at(position: int, error: InvalidInput) -> InvalidInput:
+    return InvalidInput(f"bets[{position}].{error.field}", error.value, error.rule)
 
 
 def _hold(bet: _NewBet) -> dict[str, Any]:
