@@ -19,7 +19,7 @@ from chaindb.database import Database, reading, writing
 from chaindb.errors import ChaindbError, Conflict, InvalidInput
 from chaindb.games import bet_statements, craps
 from chaindb.games.audit import SYSTEM_ACTOR, AuditRow, audit_row
-from chaindb.games.crap_token import CRAP, HOUSE
+from chaindb.games.crap_token import HOUSE, hold_request
 from chaindb.games.schema import BET_ID_BYTES, bets
 from chaindb.types import Amount, UserId, utc_now
 from chaindb.validation import Input, Row, validated, validated_list
@@ -140,7 +140,11 @@ def _place(conn: Connection, new: list[_NewBet], *, actor: str) -> list[Bet]:
             raise Conflict(f"{where}: {b.bet_type} refused on game {b.game_id!r}: {refused}")
     players = sorted({b.player_id for b in new})
     # No savepoint: any error here rolls back the whole placement (_place_or_find).
-    holds = ledger.transfer_batch(conn, [_hold(b) for b in new], savepoint=False)
+    # (No idempotency key: the bet's primary key, written in this transaction, already makes a
+    # bet id hold once.)
+    holds = ledger.transfer_batch(
+        conn, [hold_request(b.player_id, b.amount, HOUSE) for b in new], savepoint=False
+    )
     # (model_validate of a dict: measured 2 us a bet, model_construct 7 us)
     placed = [
         Bet.model_validate({
@@ -196,20 +200,6 @@ def _required_bet_id(item: Mapping[str, Any]) -> bytes:
 
 def _at(position: int, error: InvalidInput) -> InvalidInput:
     return InvalidInput(f"bets[{position}].{error.field}", error.value, error.rule)
-
-
-def _hold(bet: _NewBet) -> dict[str, Any]:
-    """The stake's hold, as a mapping: the ledger validates a batch of them in one call. (No
-    idempotency key: the bet's primary key, written in the same transaction, already makes a
-    bet id hold once.)"""
-    return {
-        "debit": f"user:{bet.player_id}",
-        "credit": HOUSE,
-        "amount": bet.amount,
-        "kind": "locked_escrow",
-        "asset": CRAP,
-        "pending": True,
-    }
 
 
 def _audited_game(game: Mapping[str, Any]) -> dict[str, Any]:
