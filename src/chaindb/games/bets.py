@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chaindb import ledger
 from chaindb.database import Database, reading, writing
-from chaindb.errors import ChaindbError, Conflict, InvalidInput
+from chaindb.errors import Conflict, InvalidInput
 from chaindb.games import bet_statements, craps
 from chaindb.games.audit import SYSTEM_ACTOR, AuditRow, audit_row
 from chaindb.games.crap_token import HOUSE, hold_request
@@ -109,7 +109,7 @@ def _place_or_find(target: Database | Connection, new: list[_NewBet], *, actor: 
     try:
         with writing(target) as conn:
             return _place(conn, new, actor=actor)
-    except (ChaindbError, IntegrityError):
+    except _FAILED_ON_A_RETRY:
         with reading(target) as conn:
             found = _bets_by_id(conn, [b.bet_id for b in new])
         if not found:
@@ -119,57 +119,87 @@ def _place_or_find(target: Database | Connection, new: list[_NewBet], *, actor: 
     return [_same_bet(found[b.bet_id], b) for b in new]
 
 
+# How placing bets already placed fails: their primary key taken, or, before it is reached,
+# a game resolved since or a balance spent since.
+_FAILED_ON_A_RETRY = (IntegrityError, Conflict, ledger.InsufficientFunds)
+
+
 def _place(conn: Connection, new: list[_NewBet], *, actor: str) -> list[Bet]:
-    """Hold each stake and store the bets, their games' pots and the audit trail. The games
-    are locked first (in id order), as a roll locks its game before its bets' accounts."""
+    """Hold each stake and store the bets, their games' pots and the audit trail."""
     now = utc_now()
-    staked: dict[str, int] = defaultdict(int)
-    for b in new:
-        staked[b.game_id] += b.amount
-    audit_rows: list[AuditRow] = []
-    locked: dict[str, Mapping[str, Any]] = {}
-    for game_id in sorted(staked):
-        before, after = bet_statements.lock_and_add_to_pot(conn, game_id, staked[game_id], now)
-        locked[game_id] = before
-        audit_rows.append(audit_row(now, actor, "game", game_id, "bet", _audited_game(before),
-                                    _audited_game(after)))  # fmt: skip
-    for position, b in enumerate(new):
-        refused = craps.bet_allowed(b.bet_type, locked[b.game_id]["phase"])  # type: ignore[arg-type]
-        if refused:
-            where = "bet_type" if len(new) == 1 else f"bets[{position}].bet_type"
-            raise Conflict(f"{where}: {b.bet_type} refused on game {b.game_id!r}: {refused}")
-    players = sorted({b.player_id for b in new})
-    # No savepoint: any error here rolls back the whole placement (_place_or_find).
-    # (No idempotency key: the bet's primary key, written in this transaction, already makes a
-    # bet id hold once.)
+    games_before, audit_rows = _add_to_pots(conn, new, actor, now)
+    _refuse_bets_the_games_do_not_take(new, games_before)
+    # No savepoint: any error here rolls back the whole placement (_place_or_find). No
+    # idempotency key: the bet's primary key, written in this transaction, makes a bet id
+    # hold once.
     holds = ledger.transfer_batch(
         conn, [hold_request(b.player_id, b.amount, HOUSE) for b in new], savepoint=False
     )
-    # (model_validate of a dict: measured 2 us a bet, model_construct 7 us)
     placed = [
-        Bet.model_validate({
-            "id": b.bet_id, "game_id": b.game_id, "player_id": b.player_id,
-            "bet_type": b.bet_type, "amount": b.amount, "outcome": None, "payout": None,
-            "placed_at_roll": locked[b.game_id]["roll_count"], "hold_transfer_id": hold.id,
-            "settle_transfer_id": None, "payout_transfer_id": None, "created_at": now,
-            "resolved_at": None,
-        })
+        _new_bet(b, hold.id, games_before[b.game_id]["roll_count"], now)
         for b, hold in zip(new, holds, strict=True)
-    ]  # fmt: skip
-    held: dict[str, int] = defaultdict(int)
-    for bet in placed:
-        held[bet.player_id] += bet.amount
-        audit_rows.append(audit_row(now, bet.player_id, "bet", bet.id.hex(), "place", None,
-                                    _audited(bet)))  # fmt: skip
-    # Read once the ledger has locked the players' accounts: nobody else moves them now.
-    balances = bet_statements.available_balances(conn, players)
-    for player in players:  # the held side of the change is each bet's own row
-        audit_rows.append(audit_row(now, player, "balance", player, "bet",
-                                    {"balance": balances[player] + held[player]},
-                                    {"balance": balances[player]}))  # fmt: skip
+    ]
+    audit_rows += [
+        audit_row(now, bet.player_id, "bet", bet.id.hex(), "place", None, _audited(bet))
+        for bet in placed
+    ]
+    audit_rows += _balance_rows(conn, placed, now)
     bet_rows = [tuple(getattr(bet, name) for name in bet_statements.BET_COLUMNS) for bet in placed]
     bet_statements.insert_bets_and_audit(conn, bet_rows, audit_rows)
     return placed
+
+
+def _add_to_pots(
+    conn: Connection, new: list[_NewBet], actor: str, now: datetime
+) -> tuple[dict[str, Mapping[str, Any]], list[AuditRow]]:
+    """Lock the bets' games (in id order, before the ledger locks the players' accounts, as a
+    roll does) and add the stakes to their pots; each game as it was, and the audit rows."""
+    staked: dict[str, int] = defaultdict(int)
+    for b in new:
+        staked[b.game_id] += b.amount
+    games_before: dict[str, Mapping[str, Any]] = {}
+    audit_rows: list[AuditRow] = []
+    for game_id in sorted(staked):
+        before, after = bet_statements.lock_and_add_to_pot(conn, game_id, staked[game_id], now)
+        games_before[game_id] = before
+        audit_rows.append(audit_row(now, actor, "game", game_id, "bet", _audited_game(before),
+                                    _audited_game(after)))  # fmt: skip
+    return games_before, audit_rows
+
+
+def _refuse_bets_the_games_do_not_take(
+    new: list[_NewBet], games_before: dict[str, Mapping[str, Any]]
+) -> None:
+    for position, b in enumerate(new):
+        refused = craps.bet_allowed(b.bet_type, games_before[b.game_id]["phase"])  # type: ignore[arg-type]
+        if refused:
+            where = "bet_type" if len(new) == 1 else f"bets[{position}].bet_type"
+            raise Conflict(f"{where}: {b.bet_type} refused on game {b.game_id!r}: {refused}")
+
+
+def _new_bet(b: _NewBet, hold_id: int, placed_at_roll: int, now: datetime) -> Bet:
+    # model_validate of a dict: measured 2 us a bet, where model_construct took 7
+    return Bet.model_validate({
+        "id": b.bet_id, "game_id": b.game_id, "player_id": b.player_id, "bet_type": b.bet_type,
+        "amount": b.amount, "outcome": None, "payout": None, "placed_at_roll": placed_at_roll,
+        "hold_transfer_id": hold_id, "settle_transfer_id": None, "payout_transfer_id": None,
+        "created_at": now, "resolved_at": None,
+    })  # fmt: skip
+
+
+def _balance_rows(conn: Connection, placed: list[Bet], now: datetime) -> list[AuditRow]:
+    """Each player's available CRAP before and after (the held side of the change is each
+    bet's own row). Read once the ledger has locked the accounts: nobody else moves them now,
+    and the view's `balance` alone is one indexed row (its held columns sum the holds)."""
+    held: dict[str, int] = defaultdict(int)
+    for bet in placed:
+        held[bet.player_id] += bet.amount
+    balances = bet_statements.available_balances(conn, sorted(held))
+    return [
+        audit_row(now, player, "balance", player, "bet", {"balance": balance + held[player]},
+                  {"balance": balance})
+        for player, balance in balances.items()
+    ]  # fmt: skip
 
 
 def _validated_items(items: Sequence[Mapping[str, Any]]) -> list[_NewBet]:
