@@ -6,7 +6,8 @@ statements through it, at a third of the ledger's hold rate).
 - The game row: read and locked, then its pot updated (SQLite: the amounts are text there,
   the sum is made in Python; PostgreSQL: both in one UPDATE ... RETURNING, one round trip).
 - The players' available CRAP, for the audit's before/after: the `balance` column of
-  token_balances alone, one indexed row each (its held columns sum the account's holds).
+  token_balances alone (its held columns sum the account's open holds; PostgreSQL finds the
+  row by ix_ledger_accounts_user, SQLite, without statistics, by the asset's user accounts).
 - The bets and their audit rows: SQLite, multi-row INSERTs; PostgreSQL, a few bets by one
   statement that inserts into both (one round trip), a batch by two binary COPYs.
 """

@@ -190,7 +190,7 @@ def _new_bet(b: _NewBet, hold_id: int, placed_at_roll: int, now: datetime) -> Be
 def _balance_rows(conn: Connection, placed: list[Bet], now: datetime) -> list[AuditRow]:
     """Each player's available CRAP before and after (the held side of the change is each
     bet's own row). Read once the ledger has locked the accounts: nobody else moves them now,
-    and the view's `balance` alone is one indexed row (its held columns sum the holds)."""
+    and only the view's `balance` is read (its held columns sum the account's open holds)."""
     held: dict[str, int] = defaultdict(int)
     for bet in placed:
         held[bet.player_id] += bet.amount
