@@ -143,9 +143,14 @@ def _place(conn: Connection, new: list[_NewBet], *, actor: str) -> list[Bet]:
         audit_row(now, bet.player_id, "bet", bet.id.hex(), "place", None, _audited(bet))
         for bet in placed
     ]
-    audit_rows += _balance_rows(conn, placed, now)
+    held: dict[str, int] = defaultdict(int)
+    for bet in placed:
+        held[bet.player_id] += bet.amount
     bet_rows = [tuple(getattr(bet, name) for name in bet_statements.BET_COLUMNS) for bet in placed]
-    bet_statements.insert_bets_and_audit(conn, bet_rows, audit_rows)
+    # Each player's balance row records the available CRAP; the held side is each bet's row.
+    bet_statements.insert_bets_and_audit(
+        conn, bet_rows, audit_rows, dict(sorted(held.items())), now
+    )
     return placed
 
 
@@ -185,21 +190,6 @@ def _new_bet(b: _NewBet, hold_id: int, placed_at_roll: int, now: datetime) -> Be
         "hold_transfer_id": hold_id, "settle_transfer_id": None, "payout_transfer_id": None,
         "created_at": now, "resolved_at": None,
     })  # fmt: skip
-
-
-def _balance_rows(conn: Connection, placed: list[Bet], now: datetime) -> list[AuditRow]:
-    """Each player's available CRAP before and after (the held side of the change is each
-    bet's own row). Read once the ledger has locked the accounts: nobody else moves them now,
-    and only the view's `balance` is read (its held columns sum the account's open holds)."""
-    held: dict[str, int] = defaultdict(int)
-    for bet in placed:
-        held[bet.player_id] += bet.amount
-    balances = bet_statements.available_balances(conn, sorted(held))
-    return [
-        audit_row(now, player, "balance", player, "bet", {"balance": balance + held[player]},
-                  {"balance": balance})
-        for player, balance in balances.items()
-    ]  # fmt: skip
 
 
 def _validated_items(items: Sequence[Mapping[str, Any]]) -> list[_NewBet]:
