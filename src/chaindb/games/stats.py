@@ -176,9 +176,10 @@ def leaderboard(
     if by not in column:
         raise InvalidInput("by", by, "must be 'winnings' or 'games_won'")
     order = column[by]
-    with reading(target, stale_ok=True) as conn:
+    with reading(target, stale_ok=True, one_statement=True) as conn:
         # One query: the index's first `limit` entries, each joined to its user by primary key
-        # (a second query for the usernames was half the leaderboard's time).
+        # (a second query for the usernames was half the leaderboard's time); alone, it needs
+        # no BEGIN and COMMIT around it.
         rows = conn.execute(
             sa.select(player_stats.c.user_id, users.c.username, order.label("value"))
             .join(users, users.c.id == player_stats.c.user_id)
