@@ -10,7 +10,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from chaindb.core.schema import users
+from chaindb import core
 from chaindb.database import Database, dialect_insert, reading
 from chaindb.errors import InvalidInput
 from chaindb.games.game_records import Game
@@ -18,6 +18,9 @@ from chaindb.games.schema import game_statistics, player_stats
 from chaindb.validation import Row, parse_limit
 
 LEADERBOARD_LIMIT_MAX = 1_000
+# Core's users, through its face (as studio reads other modules' tables): the leaderboard
+# joins their usernames in its one statement.
+_users = core.metadata.tables["users"]
 STAT_COUNTERS = ("games_played", "games_won", "bets_won", "bets_lost", "bets_pushed")
 STAT_AMOUNTS = ("total_wagered", "total_winnings", "total_losses")
 
@@ -181,8 +184,8 @@ def leaderboard(
         # (a second query for the usernames was half the leaderboard's time); alone, it needs
         # no BEGIN and COMMIT around it.
         rows = conn.execute(
-            sa.select(player_stats.c.user_id, users.c.username, order.label("value"))
-            .join(users, users.c.id == player_stats.c.user_id)
+            sa.select(player_stats.c.user_id, _users.c.username, order.label("value"))
+            .join(_users, _users.c.id == player_stats.c.user_id)
             .order_by(order.desc(), player_stats.c.user_id)
             .limit(limit)
         ).all()
