@@ -4,6 +4,9 @@ consensus votes verified and stored per second; on PostgreSQL, the leaderboard's
 1M players (target p99 <= 5 ms).
 
     scripts/with-postgres .venv/bin/python bench/games.py
+
+Shorter runs while iterating: GAMES_BENCH_PARTS (throughput,leaderboard), GAMES_BENCH_BACKENDS
+(sqlite,postgresql), GAMES_BENCH_TURNS (3), GAMES_BENCH_LEADERBOARD_PLAYERS (1,000,000).
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ BATCH = 1_000
 BATCHES = 3
 RESOLVED_BETS = 1_000
 VOTERS = 300
-LEADERBOARD_PLAYERS = 1_000_000
+LEADERBOARD_PLAYERS = int(os.environ.get("GAMES_BENCH_LEADERBOARD_PLAYERS", "1000000"))
 LATENCY_SAMPLES = 200
-TURNS = 3
+TURNS = int(os.environ.get("GAMES_BENCH_TURNS", "3"))
+PARTS = os.environ.get("GAMES_BENCH_PARTS", "throughput,leaderboard").split(",")
+BACKENDS = os.environ.get("GAMES_BENCH_BACKENDS", "sqlite,postgresql").split(",")
 
 
 def setup(url: str) -> chaindb.Database:
@@ -201,17 +206,26 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "players": PLAYERS,
         "batch_size": BATCH,
+        "load_average_at_start": os.getloadavg(),  # a shared machine: how busy it was
     }
-    with sqlite_url() as url:
-        report["sqlite"] = throughput(url)
+    if "sqlite" in BACKENDS and "throughput" in PARTS:
+        with sqlite_url() as url:
+            report["sqlite"] = throughput(url)
     admin_url = postgres_admin_url()
-    if admin_url:
-        with postgres_url(admin_url) as url:
-            report["postgresql"] = throughput(url)
-        with postgres_url(admin_url) as url:
-            report["postgresql"]["leaderboard"] = leaderboard_at_scale(url)  # type: ignore[index]
+    if "postgresql" not in BACKENDS:
+        pass
+    elif admin_url:
+        postgres: dict[str, object] = {}
+        if "throughput" in PARTS:
+            with postgres_url(admin_url) as url:
+                postgres |= throughput(url)
+        if "leaderboard" in PARTS:
+            with postgres_url(admin_url) as url:
+                postgres["leaderboard"] = leaderboard_at_scale(url)
+        report["postgresql"] = postgres
     else:
         report["postgresql"] = PG_SKIPPED
+    report["load_average_at_end"] = os.getloadavg()
     json.dump(report, sys.stdout, indent=2)
     print()
 

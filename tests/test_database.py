@@ -80,6 +80,19 @@ def test_operations_given_a_connection_share_its_transaction(core_db):
     assert core.get_user(core_db, "carol") is None, "the whole transaction rolled back"
 
 
+def test_a_one_statement_read_runs_alone_and_the_pool_stays_transactional(core_db):
+    core.create_user(core_db, "erin")
+    with core_db.read(one_statement=True) as conn:
+        assert conn.execute(users.select().where(users.c.id == "erin")).one().id == "erin"
+        if core_db.backend == "postgresql":  # autocommit: no BEGIN before the statement
+            assert conn.execute(sa.text("SELECT now() = statement_timestamp()")).scalar_one()
+    for _ in range(2):  # the pooled connections are back in transactions of their own
+        with pytest.raises(RuntimeError), core_db.transaction() as conn:
+            core.create_user(conn, "frank")
+            raise RuntimeError("crash before commit")
+        assert core.get_user(core_db, "frank") is None
+
+
 def test_a_failed_operation_inside_a_transaction_leaves_the_rest(core_db):
     """writing() on a connection uses a savepoint: the caller may carry on after an error."""
     with core_db.transaction() as conn:

@@ -10,6 +10,8 @@ from chaindb.games import (
     CRAP,
     HOUSE,
     create_game,
+    deposit,
+    get_audit_log,
     get_bets,
     get_game,
     get_token_balance,
@@ -191,3 +193,41 @@ def test_a_batch_of_bets_is_held_in_one_transaction_all_or_none(games_db):
     assert refused.value.field == "bets[0].amount"
     result = roll_dice(games_db, game_id="g1", die1=5, die2=6)
     assert sorted(result.settlement.outcomes.values()) == ["won", "won", "won"]
+
+
+def test_a_bet_retried_after_its_game_resolved_returns_the_first_bet(games_db):
+    create_game(games_db, game_id="g1")
+    first = place_bet(games_db, game_id="g1", player_id="carol", bet_type="pass",
+                      amount=START_CRAP, bet_id=b"\x01" * 16)  # fmt: skip
+    roll_dice(games_db, game_id="g1", die1=5, die2=6)  # resolved, carol's balance moved
+    again = place_bet(games_db, game_id="g1", player_id="carol", bet_type="pass",
+                      amount=START_CRAP, bet_id=b"\x01" * 16)  # fmt: skip
+    assert again.id == first.id and again.outcome == "won"
+    with pytest.raises(Conflict, match="resolved"):
+        place_bet(games_db, game_id="g1", player_id="carol", bet_type="pass", amount=1)
+
+
+def test_a_large_batch_is_audited_bet_by_bet_and_retried_whole(games_db):
+    create_game(games_db, game_id="g1")
+    players = ("alice", "bob", "carol", "dave")
+    batch = [
+        {"game_id": "g1", "player_id": players[n % 4], "bet_type": "field", "amount": 2**53 + n,
+         "bet_id": n.to_bytes(16, "big")}
+        for n in range(1, 121)  # past bet_statements.COPY_ROWS_MIN: PostgreSQL copies them
+    ]  # fmt: skip
+    for player in players:
+        deposit(games_db, user_id=player, amount=2**60)
+    placed = place_bets(games_db, batch)
+    assert place_bets(games_db, batch) == placed
+    assert get_bets(games_db, "g1") == sorted(placed, key=lambda bet: bet.id)
+    trail = get_audit_log(games_db, entity_type="bet", entity_id=placed[7].id.hex())
+    assert [(e.actor, e.action, e.after["amount"]) for e in trail] == [
+        ("alice", "place", str(2**53 + 8)),
+    ]  # fmt: skip
+    balance = get_audit_log(games_db, entity_type="balance", entity_id="bob")[-1]
+    staked = sum(2**53 + n for n in range(1, 121) if n % 4 == 1)
+    assert (balance.before["balance"], balance.after["balance"]) == (
+        str(START_CRAP + 2**60), str(START_CRAP + 2**60 - staked),
+    )  # fmt: skip
+    with pytest.raises(Conflict, match="some of these bet ids exist"):
+        place_bets(games_db, [batch[0], {**batch[1], "bet_id": b"\xff" * 16}])

@@ -184,6 +184,26 @@ def test_a_batch_is_all_or_nothing(ledger_db):
     assert balance(ledger_db, "alice").available == 0
 
 
+def test_a_batch_without_a_savepoint_joins_the_callers_transaction(ledger_db):
+    issue(ledger_db, "alice", 100)
+    issue(ledger_db, "bob", 1)  # (a new account is created under a savepoint of its own)
+    move = {"debit": "user:alice", "credit": "user:bob", "amount": 60, "kind": "transfer"}
+    savepoints = []
+    listen = lambda conn, name: savepoints.append(name)  # noqa: E731
+    sa.event.listen(ledger_db.engine, "savepoint", listen)
+    try:
+        with pytest.raises(InsufficientFunds), ledger_db.transaction() as conn:
+            ledger.transfer_batch(conn, [move], savepoint=False)
+            ledger.transfer_batch(conn, [move], savepoint=False)  # the caller rolls back whole
+        assert balance(ledger_db, "bob").available == 1
+        with ledger_db.transaction() as conn:
+            ledger.transfer_batch(conn, [move], savepoint=False)
+        assert savepoints == []
+    finally:
+        sa.event.remove(ledger_db.engine, "savepoint", listen)
+    assert balance(ledger_db, "bob").available == 61
+
+
 def test_a_batch_touching_1100_accounts_keeps_every_balance(ledger_db):
     # 1,100 users + issuance, amounts past 2**64: every account's counters are stored.
     users = [f"many{n}" for n in range(1_100)]

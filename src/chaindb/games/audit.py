@@ -73,6 +73,23 @@ def audit_many(
     )
 
 
+# One row of games_audit_log, in bet_statements.AUDIT_COLUMNS' order, its values JSON-ready.
+AuditRow = tuple[datetime, str, str, str, str, dict[str, Any] | None, dict[str, Any] | None]
+
+
+def audit_row(
+    occurred_at: datetime,
+    actor: str,
+    entity_type: EntityType,
+    entity_id: str,
+    action: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+) -> AuditRow:
+    """A row for a write path that stores its audit rows with its own (bets)."""
+    return (occurred_at, actor, entity_type, entity_id, action, _jsonable(before), _jsonable(after))
+
+
 def get_audit_log(
     target: Database | Connection,
     *,

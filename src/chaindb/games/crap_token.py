@@ -13,7 +13,7 @@ transfers, newest first) and `get_token_balance` (the token_balances view).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -129,6 +129,24 @@ def fund_pool(
             asset=CRAP,
             idempotency_key=new.idempotency_key and f"games:fund:{new.idempotency_key}",
         )
+
+
+def hold_request(
+    user_id: str, amount: int, toward: str, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    """A player's CRAP held towards a games account (a bet: HOUSE; a staking position:
+    STAKING), as a mapping for ledger.transfer_batch (which validates many in one call)."""
+    request: dict[str, Any] = {
+        "debit": f"user:{user_id}",
+        "credit": toward,
+        "amount": amount,
+        "kind": "locked_escrow",
+        "asset": CRAP,
+        "pending": True,
+    }
+    if idempotency_key is not None:
+        request["idempotency_key"] = idempotency_key
+    return request
 
 
 def pool_balance(target: Database | Connection, pool: SystemPool) -> ledger.Balance:

@@ -35,6 +35,7 @@ from chaindb.games.crap_token import (
     STAKING,
     audit_balance,
     get_token_balance,
+    hold_request,
 )
 from chaindb.games.schema import staking_positions
 from chaindb.text import identifier
@@ -121,16 +122,8 @@ def stake(
         if existing is not None:
             return _same_position(existing, new)
         before = get_token_balance(conn, new.user_id)
-        hold = ledger.transfer(
-            conn,
-            debit=f"user:{new.user_id}",
-            credit=STAKING,
-            amount=new.amount,
-            kind="locked_escrow",
-            asset=CRAP,
-            pending=True,
-            idempotency_key=f"games:stake:{new.position_id}:hold",
-        )
+        key = f"games:stake:{new.position_id}:hold"
+        hold = ledger.transfer(conn, **hold_request(new.user_id, new.amount, STAKING, key))
         row = conn.execute(
             staking_positions.insert()
             .values(
