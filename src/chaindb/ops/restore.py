@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 import chaindb
 from chaindb import migrations
+from chaindb.catalog import table_names
 from chaindb.config import Settings
 from chaindb.database import Database
 from chaindb.errors import ChaindbError, InvalidInput
@@ -153,7 +154,7 @@ def _tables(db: Database) -> list[str]:
     if not db.exists():
         return []
     with db.connection() as conn:
-        return sa.inspect(conn).get_table_names()
+        return table_names(conn)
 
 
 # --- SQLite ----------------------------------------------------------------------------------
