@@ -31,3 +31,22 @@ def table_names(conn: Connection) -> list[str]:
         return names
     hidden = set(conn.execute(sa.text(_PARTS), {"comment": KEY_TABLE_COMMENT}).scalars())
     return [name for name in names if name not in hidden]
+
+
+def primary_key_columns(conn: Connection, table: sa.Table) -> list[str]:
+    """The columns of `table`'s primary key in the database: a partitioned table's also holds
+    its time column (PostgreSQL wants the partition key in every unique key)."""
+    declared = [c.name for c in table.primary_key.columns]
+    if conn.dialect.name != "postgresql":
+        return declared
+    partitioned = conn.execute(
+        sa.text("SELECT EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = :t)"),
+        {"t": _oid(conn, table.name)},
+    ).scalar_one()
+    if not partitioned:
+        return declared
+    return sa.inspect(conn).get_pk_constraint(table.name)["constrained_columns"] or declared
+
+
+def _oid(conn: Connection, name: str) -> int | None:
+    return conn.execute(sa.text("SELECT to_regclass(:t)::oid"), {"t": name}).scalar_one()
