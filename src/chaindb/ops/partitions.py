@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from chaindb.database import Database
 from chaindb.errors import Conflict, InvalidInput
@@ -111,8 +113,7 @@ def create_ahead(db: Database, *, count: int = AHEAD_DEFAULT) -> list[str]:
     """Create the partitions of the current interval and the `count` after it (and any
     missed since the last one), for every partitioned table; their names."""
     _check_ahead(count)
-    if db.backend != "postgresql":
-        return []
+    _partitionable(db)  # refused on SQLite, saying why
     created: list[str] = []
     for table in _partitioned(db):
         with db.transaction() as conn:
@@ -160,6 +161,8 @@ def parse_age(text: str) -> timedelta:
 
 def maintenance_step(db: Database) -> list[str]:
     """maintenance --cleanup: partitions ahead for every partitioned table."""
+    if db.backend != "postgresql":
+        return []
     created = create_ahead(db)
     return [f"partitions: created {', '.join(created)}"] if created else []
 
@@ -252,7 +255,15 @@ def _drop_one(
         hook = getattr(module, "before_partition_drop", None)
         if hook is not None:
             hook(conn, table=table, partition=name, upper_bound=upper)
-        return pg.drop_partition(conn, table=table, partition=name)
+        try:
+            with conn.begin_nested():
+                return pg.drop_partition(conn, table=table, partition=name)
+        except IntegrityError as error:  # a foreign key into the key table still names a row
+            detail = getattr(getattr(error.orig, "diag", None), "message_detail", None)
+            raise Conflict(
+                f"{name} is not dropped: rows of it are still referenced ({detail}); "
+                "let the referring module's own retention go first"
+            ) from None
 
 
 def _status(conn: Connection, table: str, module: str, column: str) -> TableStatus:
@@ -262,9 +273,12 @@ def _status(conn: Connection, table: str, module: str, column: str) -> TableStat
     keys = f"{table}_keys"
     report.key_table = keys if pg.relkind(conn, keys) is not None else None
     estimates = dict(
-        conn.exec_driver_sql(
-            "SELECT c.relname, greatest(c.reltuples, 0)::bigint FROM pg_inherits i"
-            f" JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '{table}'::regclass"
+        conn.execute(
+            sa.text(
+                "SELECT c.relname, greatest(c.reltuples, 0)::bigint FROM pg_inherits i"
+                " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = CAST(:t AS regclass)"
+            ),
+            {"t": table},
         ).all()
     )
     for name, lower, upper in pg.partition_bounds(conn, table):
