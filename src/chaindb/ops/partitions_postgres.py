@@ -166,9 +166,32 @@ def convert(
 ) -> None:
     """Rebuild `table` as partitioned by `column` over `ranges` (plus a DEFAULT partition),
     its rows moved, in the caller's transaction (the table locked against everyone)."""
+    old = _set_aside(conn, table, shape)
+    q = conn.dialect.identifier_preparer.quote
+    conn.exec_driver_sql(
+        f"CREATE TABLE {q(table)} (LIKE {q(old)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
+        f" INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)"
+        f" PARTITION BY RANGE ({q(column)})"
+    )
+    _keys_and_indexes(conn, table, column, shape)
+    for lower, upper in ranges:
+        create_partition(conn, table=table, lower=lower, upper=upper)
+    conn.exec_driver_sql(
+        f"CREATE TABLE {q(table + DEFAULT_SUFFIX)} PARTITION OF {q(table)} DEFAULT"
+    )
+    conn.exec_driver_sql(f"INSERT INTO {q(table)} SELECT * FROM {q(old)}")
+    _own_sequences(conn, old, table)
+    conn.exec_driver_sql(f"DROP TABLE {q(old)}")
+    if shape.needs_keys:
+        _key_table(conn, table, column, shape)
+    _put_back(conn, table, shape)
+
+
+def _set_aside(conn: Connection, table: str, shape: TableShape) -> str:
+    """Free every name the new table will take (its views go, to come back over the new one);
+    the old table's new name."""
     q = conn.dialect.identifier_preparer.quote
     run = conn.exec_driver_sql
-    old, keys = f"{table}{OLD_SUFFIX}", f"{table}{KEY_TABLE_SUFFIX}"
     for view in sorted(shape.views, key=lambda v: v.depth):
         run(f"DROP VIEW IF EXISTS {q(view.name)} CASCADE")
     for referrer, name, _definition in shape.incoming_keys:
@@ -177,24 +200,19 @@ def convert(
         run(f"DROP INDEX {q(name)}")
     for name in shape.index_constraints:
         run(f"ALTER TABLE {q(table)} DROP CONSTRAINT {q(name)}")
+    old = f"{table}{OLD_SUFFIX}"
     run(f"ALTER TABLE {q(table)} RENAME TO {q(old)}")
-    run(
-        f"CREATE TABLE {q(table)} (LIKE {q(old)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
-        f" INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)"
-        f" PARTITION BY RANGE ({q(column)})"
-    )
-    _keys_and_indexes(conn, table, column, shape)
-    for lower, upper in ranges:
-        create_partition(conn, table=table, lower=lower, upper=upper)
-    run(f"CREATE TABLE {q(table + DEFAULT_SUFFIX)} PARTITION OF {q(table)} DEFAULT")
-    run(f"INSERT INTO {q(table)} SELECT * FROM {q(old)}")
-    _own_sequences(conn, old, table)
-    run(f"DROP TABLE {q(old)}")
-    if shape.needs_keys:
-        _key_table(conn, table, column, shape)
+    return old
+
+
+def _put_back(conn: Connection, table: str, shape: TableShape) -> None:
+    """Foreign keys into the table (now to its key table), its triggers, row-level security,
+    grants and comment, and the views over it."""
+    q = conn.dialect.identifier_preparer.quote
+    run = conn.exec_driver_sql
+    keys = f"{table}{KEY_TABLE_SUFFIX}"
     for referrer, name, definition in shape.incoming_keys:
-        target = _retarget(definition, table, keys)
-        run(f"ALTER TABLE {referrer} ADD CONSTRAINT {q(name)} {target}")
+        run(f"ALTER TABLE {referrer} ADD CONSTRAINT {q(name)} {_retarget(definition, table, keys)}")
     for statement in shape.triggers + shape.security + shape.policies + shape.grants:
         run(statement)
     if shape.comment:
