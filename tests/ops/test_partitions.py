@@ -212,6 +212,37 @@ def test_a_partition_with_an_open_hold_is_not_dropped(pg_db):
 
 
 @on_postgres
+def test_a_dropped_transfer_still_named_keeps_its_identity(pg_db):
+    issue(pg_db, "alice", 100)
+    hold = ledger.transfer(
+        pg_db,
+        debit="user:alice",
+        credit="user:bob",
+        amount=40,
+        kind="locked_escrow",
+        pending=True,
+        idempotency_key="hold-1",
+    )
+    make_old(pg_db, [hold.id])
+    partitions.enable(pg_db, table="ledger_transfers")
+    posted = ledger.post_pending(pg_db, hold.id)  # now: it names the old hold
+
+    dropped = partitions.drop_older(pg_db, older_than=timedelta(days=90))
+
+    assert sum(d.rows for d in dropped) == 1
+    assert ledger.get_transfer(pg_db, hold.id) is None
+    with pg_db.read() as conn:  # the hold's identity stays for the post's foreign key
+        kept = conn.execute(
+            sa.text("SELECT idempotency_key FROM ledger_transfers_keys WHERE id = :id"),
+            {"id": hold.id},
+        ).all()
+    assert kept == [(None,)]  # its key released, as every dropped transfer's is
+    assert ledger.get_transfer(pg_db, posted.id).pending_id == hold.id
+    assert ledger_problems(pg_db) == []
+    assert ledger.get_balance(pg_db, "user:bob", "points").available == 40
+
+
+@on_postgres
 def test_partitions_are_created_ahead_and_rows_beyond_them_are_kept(pg_db):
     partitions.enable(pg_db, table="games_audit_log", interval="day", ahead=1)
     with pg_db.transaction() as conn:  # far ahead: the DEFAULT partition takes it

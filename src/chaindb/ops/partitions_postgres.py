@@ -276,14 +276,66 @@ def partition_column(conn: Connection, table: str) -> str:
 
 
 def drop_partition(conn: Connection, *, table: str, partition: str) -> int:
-    """Drop one partition (and its rows' keys); the number of rows it held."""
+    """Drop one partition, and its rows' keys; the number of rows it held.
+
+    A dropped row that another row still names through a foreign key (a staking position's
+    hold, a post kept in a newer partition naming its hold) keeps its key row, its identity
+    (id, time), so that the foreign key stays true; its unique keys are released all the same,
+    as every dropped row's are."""
     q = conn.dialect.identifier_preparer.quote
-    rows = conn.exec_driver_sql(f"SELECT count(*) FROM {q(partition)}").scalar_one()
+    run = conn.exec_driver_sql
     keys = f"{table}{KEY_TABLE_SUFFIX}"
-    if relkind(conn, keys) is not None:
-        conn.exec_driver_sql(f"DELETE FROM {q(keys)} k USING {q(partition)} p WHERE k.id = p.id")
-    conn.exec_driver_sql(f"DROP TABLE {q(partition)}")
+    if relkind(conn, keys) is None:
+        rows = run(f"SELECT count(*) FROM {q(partition)}").scalar_one()
+        run(f"DROP TABLE {q(partition)}")
+        return int(rows)
+    # The ids first: once the partition is gone, its own rows no longer name anything.
+    run(f"CREATE TEMP TABLE {_DROPPED} ON COMMIT DROP AS SELECT id FROM {q(partition)}")
+    rows = run(f"SELECT count(*) FROM {_DROPPED}").scalar_one()
+    run(f"DROP TABLE {q(partition)}")
+    named = " OR ".join(
+        f"EXISTS (SELECT 1 FROM {referrer} r WHERE r.{q(column)} = k.id)"
+        for referrer, column in _referrers(conn, keys)
+    )
+    kept = f" AND NOT ({named})" if named else ""
+    run(f"DELETE FROM {q(keys)} k USING {_DROPPED} d WHERE k.id = d.id{kept}")
+    released = [c for c in _columns(conn, keys) if c not in ("id", partition_column(conn, table))]
+    if released:
+        cleared = ", ".join(f"{q(c)} = NULL" for c in released)
+        run(f"UPDATE {q(keys)} k SET {cleared} FROM {_DROPPED} d WHERE k.id = d.id")
+    run(f"DROP TABLE {_DROPPED}")
     return int(rows)
+
+
+_DROPPED = "chaindb_dropped_ids"
+
+
+def _referrers(conn: Connection, keys: str) -> list[tuple[str, str]]:
+    """(table, column) of each single-column foreign key into the key table."""
+    return [
+        (referrer, column)
+        for referrer, column in conn.execute(
+            sa.text(
+                "SELECT conrelid::regclass::text, a.attname FROM pg_constraint c"
+                " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
+                " WHERE c.contype = 'f' AND c.confrelid = CAST(:k AS regclass)"
+                " AND cardinality(c.conkey) = 1 AND c.conparentid = 0"  # not a partition's copy
+            ),
+            {"k": keys},
+        )
+    ]
+
+
+def _columns(conn: Connection, table: str) -> list[str]:
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:t AS regclass)"
+                " AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+            ),
+            {"t": table},
+        ).scalars()
+    )
 
 
 # --- the pieces of convert -----------------------------------------------------------------
