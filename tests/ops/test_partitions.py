@@ -261,6 +261,27 @@ def test_partitions_are_created_ahead_and_rows_beyond_them_are_kept(pg_db):
 
 
 @on_postgres
+def test_two_maintenance_runs_at_once_create_each_partition_once(pg_db):
+    partitions.enable(pg_db, table="performance_metrics", interval="day", ahead=0)
+    created, errors = [], []
+    start = threading.Barrier(2)
+
+    def ahead() -> None:
+        start.wait()
+        try:
+            created.extend(partitions.create_ahead(pg_db, count=10))
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=ahead) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(created) == len(set(created)) == 10
+
+
+@on_postgres
 def test_tools_see_a_partitioned_table_as_one_table(pg_db):
     issue(pg_db, "alice", 10)
     partitions.enable(pg_db, table="ledger_transfers")

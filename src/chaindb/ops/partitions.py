@@ -141,7 +141,8 @@ def drop_older(
         for name, _lower, upper in old:
             assert upper is not None
             rows = _drop_one(db, module, table, name, upper, dry_run=dry_run)
-            dropped.append(DroppedPartition(table, name, upper.isoformat(), rows))
+            if rows is not None:  # None: another process dropped it meanwhile
+                dropped.append(DroppedPartition(table, name, upper.isoformat(), rows))
     return dropped
 
 
@@ -227,6 +228,7 @@ def _ranges_for(
 
 
 def _ahead(conn: Connection, table: str, count: int) -> list[str]:
+    _lock_partitions_of(conn, table)
     bounded = [p for p in pg.partition_bounds(conn, table) if p[1] is not None]
     if not bounded:
         return []
@@ -245,9 +247,12 @@ def _ahead(conn: Connection, table: str, count: int) -> list[str]:
 
 def _drop_one(
     db: Database, module: Any, table: str, name: str, upper: datetime, *, dry_run: bool
-) -> int:
+) -> int | None:
     with db.transaction() as conn:
         _utc(conn)
+        _lock_partitions_of(conn, table)
+        if pg.relkind(conn, name) is None:
+            return None
         if dry_run:
             return int(
                 conn.exec_driver_sql(f"SELECT count(*) FROM {_quote(conn, name)}").scalar_one()
@@ -327,6 +332,15 @@ def _check_interval(interval: str) -> None:
 def _check_ahead(count: int) -> None:
     if not 0 <= count <= AHEAD_MAX:
         raise InvalidInput("ahead", count, f"must be from 0 to {AHEAD_MAX}")
+
+
+def _lock_partitions_of(conn: Connection, table: str) -> None:
+    """One process at a time creates or drops a table's partitions (two maintenance runs at
+    once would both create the same one); held to the end of the transaction."""
+    conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock(hashtext('chaindb.partitions.' || :t))"),
+        {"t": table},
+    )
 
 
 def _utc(conn: Connection) -> None:
