@@ -270,7 +270,7 @@ def test_two_maintenance_runs_at_once_create_each_partition_once(pg_db):
         start.wait()
         try:
             created.extend(partitions.create_ahead(pg_db, count=10))
-        except Exception as error:  # noqa: BLE001 (reported below)
+        except Exception as error:  # reported below
             errors.append(error)
 
     threads = [threading.Thread(target=ahead) for _ in range(2)]
