@@ -21,7 +21,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from chaindb.database import Database
 from chaindb.errors import Conflict, InvalidInput
@@ -35,6 +34,8 @@ AHEAD_DEFAULT = 3  # intervals ready beyond the current one
 AHEAD_MAX = 120
 PARTITIONS_PER_CALL_MAX = 1_000  # a conversion or a catch-up creates at most this many
 AGE_MAX_DAYS = 36_500
+PRUNE_BATCH_SIZE = 10_000  # key rows per transaction when a partition's keys go
+PRUNE_BATCHES_MAX = 100_000  # 10^9 key rows: more than any one partition holds
 _AGE = re.compile(r"^\s*(\d+)\s*([dwh])\s*$")
 _AGE_UNITS = {"d": "days", "w": "weeks", "h": "hours"}
 
@@ -67,6 +68,7 @@ class DroppedPartition:
     partition: str
     upper: str  # every row it held was older than this
     rows: int
+    keys_pruned: int = 0  # its rows' key rows deleted (or released, when still named)
 
 
 def partitionable_tables(db: Database) -> dict[str, tuple[str, str]]:
@@ -138,11 +140,13 @@ def drop_older(
         with db.connection() as conn:
             _utc(conn)
             old = [p for p in pg.partition_bounds(conn, table) if p[2] and p[2] <= cutoff]
-        for name, _lower, upper in old:
+        for name, lower, upper in old:
             assert upper is not None
             rows = _drop_one(db, module, table, name, upper, dry_run=dry_run)
-            if rows is not None:  # None: another process dropped it meanwhile
-                dropped.append(DroppedPartition(table, name, upper.isoformat(), rows))
+            if rows is None:  # another process dropped it meanwhile
+                continue
+            keys = 0 if dry_run else _prune_keys(db, table, lower, upper)
+            dropped.append(DroppedPartition(table, name, upper.isoformat(), rows, keys))
     return dropped
 
 
@@ -260,15 +264,25 @@ def _drop_one(
         hook = getattr(module, "before_partition_drop", None)
         if hook is not None:
             hook(conn, table=table, partition=name, upper_bound=upper)
-        try:
-            with conn.begin_nested():
-                return pg.drop_partition(conn, table=table, partition=name)
-        except IntegrityError as error:  # a foreign key into the key table still names a row
-            detail = getattr(getattr(error.orig, "diag", None), "message_detail", None)
-            raise Conflict(
-                f"{name} is not dropped: rows of it are still referenced ({detail}); "
-                "let the referring module's own retention go first"
-            ) from None
+        return pg.drop_partition(conn, partition=name)
+
+
+def _prune_keys(db: Database, table: str, lower: datetime | None, upper: datetime) -> int:
+    """The dropped rows' key rows, in batches of their own transactions: the foreign keys
+    into the key table are checked once per row (writers go on meanwhile)."""
+    with db.connection() as conn:
+        if pg.relkind(conn, f"{table}_keys") is None:
+            return 0
+    pruned = 0
+    for _ in range(PRUNE_BATCHES_MAX):
+        with db.transaction() as conn:
+            done = pg.prune_keys(
+                conn, table=table, lower=lower, upper=upper, batch_size=PRUNE_BATCH_SIZE
+            )
+        pruned += done
+        if done < PRUNE_BATCH_SIZE:
+            return pruned
+    return pruned
 
 
 def _status(conn: Connection, table: str, module: str, column: str) -> TableStatus:
