@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,6 +70,8 @@ class DroppedPartition:
     upper: str  # every row it held was older than this
     rows: int
     keys_pruned: int = 0  # its rows' key rows deleted (or released, when still named)
+    drop_s: float = 0.0  # the module's hook and the DROP: the table is locked meanwhile
+    keys_s: float = 0.0  # pruning the key rows, in batches: writers go on
 
 
 def partitionable_tables(db: Database) -> dict[str, tuple[str, str]]:
@@ -142,11 +145,14 @@ def drop_older(
             old = [p for p in pg.partition_bounds(conn, table) if p[2] and p[2] <= cutoff]
         for name, lower, upper in old:
             assert upper is not None
+            started = time.perf_counter()
             rows = _drop_one(db, module, table, name, upper, dry_run=dry_run)
             if rows is None:  # another process dropped it meanwhile
                 continue
+            dropped_at = time.perf_counter()
             keys = 0 if dry_run else _prune_keys(db, table, lower, upper)
-            dropped.append(DroppedPartition(table, name, upper.isoformat(), rows, keys))
+            timing = (round(dropped_at - started, 3), round(time.perf_counter() - dropped_at, 3))
+            dropped.append(DroppedPartition(table, name, upper.isoformat(), rows, keys, *timing))
     return dropped
 
 
