@@ -181,7 +181,17 @@ def table_figures(db: chaindb.Database) -> dict[str, int]:
             " OR c.oid IN (SELECT inhrelid FROM pg_inherits"
             "  WHERE inhparent = 'ledger_transfers'::regclass)"
         ).one()
-    return {"rows": int(rows), "bytes": int(size), "dead_tuples": int(dead)}
+        keys, keys_dead = conn.exec_driver_sql(
+            "SELECT coalesce(pg_total_relation_size(to_regclass('ledger_transfers_keys')), 0),"
+            " coalesce(pg_stat_get_dead_tuples(to_regclass('ledger_transfers_keys')), 0)"
+        ).one()
+    return {
+        "rows": int(rows),
+        "bytes": int(size),
+        "dead_tuples": int(dead),
+        "key_table_bytes": int(keys),
+        "key_table_dead_tuples": int(keys_dead),
+    }
 
 
 def bench_retention(admin_url: str) -> dict[str, object]:

@@ -286,7 +286,7 @@ def _prune_keys(db: Database, table: str, lower: datetime | None, upper: datetim
                 conn, table=table, lower=lower, upper=upper, batch_size=PRUNE_BATCH_SIZE
             )
         pruned += done
-        if done < PRUNE_BATCH_SIZE:
+        if done == 0:  # a batch may free a key row the next one can take (a post's hold)
             return pruned
     return pruned
 

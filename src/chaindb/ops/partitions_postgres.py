@@ -30,6 +30,7 @@ from chaindb.errors import InvalidInput
 
 OLD_SUFFIX = "__unpartitioned"  # the table's old self, for the length of the conversion
 DEFAULT_SUFFIX = "_default"  # rows outside every range land here, never refused
+_FOREIGN_COLUMNS = re.compile(r"FOREIGN KEY \(([^)]*)\)")
 _BOUNDS = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
 
 
@@ -407,9 +408,16 @@ def _key_table(conn: Connection, table: str, column: str, shape: TableShape) -> 
     run(f"CREATE INDEX {q('ix_' + keys + '_' + column)} ON {q(keys)} ({q(column)})")  # pruning
     listed = _listed(q, kept)
     run(f"INSERT INTO {q(keys)} ({listed}) SELECT {listed} FROM {q(table)}")
-    # The self-reference (a post names its hold) now points at the key table too.
+    # The self-reference (a post names its hold) points at the key table too, and lives there
+    # when the key table holds its columns (pending_id does): checking it is then one index
+    # probe, where on the parent it would probe every partition.
     for name, definition in _self_keys(conn, shape, table):
-        run(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} {_retarget(definition, table, keys)}")
+        columns = _FOREIGN_COLUMNS.search(definition)
+        local = columns is not None and all(
+            c.strip().strip('"') in kept for c in columns.group(1).split(",")
+        )
+        owner = keys if local else table
+        run(f"ALTER TABLE {q(owner)} ADD CONSTRAINT {q(name)} {_retarget(definition, table, keys)}")
     _key_triggers(conn, table, keys, kept, primary)
     for statement in shape.grants:
         run(statement.replace(f" ON {q(table)} ", f" ON {q(keys)} ", 1))
