@@ -27,14 +27,16 @@ def sqlite_url() -> Iterator[str]:
 
 
 @contextmanager
-def postgres_url(admin_url: str) -> Iterator[str]:
-    """A fresh database on the server at `admin_url`, dropped afterwards."""
+def postgres_url(admin_url: str, *, template: str | None = None) -> Iterator[str]:
+    """A fresh database on the server at `admin_url` (a copy of `template`), dropped
+    afterwards."""
     name = f"chaindb_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(
         make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
     )
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        copied = f' TEMPLATE "{template}"' if template else ""
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copied}')
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -7,6 +7,9 @@ Each test gets a database of its own. Under CI (CI=true) a missing server fails 
 (tests/pgbouncer.py) with CHAINDB_POOLER=transaction, PostgreSQL only (the SQLite half is
 skipped); databases are still created and cloned on the server directly.
 
+CHAINDB_TEST_PARTITIONED=1 partitions the append-only tables of the migrated PostgreSQL
+template (ledger_transfers and the logs: ops/partitions.py), so that core_db's tests run on them.
+
 CHAINDB_TEST_SQLITE_KEY=<key> runs the suite on encrypted SQLite (SQLCipher): every database the
 tests and the commands they start open gets that key, and the PostgreSQL tests are left out
 (`make test` runs the SQLite tests a second time so).
@@ -53,6 +56,7 @@ _CHAINDB_ENV = (
     "CHAINDB_READ_URLS",
 )
 THROUGH_PGBOUNCER = "--through-pgbouncer"
+PARTITIONED_ENV = "CHAINDB_TEST_PARTITIONED"  # set: PostgreSQL's template is partitioned
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -183,10 +187,21 @@ def pg_template(pg_admin_url: str) -> Iterator[str]:
         admin.exec_driver_sql(f'CREATE DATABASE "{name}"')
     database = chaindb.connect(make_url(pg_admin_url).set(database=name).render_as_string(False))
     migrations.migrate(database)
+    if os.environ.get(PARTITIONED_ENV):
+        _partition_every_table(database)
     database.close()
     yield name
     with _admin(pg_admin_url) as admin:
         admin.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _partition_every_table(database: chaindb.Database) -> None:
+    """CHAINDB_TEST_PARTITIONED=1: the template's append-only tables partitioned by month
+    (ops/partitions.py), so that the tests of the migrated database run on them."""
+    from chaindb.ops import partitions
+
+    for table in partitions.partitionable_tables(database):
+        partitions.enable(database, table=table, interval="month")
 
 
 @contextmanager

@@ -77,7 +77,11 @@ from chaindb.assets.worker import (
 # Built by triggers from memory_assets (search): an export leaves it out, an import rebuilds it.
 derived_tables = ("memory_asset_search",)
 
+# The append-only tables ops/partitions.py may partition by time on PostgreSQL (table -> column).
+PARTITION_KEYS = {"blockchain_audit_logs": "timestamp"}
+
 __all__ = [
+    "PARTITION_KEYS",
     "Access",
     "AccessGrant",
     "ActiveAsset",

@@ -23,6 +23,7 @@ from chaindb.cli import (
     maintenance,
     migrate,
     operations,
+    partitions,
     push,
     query,
     schema,
@@ -76,6 +77,7 @@ assets.register(app)
 tokens.register(app)
 schema.register(app)
 studio.register(app)
+partitions.register(app)
 
 
 def _remember_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

@@ -127,12 +127,18 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
+# The append-only tables ops/partitions.py may partition by time on PostgreSQL (table -> column).
+# plays is not among them yet: its writers count a play once by ON CONFLICT (client_id), which
+# a partitioned table cannot take without the time in the key.
+PARTITION_KEYS = {"oracle_sync_logs": "started_at"}
+
 __all__ = [
     "COIN_FOLLOWERS_MIN",
     "COIN_PLAYS_MIN",
     "FIL_CHAIN_ID",
     "HOLDER_SHARE_PERCENT",
     "ORACLE_CONTRACT",
+    "PARTITION_KEYS",
     "REPLACEMENT_RULES",
     "REVENUE_SHARING_MONTHLY_WEI",
     "Creator",

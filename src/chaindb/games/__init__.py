@@ -90,12 +90,16 @@ from chaindb.games.stats import (
 )
 from chaindb.games.verify import verify
 
+# The append-only tables ops/partitions.py may partition by time on PostgreSQL (table -> column).
+PARTITION_KEYS = {"games_audit_log": "occurred_at", "performance_metrics": "recorded_at"}
+
 __all__ = [
     "BET_TYPES",
     "CRAP",
     "CRAP_DECIMALS",
     "EARLY_EXIT_PENALTY_BPS",
     "HOUSE",
+    "PARTITION_KEYS",
     "REWARDS",
     "STAKING",
     "AuditEntry",

@@ -38,6 +38,7 @@ from chaindb.ledger.history import (
     open_holds,
 )
 from chaindb.ledger.leaderboard import LeaderboardEntry, leaderboard, user_rank
+from chaindb.ledger.partitions import PARTITION_KEYS, before_partition_drop
 from chaindb.ledger.points import (
     HistoryEntry,
     HistoryPage,
@@ -78,6 +79,7 @@ __all__ = [
     "BURN",
     "ESCROW",
     "ISSUANCE",
+    "PARTITION_KEYS",
     "POINTS",
     "TRANSFER_KINDS",
     "Account",
@@ -100,6 +102,7 @@ __all__ = [
     "TransferRequest",
     "VoidRequest",
     "account_history",
+    "before_partition_drop",
     "check_ledger",
     "cleanup",
     "derived_tables",

@@ -7,7 +7,8 @@ available amount (credits_posted - debits_posted - debits_pending): being a uint
 CHECK constraint refuses an overdraft in the database itself, on SQLite as on PostgreSQL. The
 leaderboard reads ledger_leaderboard, the top of each asset's board, kept by triggers. Seed
 000's user_points_ledgers, points_transactions and v_user_points_summary are views over these
-tables: one source of truth. (ledger_0001 builds these; ledger_0003 the board.)
+tables: one source of truth. (ledger_0001 builds these; ledger_0003 the board; ledger_0004 the
+totals of dropped partitions.)
 """
 
 from __future__ import annotations
@@ -218,6 +219,29 @@ ledger_holds = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=True),
     sa.Index("ix_ledger_holds_debit", "debit_account_id"),
     sa.Index("ix_ledger_holds_expires", "expires_at"),
+)
+
+# What the transfers of dropped partitions added to each account (ledger_0004; PostgreSQL's
+# partitioned ledger_transfers, ops/partitions.py): the check adds it back to what the kept
+# transfers say. Money in and out of issuance and burn apart: no signed amount stored.
+ledger_dropped_totals = sa.Table(
+    "ledger_dropped_totals",
+    metadata,
+    sa.Column(
+        "account_id",
+        IdType,
+        sa.ForeignKey("ledger_accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    amount("debits_posted"),
+    amount("credits_posted"),
+    amount("issued_from"),
+    amount("issued_back"),
+    amount("burned_to"),
+    amount("burned_back"),
+    sa.Column("transfer_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("dropped_before", UtcDateTime, nullable=False),
+    sa.CheckConstraint("transfer_count >= 0", name="ck_ledger_dropped_totals_count"),
 )
 
 # The seed's names, as views (read-only Table objects for queries).

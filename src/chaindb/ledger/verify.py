@@ -20,6 +20,7 @@ from chaindb.ledger.leaderboard import board_problems
 from chaindb.ledger.schema import (
     ACCOUNT_COUNTERS,
     ledger_accounts,
+    ledger_dropped_totals,
     ledger_holds,
     ledger_transfers,
 )
@@ -152,6 +153,7 @@ def recompute(
         ).all()
         for account_id, count in counts:
             expected[account_id]["transfer_count"] += count  # type: ignore[operator]
+    _add_dropped_totals(conn, account_ids, expected)
     for row in accounts:
         e = expected[row["id"]]
         e["balance"] = (
@@ -160,6 +162,21 @@ def recompute(
             else e["credits_posted"] - e["debits_posted"] - e["debits_pending"]  # type: ignore[operator]
         )
     return expected
+
+
+def _add_dropped_totals(
+    conn: Connection, account_ids: list[int], expected: dict[int, dict[str, int | None]]
+) -> None:
+    """What the transfers of dropped partitions added (ledger_dropped_totals, PostgreSQL's
+    partitioned ledger_transfers): they are gone, their effect on each account is not."""
+    d = ledger_dropped_totals
+    for row in conn.execute(sa.select(d).where(d.c.account_id.in_(account_ids))).mappings():
+        e: dict[str, Any] = expected[row["account_id"]]
+        e["debits_posted"] += row["debits_posted"]
+        e["credits_posted"] += row["credits_posted"]
+        e["issued"] += row["issued_from"] - row["issued_back"]
+        e["burned"] += row["burned_to"] - row["burned_back"]
+        e["transfer_count"] += row["transfer_count"]
 
 
 def _sums(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from chaindb.catalog import table_names
 from chaindb.database import Database
 from chaindb.migrations import bookkeeping
 from chaindb.migrations.lint import DESTRUCTIVE, RULES, Finding
@@ -69,7 +70,7 @@ def _counted(db: Database, names: list[str]) -> list[DroppedTable]:
     if not names or not db.exists():
         return []
     with db.read() as conn:
-        existing = set(sa.inspect(conn).get_table_names())
+        existing = set(table_names(conn))
         return [DroppedTable(name, _rows(conn, name)) for name in names if name in existing]
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from chaindb.catalog import table_names
+
 DIFFERENCES_SHOWN_MAX = 20
 
 
@@ -41,7 +43,7 @@ def reflect_shape(
     wanted = None if tables is None else set(tables)
     names = [
         name
-        for name in inspector.get_table_names()
+        for name in table_names(conn)
         if name not in skipped and (wanted is None or name in wanted)
     ]
     views = [v for v in inspector.get_view_names() if wanted is None or v in wanted]

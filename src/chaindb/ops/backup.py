@@ -31,10 +31,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from chaindb import migrations
+from chaindb.catalog import table_names
 from chaindb.config import Settings
 from chaindb.database import Database
 from chaindb.errors import ChaindbError, InvalidInput
@@ -186,7 +186,7 @@ def sha256_of(path: Path) -> str:
 
 def count_rows(conn: Connection) -> dict[str, int]:
     """Every table's row count (chaindb's, its modules', the application's), by name."""
-    names = sorted(sa.inspect(conn).get_table_names())
+    names = sorted(table_names(conn))
     quote = conn.dialect.identifier_preparer.quote
     return {
         name: int(conn.exec_driver_sql(f"SELECT count(*) FROM {quote(name)}").scalar_one())

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from chaindb.catalog import table_names
 from chaindb.database import Database
 from chaindb.errors import InvalidInput
 from chaindb.ops.export_json import sql_of
@@ -104,7 +105,7 @@ def export_tables(
     ]
     derived = {name for _, face in faces for name in getattr(face, "derived_tables", ())}
     with db.connection() as conn:
-        existing = sa.inspect(conn).get_table_names()
+        existing = table_names(conn)
         skipped = {table.name for table in typed} | derived | _sqlite_virtual(conn, existing)
         others = sa.MetaData()
         if not modules:

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from chaindb.catalog import primary_key_columns
 from chaindb.database import Database, dialect_insert
 from chaindb.errors import ChaindbError, InvalidInput
 from chaindb.models import models_for
@@ -279,7 +280,7 @@ def _write(
     say: Progress,
 ) -> None:
     statement = dialect_insert(conn, table)
-    keys = [c.name for c in table.primary_key.columns]
+    keys = primary_key_columns(conn, table)
     if on_conflict == "skip":
         statement = statement.on_conflict_do_nothing()
     elif on_conflict == "update" and keys:

@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
+from chaindb.catalog import table_names
 from chaindb.database import Database
 from chaindb.errors import InvalidInput
 from chaindb.ops.checkpoint import checkpoint as checkpoint_wal
 from chaindb.ops.modules import installed_faces
+from chaindb.ops.partitions import maintenance_step as create_partitions_ahead
 
 Progress = Callable[[str], None]
 
@@ -66,6 +66,8 @@ def run_maintenance(
         if cleanup and hasattr(face, "cleanup"):
             say(f"cleaning up {name}")
             report.done += face.cleanup(db)
+    if cleanup:  # the coming intervals' partitions (PostgreSQL, partitioned tables only)
+        report.done += create_partitions_ahead(db)
     if repair:
         for name, face in faces:
             if hasattr(face, "repair"):
@@ -110,7 +112,7 @@ def _tables(db: Database, names: Sequence[str]) -> list[str]:
     """The quoted names of `names`, each checked to be a table of the database; none given:
     the statement once, for the whole database (REINDEX TABLE alone needs a name: all)."""
     with db.connection() as conn:
-        existing = set(sa.inspect(conn).get_table_names())
+        existing = set(table_names(conn))
     unknown = [name for name in names if name not in existing]
     if unknown:
         raise InvalidInput("table", unknown[0], "is not a table of this database")

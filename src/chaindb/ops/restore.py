@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 import chaindb
 from chaindb import migrations
+from chaindb.catalog import table_names
 from chaindb.config import Settings
 from chaindb.database import Database
 from chaindb.errors import ChaindbError, InvalidInput
@@ -147,13 +148,33 @@ def _refuse_unless_ready(db: Database, manifest: Manifest, clean: bool) -> None:
             f"the target {db.display_url} is not empty ({len(tables)} tables): restore into an "
             "empty database, or replace it with --clean; nothing was restored"
         )
+    partitioned = _partitioned_tables(db) if tables else []
+    if partitioned:
+        # pg_restore --clean drops each partition's primary key before its table, which
+        # PostgreSQL refuses (the key is the parent's): say so before it fails half-way.
+        raise RestoreRefused(
+            f"the target has partitioned tables ({', '.join(partitioned)}), which --clean cannot "
+            "replace: restore into a new, empty database instead; nothing was restored"
+        )
+
+
+def _partitioned_tables(db: Database) -> list[str]:
+    if db.backend != "postgresql":
+        return []
+    with db.connection() as conn:
+        return list(
+            conn.exec_driver_sql(
+                "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c"
+                " ON c.oid = p.partrelid ORDER BY 1"
+            ).scalars()
+        )
 
 
 def _tables(db: Database) -> list[str]:
     if not db.exists():
         return []
     with db.connection() as conn:
-        return sa.inspect(conn).get_table_names()
+        return table_names(conn)
 
 
 # --- SQLite ----------------------------------------------------------------------------------
