@@ -179,8 +179,7 @@ def vacuum_board(db: Database) -> None:
     its key: no HOT there), and autovacuum wakes at most once a minute (autovacuum_naptime):
     at thousands of transfers a second the board grew to 20x its packed size in between, and
     its reads slowed. A vacuum of the board (a few hundred kB) takes milliseconds; SKIP_LOCKED:
-    a writer that finds another's vacuum running leaves it to that one. It never truncates
-    the board (ledger_0004): that took the board's exclusive lock, which readers waited for."""
+    a writer that finds another's vacuum running leaves it to that one."""
     with db.connection() as conn:
         autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
         autocommit.exec_driver_sql("VACUUM (SKIP_LOCKED) ledger_leaderboard")
