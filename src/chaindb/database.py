@@ -162,29 +162,38 @@ class Database:
         return is_disconnect(self.engine, error, conn.connection.dbapi_connection)
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self, *, snapshot: bool = True) -> Iterator[Connection]:
         """A transaction for reads: one consistent snapshot for all its statements (SQLite: a
         deferred transaction reads one WAL snapshot and takes no write lock; PostgreSQL:
-        REPEATABLE READ, where READ COMMITTED would give each statement its own)."""
+        REPEATABLE READ, where READ COMMITTED would give each statement its own).
+        `snapshot=False`, for a read whose statements need not agree (or a single one): on
+        PostgreSQL no transaction, each statement in autocommit, one round trip where BEGIN
+        and COMMIT made three (on a busy machine each round trip can wait for a core)."""
         with self._checkout() as conn:
-            if self.backend == "postgresql":
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            if self.backend == "sqlite":
+                with conn.execution_options(sqlite_begin="DEFERRED").begin():
+                    yield conn
+            elif not snapshot:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
             else:
-                conn = conn.execution_options(sqlite_begin="DEFERRED")
-            with conn.begin():
-                yield conn
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield conn
 
     @contextmanager
-    def replica_read(self) -> Iterator[Connection]:
+    def replica_read(self, *, snapshot: bool = True) -> Iterator[Connection]:
         """As read(), on a replica (CHAINDB_READ_URLS) when one is up, not lagging, and has
         replayed this Database's last write; else on the primary. For reads that may be
         slightly stale: never for a read whose result decides a write."""
         replica = self.replicas.checkout(self._primary_position) if self.replicas else None
         if replica is None:
-            with self.read() as conn:
+            with self.read(snapshot=snapshot) as conn:
                 yield conn
             return
         with replica:
+            if not snapshot:
+                yield replica.execution_options(isolation_level="AUTOCOMMIT")
+                return
             replica.execution_options(isolation_level="REPEATABLE READ")
             with replica.begin():
                 yield replica
@@ -252,11 +261,16 @@ def writing(target: Database | Connection) -> Iterator[Connection]:
 
 
 @contextmanager
-def reading(target: Database | Connection, *, stale_ok: bool = False) -> Iterator[Connection]:
+def reading(
+    target: Database | Connection, *, stale_ok: bool = False, snapshot: bool = True
+) -> Iterator[Connection]:
     """A read: a snapshot of its own on a Database, the caller's transaction on a Connection.
-    `stale_ok`: the read may run on a replica (see Database.replica_read)."""
+    `stale_ok`: the read may run on a replica (see Database.replica_read). `snapshot=False`:
+    its statements need not share one (see Database.read)."""
     if isinstance(target, Database):
-        with target.replica_read() if stale_ok else target.read() as conn:
+        with (
+            target.replica_read(snapshot=snapshot) if stale_ok else target.read(snapshot=snapshot)
+        ) as conn:
             yield conn
     else:
         yield target
