@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB ?= chaindb.sqlite3
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --durations=20
 # Run a second time through a real PgBouncer in transaction mode (tests/pgbouncer.py): the
 # ledger, the migration lock and concurrent migrations, row-level security's per-transaction
 # wallet, and ad hoc queries (about 4 minutes on 2 cores).

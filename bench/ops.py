@@ -109,6 +109,8 @@ def child_export(url: str, output: Path) -> dict[str, Any]:
 def floor_export(db: chaindb.Database, output: Path) -> float:
     started = time.perf_counter()
     with db.connection() as conn, output.open("w") as out:
+        if db.backend == "postgresql":  # the driver alone: not chaindb's 30 s default
+            conn.exec_driver_sql("SET statement_timeout = 0")
         driver = conn.connection.driver_connection
         for table in EXPORTED_TABLES:
             if db.backend == "postgresql":
@@ -144,6 +146,8 @@ def floor_import(source: chaindb.Database, url: str) -> float:
             tables[table] = conn.exec_driver_sql(f"SELECT * FROM {table}").all()
     started = time.perf_counter()
     with target.transaction() as conn:
+        if target.backend == "postgresql":  # the driver alone: not chaindb's 30 s default
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
         driver = conn.connection.driver_connection
         for table, rows in tables.items():
             if not rows:

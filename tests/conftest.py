@@ -198,6 +198,55 @@ def _admin(pg_admin_url: str) -> Iterator[sa.Connection]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def demo_sqlite_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """sqlite_template with `chaindb demo`'s story told on it, once per test process: the
+    story takes seconds (50,000 plays, an EVM), and several test modules read its data."""
+    path = tmp_path_factory.mktemp("demo-template") / "demo.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    tell_demo(f"sqlite:///{path}")
+    driver = open_sqlite(path)
+    driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    driver.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_pg_template(pg_admin_url: str, pg_template: str) -> Iterator[str]:
+    """pg_template with the demo's story told on it, once per test process."""
+    name = f"chaindb_demo_{uuid.uuid4().hex[:12]}"
+    with _admin(pg_admin_url) as admin:
+        admin.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    tell_demo(make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False))
+    yield name
+    with _admin(pg_admin_url) as admin:
+        admin.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def tell_demo(url: str) -> None:
+    import io
+
+    from rich.console import Console
+
+    from chaindb.demo import run_demo
+
+    with chaindb.connect(url) as database:
+        run_demo(database, Console(file=io.StringIO()))
+
+
+def copy_template(db: chaindb.Database, request: pytest.FixtureRequest, *, demo: bool) -> None:
+    """Replace `db` with a copy of the migrated template (`demo`: the one the demo filled)."""
+    db.engine.dispose()  # no connection may stay open on a file or database replaced here
+    prefix = "demo_" if demo else ""
+    if db.backend == "sqlite":
+        shutil.copyfile(request.getfixturevalue(f"{prefix}sqlite_template"), db.url.database)
+        return
+    template = request.getfixturevalue(f"{prefix}pg_template")
+    with _admin(request.getfixturevalue("pg_admin_url")) as admin:
+        admin.exec_driver_sql(f'DROP DATABASE "{db.url.database}" WITH (FORCE)')
+        admin.exec_driver_sql(f'CREATE DATABASE "{db.url.database}" TEMPLATE "{template}"')
+
+
 @pytest.fixture
 def core_db(db: chaindb.Database, request: pytest.FixtureRequest) -> chaindb.Database:
     """A database migrated to head (every module): a copy of a template migrated once per
@@ -206,14 +255,15 @@ def core_db(db: chaindb.Database, request: pytest.FixtureRequest) -> chaindb.Dat
     if os.environ.get("CHAINDB_MODULES") or os.environ.get("CHAINDB_MODULE_PATHS"):
         migrations.migrate(db)
         return db
-    db.engine.dispose()  # no connection may stay open on a file or database replaced here
-    if db.backend == "sqlite":
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), db.url.database)
-    else:
-        template = request.getfixturevalue("pg_template")
-        with _admin(request.getfixturevalue("pg_admin_url")) as admin:
-            admin.exec_driver_sql(f'DROP DATABASE "{db.url.database}" WITH (FORCE)')
-            admin.exec_driver_sql(f'CREATE DATABASE "{db.url.database}" TEMPLATE "{template}"')
+    copy_template(db, request, demo=False)
+    return db
+
+
+@pytest.fixture
+def demo_db(db: chaindb.Database, request: pytest.FixtureRequest) -> chaindb.Database:
+    """A database with the demo's data (every module's story): a copy of a template filled
+    once per test process."""
+    copy_template(db, request, demo=True)
     return db
 
 

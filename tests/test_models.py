@@ -4,27 +4,25 @@ by its insert model, and written back through it unchanged, on both backends."""
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
-from rich.console import Console
 
 from chaindb import assets, core, creators, games, ledger
-from chaindb.demo import run_demo
 from chaindb.models import all_tables, json_schema, models_for, type_name
 from chaindb.types import UINT256_MAX
 
+ROUND_TRIPS_PER_END = 10
 STAMPED_BY_TRIGGERS = {"memory_assets": {"updated_at"}}  # update_memory_assets_updated_at
 
 
 @pytest.fixture
-def every_table_has_rows(core_db):
+def every_table_has_rows(demo_db):
     """The demo's story touches every module; a setting and an open hold fill the rest."""
-    run_demo(core_db, Console(file=io.StringIO()))
+    core_db = demo_db
     core.set_setting(core_db, "site.name", "SiTa Minter", is_public=True)
     ledger.transfer(
         core_db, debit="user:alice", credit="system:escrow", amount=1, kind="locked_escrow",
@@ -91,9 +89,10 @@ def test_every_table_of_every_module_round_trips_through_its_models(every_table_
         with db.read() as conn:
             rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
         assert rows, f"{name} has no row: its round trip would prove nothing"
-        for row in rows:
+        for row in rows:  # every row reads into its select model...
+            assert select_model.model_validate(row).model_dump() == dict(row._mapping), name
+        for row in written_back(rows):  # ...and some go back through the insert model
             selected = select_model.model_validate(row)
-            assert selected.model_dump() == dict(row._mapping), name
             values = insert_model(**selected.model_dump()).model_dump(exclude_unset=True)
             key = {column.name: values[column.name] for column in table.primary_key.columns}
             with db.transaction() as conn:  # the same values, written through the types
@@ -104,6 +103,14 @@ def test_every_table_of_every_module_round_trips_through_its_models(every_table_
             assert select_model.model_validate(again).model_dump(
                 exclude=stamped
             ) == selected.model_dump(exclude=stamped), name
+
+
+def written_back(rows: list[sa.Row]) -> list[sa.Row]:
+    """The first and last rows by key: the demo writes 50,000 plays alike, and a write each
+    would take minutes."""
+    return rows if len(rows) <= 2 * ROUND_TRIPS_PER_END else [
+        *rows[:ROUND_TRIPS_PER_END], *rows[-ROUND_TRIPS_PER_END:]
+    ]  # fmt: skip
 
 
 def test_generated_ids_and_defaults_are_optional_on_insert_and_required_on_select():

@@ -1,9 +1,9 @@
-"""The studio's fixtures: the demo's data plus 10,000 transfers, on each backend, built once per
-test module (the demo takes seconds), and a real server on a free port of 127.0.0.1."""
+"""The studio's fixtures: the demo's data (a copy of the template the demo filled once per test
+process) plus 10,000 transfers, on each backend, once per test module, and a real server on a
+free port of 127.0.0.1."""
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import socket
@@ -15,12 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from sqlalchemy.engine import make_url
 
 import chaindb
 from chaindb import ledger
-from chaindb.demo import run_demo
 from tests.conftest import BACKENDS, _admin, in_ci
 
 pytest.importorskip("starlette", reason="the studio extra is not installed")
@@ -40,12 +38,12 @@ def studio_url(
     that a table has pages to go through). PostgreSQL's URL carries its password."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("studio") / "studio.sqlite3"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        shutil.copyfile(request.getfixturevalue("demo_sqlite_template"), path)
         url = f"sqlite:///{path}"
         yield _filled(url)
         return
     admin_url = request.getfixturevalue("pg_admin_url")
-    template = request.getfixturevalue("pg_template")
+    template = request.getfixturevalue("demo_pg_template")
     name = f"chaindb_studio_{uuid.uuid4().hex[:12]}"
     with _admin(admin_url) as admin:
         admin.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -56,7 +54,6 @@ def studio_url(
 
 def _filled(url: str) -> str:
     with chaindb.connect(url) as db:
-        run_demo(db, Console(file=io.StringIO()))
         ledger.transfer_batch(
             db,
             [
@@ -80,13 +77,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(url: str, *, write: bool = False, token: str | None = None) -> Iterator[str]:
+def serving(
+    url: str, *, write: bool = False, token: str | None = None, time_limit_s: float | None = None
+) -> Iterator[str]:
     """The studio on `url`, served by uvicorn in a thread, until the block ends."""
     db = chaindb.connect(url)
     port = free_port()
-    config = uvicorn.Config(
-        create_app(db, write=write, token=token), host="127.0.0.1", port=port, log_level="warning"
-    )
+    limit = {} if time_limit_s is None else {"time_limit_s": time_limit_s}
+    app = create_app(db, write=write, token=token, **limit)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -102,6 +102,22 @@ def test_keyset_pages_go_through_10000_rows_once_each(studio_url, sort):
     assert len(seen) == len(set(seen)) >= BULK_TRANSFERS
 
 
+def test_the_columns_an_index_serves_are_marked_and_a_slower_sort_is_stopped(studio_url):
+    """A sort no index serves reads every row: past the studio's time limit (here 1 ms against
+    10,000 transfers) the database stops it and the page says what is fast instead."""
+    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+        heads = client.get("/tables/ledger_transfers?_size=1").text
+    marked = re.findall(r">(\w+)</a><small>[^<]*· indexed</small>", heads)
+    assert {"created_at", "debit_account_id", "idempotency_key"} <= set(marked)
+    assert "amount" not in marked and "reason" not in marked
+    with serving(studio_url, time_limit_s=0.001) as base, httpx.Client(base_url=base) as client:
+        slow = client.get("/tables/ledger_transfers?_sort=amount&_desc=1")
+    assert slow.status_code == 503
+    shown = html.unescape(slow.text)
+    assert "longer than the studio's limit of 0.001 s" in shown
+    assert "sort by an indexed column" in shown
+
+
 def test_read_only_refuses_writes_and_its_transaction_cannot_write(studio_url):
     with serving(studio_url) as base, httpx.Client(base_url=base) as client:
         form = {"debit": "system:issuance", "credit": "user:alice", "amount": "5"}

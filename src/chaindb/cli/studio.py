@@ -28,6 +28,12 @@ def studio_command(
     write: bool = typer.Option(
         False, "--write", help="Allow edits (through chaindb's validated API). Default: read-only."
     ),
+    time_limit_s: float = typer.Option(
+        5.0,
+        "--time-limit-s",
+        min=0.001,
+        help="How long one page may read before it is stopped (a sort no index serves).",
+    ),
 ) -> None:
     """Serve a web app to look at the database: tables, ledger, migrations."""
     try:
@@ -43,7 +49,7 @@ def studio_command(
     error_console.print(
         f"chaindb studio on http://{address}:{port} ({mode}): {db.display_url}", markup=False
     )
-    studio.serve(db, host=host, port=port, write=write, token=token)
+    studio.serve(db, host=host, port=port, write=write, token=token, time_limit_s=time_limit_s)
 
 
 def _token() -> str | None:

@@ -4,6 +4,8 @@ contract on the in-process EVM the chain bridge's story runs on, and the creator
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from rich.console import Console
 from rich.table import Table
 
@@ -18,6 +20,7 @@ from chaindb.creators.tracks import create_track
 from chaindb.database import Database
 
 PLAYS_PER_BATCH = 5_000
+PLAYS_DAYS = 14  # the plays spread over the last two weeks: the studio's charts have days to show
 ORACLE_ACCOUNT = 5  # of the in-process chain's funded accounts (the chain story uses 0-2)
 CIDS = (
     "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
@@ -41,11 +44,13 @@ def story(db: Database, console: Console) -> None:
             core.ensure_user(conn, fan)
     follow_many(db, creator_id=mira.id, follower_ids=fans)
     recorded = duplicates = 0
+    first_day = datetime.now(UTC) - timedelta(days=PLAYS_DAYS)
     for start in range(0, COIN_PLAYS_MIN, PLAYS_PER_BATCH):
         batch = [
             {
                 "track_id": tracks[n % 2].id,
                 "client_id": f"play-{n}",
+                "played_at": first_day + timedelta(days=n * PLAYS_DAYS / COIN_PLAYS_MIN),
                 "listened_s": 30 + n % 180,
                 "user_id": fans[n % len(fans)],
                 "source": "playlist" if n % 3 else "search",

@@ -25,6 +25,7 @@ from chaindb.config import secrets_of
 from chaindb.database import Database
 from chaindb.errors import ChaindbError, NotFound
 from chaindb.studio.access import Guard
+from chaindb.studio.time_limit import TIME_LIMIT_S_DEFAULT, PageTooSlow, limited
 
 HERE = Path(__file__).parent
 NAVIGATION = (
@@ -39,11 +40,13 @@ NAVIGATION = (
 
 @dataclass(frozen=True)
 class Studio:
-    """What every page needs: the database, whether edits are allowed, the templates."""
+    """What every page needs: the database, whether edits are allowed, the templates, and how
+    long a page may read (see chaindb.studio.time_limit)."""
 
     db: Database
     write: bool
     templates: Jinja2Templates
+    time_limit_s: float = TIME_LIMIT_S_DEFAULT
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -53,7 +56,8 @@ class Studio:
         with self.db.read() if self.write else self.db.replica_read() as conn:
             if self.db.backend == "postgresql" and not self.write:
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            yield conn
+            with limited(conn, time_limit_s=self.time_limit_s):
+                yield conn
 
     def masked(self, page: str) -> str:
         """A page with the database's password (and any secret of its URL) replaced by ***.
@@ -87,8 +91,12 @@ def render(
 
 
 def error_page(request: Request, error: Exception) -> HTMLResponse:
-    status = 404 if isinstance(error, NotFound) else 400
-    if not isinstance(error, ChaindbError):
+    status = 400
+    if isinstance(error, NotFound):
+        status = 404
+    elif isinstance(error, PageTooSlow):  # the request was fine; the database is too big for it
+        status = 503
+    elif not isinstance(error, ChaindbError):
         status = 500
     message = studio_of(request).db.describe_error(error)
     return render(request, "error.html", {"title": "Error", "message": message}, status_code=status)
@@ -102,8 +110,15 @@ def _home(_request: Request) -> Response:
     return RedirectResponse("/tables", status_code=307)
 
 
-def create_app(db: Database, *, write: bool = False, token: str | None = None) -> Starlette:
-    """The studio on `db`. `token`: what every request must carry (see chaindb.studio.access)."""
+def create_app(
+    db: Database,
+    *,
+    write: bool = False,
+    token: str | None = None,
+    time_limit_s: float = TIME_LIMIT_S_DEFAULT,
+) -> Starlette:
+    """The studio on `db`. `token`: what every request must carry (see chaindb.studio.access);
+    `time_limit_s`: how long one page may read before it is stopped."""
     from chaindb.studio import (
         chain_pages,
         chart_pages,
@@ -133,7 +148,8 @@ def create_app(db: Database, *, write: bool = False, token: str | None = None) -
             sa.exc.SQLAlchemyError: _chaindb_error,
         },
     )
-    app.state.studio = Studio(db, write, Jinja2Templates(directory=HERE / "templates"))
+    templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.studio = Studio(db, write, templates, time_limit_s)
     return app
 
 

@@ -88,6 +88,20 @@ def find_table(name: str) -> sa.Table:
     raise NotFound(f"no table {name!r} in chaindb's modules")
 
 
+@functools.cache
+def indexed_columns(table: sa.Table) -> frozenset[str]:
+    """The columns a keyset page can read in order from an index: the primary key's first
+    column and each column that leads an index or a unique constraint. Sorting by any other
+    column sorts the whole table (bounded by the studio's time limit)."""
+    leading = [next(iter(table.primary_key.columns)).name]
+    for index in table.indexes:
+        leading += [column.name for column in list(index.columns)[:1]]
+    for constraint in table.constraints:
+        if isinstance(constraint, sa.UniqueConstraint) and constraint.columns:
+            leading.append(next(iter(constraint.columns)).name)
+    return frozenset(leading)
+
+
 def parse_value(column: sa.Column[Any], text: str) -> Any:
     """A value typed in the browser, as the column's type binds it (refused when it is not)."""
     kind = column.type

@@ -16,7 +16,6 @@ from chaindb.studio.browse import encode_key, find_table
 from chaindb.types import AmountType, TxHashType
 
 CELL_CHARS_MAX = 120  # in a list; a row's own page shows the whole value
-TX_TABLE, TX_HASH_COLUMN = "blockchain_transactions", "transaction_hash"
 
 
 @dataclass(frozen=True)
@@ -61,8 +60,8 @@ def _link(column: sa.Column[Any], value: Any) -> str | None:
         table, target = fk.target_fullname.rsplit(".", 1)
         key = [column.name for column in find_table(table).primary_key.columns]
         return row_url(table, [value]) if key == [target] else filtered_url(table, {target: value})
-    if isinstance(column.type, TxHashType):
-        return filtered_url(TX_TABLE, {TX_HASH_COLUMN: value})
+    if isinstance(column.type, TxHashType):  # its life on the Chain page
+        return f"/chain/tx?{urlencode({'hash': value})}"
     return None
 
 

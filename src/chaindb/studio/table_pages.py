@@ -182,6 +182,7 @@ def _column_head(column: sa.Column[Any], base: str, state: dict[str, str]) -> di
         "sort_url": f"{base}?{urlencode(sort_state)}",
         "arrow": arrow,
         "key": column.primary_key,
+        "indexed": column.name in browse.indexed_columns(column.table),
     }
 
 
