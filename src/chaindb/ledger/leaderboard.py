@@ -11,7 +11,9 @@ vacuum_board). `rebalance` moves a floor so that the board holds
 BOARD_ENTRIES_MIN to BOARD_ENTRIES_MAX entries: down when it runs short (the one step that
 reads every account of the asset), up when it grows long. Writers check an asset every
 BOARD_CHECK_EVERY transfers of theirs. A board that is short (rebalance not yet run) is still
-exact: a read that wants more than it holds reads ledger_accounts instead.
+exact: a read that wants more than it holds reads ledger_accounts instead. A transaction that
+creates accounts in bulk closes their board first and refills it before its commit
+(ledger.accounts.close_boards, refill_closed_boards): they never pass through it.
 
 Ranks are competition ranks: equal balances share a rank (1, 2, 2, 4).
 """
