@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -28,6 +29,10 @@ from chaindb.studio import create_app  # noqa: E402
 
 BULK_TRANSFERS = 10_000
 SERVER_START_S_MAX = 20
+# How long a test waits for a page, and how long a page may read (the studio's own limit is
+# 5 s): a loaded 2-core CI machine can take seconds where a laptop takes milliseconds. The
+# time limit's own test sets its limit.
+PAGE_WAIT_S = 60.0
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -83,8 +88,7 @@ def serving(
     """The studio on `url`, served by uvicorn in a thread, until the block ends."""
     db = chaindb.connect(url)
     port = free_port()
-    limit = {} if time_limit_s is None else {"time_limit_s": time_limit_s}
-    app = create_app(db, write=write, token=token, **limit)
+    app = create_app(db, write=write, token=token, time_limit_s=time_limit_s or PAGE_WAIT_S)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -99,6 +103,11 @@ def serving(
         server.should_exit = True
         thread.join(timeout=SERVER_START_S_MAX)
         db.close()
+
+
+def http(base: str, **options: object) -> httpx.Client:
+    """A client of the studio at `base` that waits PAGE_WAIT_S for a page."""
+    return httpx.Client(base_url=base, timeout=PAGE_WAIT_S, **options)  # type: ignore[arg-type]
 
 
 def password_of(url: str) -> str | None:

@@ -9,7 +9,7 @@ import pytest
 
 import chaindb
 from chaindb import core, ledger
-from tests.studio.conftest import BULK_TRANSFERS, password_of, serving
+from tests.studio.conftest import BULK_TRANSFERS, PAGE_WAIT_S, password_of, serving
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -20,7 +20,7 @@ PAGES_MAX = 40  # 10,000 rows at 500 a page is 20 pages; the bound stops a loop 
 def page(browser):
     context = browser.new_context()
     opened = context.new_page()
-    opened.set_default_timeout(15_000)
+    opened.set_default_timeout(PAGE_WAIT_S * 1000)
     yield opened
     context.close()
 

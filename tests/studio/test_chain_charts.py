@@ -7,11 +7,9 @@ import html
 import re
 from datetime import UTC, datetime, time, timedelta
 
-import httpx
-
 import chaindb
 from chaindb import assets, core, creators, ledger
-from tests.studio.conftest import password_of, serving
+from tests.studio.conftest import http, password_of, serving
 from tests.studio.test_pages import get_ok, links
 
 CELLS = re.compile(r"<td>([^<]*)</td><td class=\"number\">([^<]*)</td>")
@@ -31,7 +29,7 @@ def test_the_chain_page_shows_transactions_events_and_the_sync_log(studio_url):
         stats = core.get_blockchain_transaction_stats(db)
         logs = creators.get_recent_logs(db, hours=24 * 7, limit=100)
     assert recent and logs  # the demo sent transactions and synced the oracle
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         page = get_ok(client, "/chain", password)
         for tx in recent:
             assert tx.transaction_hash[:18] in page
@@ -48,7 +46,7 @@ def test_a_transaction_shows_its_life_effects_events_and_reorgs(studio_url):
         final = [tx for tx in core.get_recent_blockchain_transactions(db, limit=100) if tx.is_final]
     assert reorgs and final  # the demo's chain story heals a reorg
     reorged_hash = reorgs[0].description.split(":")[0]
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         page = client.get("/chain/tx", params={"hash": reorged_hash}).text
         life = page[page.index('id="life"') : page.index("</ol>")]
         assert '<li class="bad"><strong>reorged</strong>' in life
@@ -71,7 +69,7 @@ def test_charts_show_the_numbers_the_modules_return(studio_url):
         issued = ledger.get_points_statistics(db)["total_issued"]
         midnight = datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC)
         sync = creators.get_sync_stats(db, 24, now=midnight)  # today's window
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         page = get_ok(client, f"/charts?creator={mira.id}", password)
     assert page.count("<svg") >= 8
     plays = chart_numbers(page, "creator-plays")
@@ -95,7 +93,7 @@ def test_a_wallets_costs_are_the_seeds_cost_query(studio_url):
         wallet = assets.search_assets(db, "school")[0].owner_address  # alice's
         costs = assets.daily_costs(db, wallet, days=30)
     assert costs
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         page = client.get("/charts", params={"wallet": wallet}).text
     shown = chart_numbers(page, "wallet-cost")
     for day in costs:
@@ -104,14 +102,14 @@ def test_a_wallets_costs_are_the_seeds_cost_query(studio_url):
 
 
 def test_charts_refuse_a_bad_range_or_wallet(studio_url):
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         refused = client.get("/charts?days=0")
         assert refused.status_code == 400 and "days" in refused.text
         assert client.get("/charts?wallet=nope").status_code == 400
 
 
 def test_write_mode_sets_a_setting_and_refuses_a_bad_key(studio_url):
-    with serving(studio_url, write=True) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url, write=True) as base, http(base) as client:
         saved = client.post("/settings", data={"key": "studio.banner", "value": "hello"})
         assert saved.status_code == 303
         assert "studio.banner" in client.get("/settings").text
@@ -138,7 +136,7 @@ def test_write_mode_posts_and_voids_holds_through_the_ledger(studio_url):
             for _ in range(2)
         ]
         before = ledger.get_balance(db, "user:bob").posted
-    with serving(studio_url, write=True) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url, write=True) as base, http(base) as client:
         page = client.get(f"/ledger/transfers/{held[0].id}").text
         assert "post-hold" in page and "void-hold" in page
         too_much = client.post(f"/ledger/transfers/{held[0].id}/post", data={"amount": "6"})
@@ -149,7 +147,7 @@ def test_write_mode_posts_and_voids_holds_through_the_ledger(studio_url):
         assert voided.status_code == 303
         again = client.post(f"/ledger/transfers/{held[1].id}/void")
         assert again.status_code == 400
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         assert client.post(f"/ledger/transfers/{held[0].id}/void").status_code == 403
     with chaindb.connect(studio_url) as db:
         assert ledger.get_balance(db, "user:bob").posted == before + 5
@@ -165,7 +163,7 @@ def test_write_mode_revokes_a_grant_only_for_its_owner(studio_url):
             db, asset_id=school.asset_id, owner_address=school.owner_address, grantee_address=bob
         )
     url = f"/assets/grants/{grant.id}/revoke"
-    with serving(studio_url, write=True) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url, write=True) as base, http(base) as client:
         row = client.get(f"/tables/access_grants/row?key=[{grant.id}]").text
         assert 'class="revoke"' in row
         refused = client.post(url, data={"owner": bob})  # not the asset's owner

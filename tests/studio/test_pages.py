@@ -14,7 +14,7 @@ from chaindb import ledger
 from chaindb.errors import ConfigError
 from chaindb.models import all_tables
 from chaindb.studio import required_token
-from tests.studio.conftest import BULK_TRANSFERS, password_of, serving
+from tests.studio.conftest import BULK_TRANSFERS, http, password_of, serving
 
 LINK = re.compile(r'href="([^"]+)"')
 ROW_LINK = re.compile(r'class="open" href="([^"]+)"')  # each row's own link, first in its line
@@ -34,7 +34,7 @@ def get_ok(client: httpx.Client, path: str, password: str | None) -> str:
 
 def test_every_page_opens_and_none_shows_the_password(studio_url):
     password = password_of(studio_url)
-    with serving(studio_url) as base, httpx.Client(base_url=base, follow_redirects=True) as client:
+    with serving(studio_url) as base, http(base, follow_redirects=True) as client:
         index = get_ok(client, "/tables", password)
         for name in all_tables():
             assert f'href="/tables/{name}"' in index
@@ -53,7 +53,7 @@ def test_every_page_opens_and_none_shows_the_password(studio_url):
 
 
 def test_amounts_are_whole_integers_and_addresses_checksummed(studio_url):
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         transfers = client.get("/tables/ledger_transfers?_sort=amount&_desc=1&_size=5").text
         assert "3000000000000000000" in transfers  # the demo's 3 ETH, every digit
         assert "000000000000000000000000000000000000000000000000000000003" not in transfers
@@ -63,7 +63,7 @@ def test_amounts_are_whole_integers_and_addresses_checksummed(studio_url):
 
 
 def test_a_row_follows_its_foreign_keys_both_ways(studio_url):
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         alice = client.get('/tables/users/row?key=["alice"]').text
         assert "ledger_accounts.user_id" in alice and "user_wallet_addresses.user_id" in alice
         accounts = client.get(links(alice, "/tables/ledger_accounts?user_id=")[0]).text
@@ -74,7 +74,7 @@ def test_a_row_follows_its_foreign_keys_both_ways(studio_url):
 
 
 def test_a_filter_finds_the_rows_with_that_value_and_refuses_a_bad_one(studio_url):
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         found = client.get("/tables/ledger_transfers?idempotency_key=studio-bulk:41").text
         assert "studio-bulk:41" in found and "studio-bulk:42" not in found
         assert "1 rows on this page" in found
@@ -89,7 +89,7 @@ def test_keyset_pages_go_through_10000_rows_once_each(studio_url, sort):
     """Every row exactly once, in order, whatever the sort (reason is nullable: NULLs last)."""
     query = "_size=500" + (f"&_sort={sort}" if sort else "")
     seen: list[str] = []
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         url: str | None = f"/tables/ledger_transfers?{query}"
         for _page in range(100):
             page = client.get(url).text
@@ -105,12 +105,12 @@ def test_keyset_pages_go_through_10000_rows_once_each(studio_url, sort):
 def test_the_columns_an_index_serves_are_marked_and_a_slower_sort_is_stopped(studio_url):
     """A sort no index serves reads every row: past the studio's time limit (here 1 ms against
     10,000 transfers) the database stops it and the page says what is fast instead."""
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         heads = client.get("/tables/ledger_transfers?_size=1").text
     marked = re.findall(r">(\w+)</a><small>[^<]*· indexed</small>", heads)
     assert {"created_at", "debit_account_id", "idempotency_key"} <= set(marked)
     assert "amount" not in marked and "reason" not in marked
-    with serving(studio_url, time_limit_s=0.001) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url, time_limit_s=0.001) as base, http(base) as client:
         slow = client.get("/tables/ledger_transfers?_sort=amount&_desc=1")
     assert slow.status_code == 503
     shown = html.unescape(slow.text)
@@ -119,7 +119,7 @@ def test_the_columns_an_index_serves_are_marked_and_a_slower_sort_is_stopped(stu
 
 
 def test_read_only_refuses_writes_and_its_transaction_cannot_write(studio_url):
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         form = {"debit": "system:issuance", "credit": "user:alice", "amount": "5"}
         refused = client.post("/ledger/transfer", data={**form, "kind": "earned_challenge"})
         assert refused.status_code == 403 and "read-only" in refused.text
@@ -130,7 +130,7 @@ def test_read_only_refuses_writes_and_its_transaction_cannot_write(studio_url):
 def test_write_mode_saves_a_valid_transfer_and_refuses_an_invalid_one(studio_url):
     with chaindb.connect(studio_url) as db:
         before = ledger.get_balance(db, "user:alice").posted
-    with serving(studio_url, write=True) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url, write=True) as base, http(base) as client:
         form = {"asset": "points", "debit": "system:issuance", "credit": "user:alice"}
         saved = client.post("/ledger/transfer", data={**form, "amount": "7", "kind": "claimed"})
         assert saved.status_code == 303
@@ -162,18 +162,19 @@ def test_another_host_needs_a_token_and_requests_must_carry_it(studio_url):
     with pytest.raises(ConfigError, match="at least 16"):
         required_token(host="0.0.0.0", token="short")
     token = "s3cret-token-of-the-studio"
-    with serving(studio_url, token=token) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url, token=token) as base, http(base) as client:
         assert client.get("/tables").status_code == 401
         entered = client.get(f"/tables?token={token}")
         assert entered.status_code == 303 and token not in entered.headers["location"]
         assert client.get("/tables").status_code == 200  # the cookie carries it now
-        bearer = httpx.get(f"{base}/ledger", headers={"authorization": f"Bearer {token}"})
+        with http(base) as anonymous:  # no cookie: the header alone
+            bearer = anonymous.get("/ledger", headers={"authorization": f"Bearer {token}"})
         assert bearer.status_code == 200
 
 
 def test_a_page_reached_by_another_name_is_refused(studio_url):
     """DNS rebinding: a site whose name resolves to 127.0.0.1 gets nothing."""
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         assert client.get("/tables", headers={"host": "attacker.example"}).status_code == 421
 
 
@@ -189,7 +190,7 @@ def test_the_cli_says_how_to_install_the_extra_and_refuses_a_public_host_without
 
 def test_a_row_keyed_by_a_day_opens_and_a_day_filter_is_typed(studio_url):
     """daily_stats' key is a date: PostgreSQL compares no date with text."""
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         page = client.get("/tables/daily_stats").text
         (row,) = links(page, "/tables/daily_stats/row")[:1]
         assert client.get(row).status_code == 200
@@ -200,7 +201,7 @@ def test_a_row_keyed_by_a_day_opens_and_a_day_filter_is_typed(studio_url):
 
 
 def test_comparison_filters_keep_to_their_range_and_page_through(studio_url):
-    with serving(studio_url) as base, httpx.Client(base_url=base, follow_redirects=True) as client:
+    with serving(studio_url) as base, http(base, follow_redirects=True) as client:
         form = {"_column": "amount", "_op": "gt", "_value": "9990", "idempotency_key__not": "x"}
         page = client.get("/tables/ledger_transfers", params=form)
         assert "amount__gt=9990" in str(page.url) and "amount &gt; 9990" in page.text
@@ -213,7 +214,7 @@ def test_comparison_filters_keep_to_their_range_and_page_through(studio_url):
 
 
 def test_amounts_of_a_ledger_asset_read_in_its_units_too(studio_url):
-    with serving(studio_url) as base, httpx.Client(base_url=base) as client:
+    with serving(studio_url) as base, http(base) as client:
         transfers = client.get("/tables/ledger_transfers?_sort=amount&_desc=1&_size=5").text
         assert '3000000000000000000</span><small class="scaled">3 ETH</small>' in transfers
         users = client.get("/tables/users").text
