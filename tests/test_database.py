@@ -80,9 +80,9 @@ def test_operations_given_a_connection_share_its_transaction(core_db):
     assert core.get_user(core_db, "carol") is None, "the whole transaction rolled back"
 
 
-def test_a_one_statement_read_runs_alone_and_the_pool_stays_transactional(core_db):
+def test_a_read_without_a_snapshot_runs_in_autocommit_and_the_pool_stays_transactional(core_db):
     core.create_user(core_db, "erin")
-    with core_db.read(one_statement=True) as conn:
+    with core_db.read(snapshot=False) as conn:
         assert conn.execute(users.select().where(users.c.id == "erin")).one().id == "erin"
         if core_db.backend == "postgresql":  # autocommit: no BEGIN before the statement
             assert conn.execute(sa.text("SELECT now() = statement_timestamp()")).scalar_one()

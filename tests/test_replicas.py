@@ -70,7 +70,7 @@ def test_stale_reads_go_to_the_replica_and_a_writer_reads_its_writes(clusters):
     _primary, replica = clusters
     writer, reader = connect(clusters), connect(clusters)
     assert on_replica(reader)
-    with reader.replica_read(one_statement=True) as conn:  # in the replica's autocommit
+    with reader.replica_read(snapshot=False) as conn:  # in the replica's autocommit
         assert conn.execute(sa.text("SELECT pg_is_in_recovery()")).scalar_one()
     with reader.read() as conn:  # a plain read stays on the primary
         assert not conn.execute(sa.text("SELECT pg_is_in_recovery()")).scalar_one()

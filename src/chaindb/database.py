@@ -160,14 +160,15 @@ class Database:
         return is_disconnect(self.engine, error, conn.connection.dbapi_connection)
 
     @contextmanager
-    def read(self, *, one_statement: bool = False) -> Iterator[Connection]:
+    def read(self, *, snapshot: bool = True) -> Iterator[Connection]:
         """A transaction for reads: one consistent snapshot for all its statements (SQLite: a
         deferred transaction reads one WAL snapshot and takes no write lock; PostgreSQL:
         REPEATABLE READ, where READ COMMITTED would give each statement its own).
-        one_statement: the caller runs a single statement, a snapshot of its own: on
-        PostgreSQL it runs in autocommit (one round trip, where BEGIN and COMMIT made three)."""
+        `snapshot=False`, for a read whose statements need not agree (or a single one): on
+        PostgreSQL no transaction, each statement in autocommit, one round trip where BEGIN
+        and COMMIT made three (on a busy machine each round trip can wait for a core)."""
         with self._checkout() as conn:
-            if self.backend == "postgresql" and one_statement:
+            if self.backend == "postgresql" and not snapshot:
                 yield conn.execution_options(isolation_level="AUTOCOMMIT")
                 return
             if self.backend == "postgresql":
@@ -178,16 +179,16 @@ class Database:
                 yield conn
 
     @contextmanager
-    def replica_read(self, *, one_statement: bool = False) -> Iterator[Connection]:
+    def replica_read(self, *, snapshot: bool = True) -> Iterator[Connection]:
         """As read(), on a replica (CHAINDB_READ_URLS) when one is up, not lagging, and has
         replayed this Database's last write; else on the primary. For reads that may be
         slightly stale: never for a read whose result decides a write."""
         replica = self.replicas.checkout(self._primary_position) if self.replicas else None
         if replica is None:
-            with self.read(one_statement=one_statement) as conn:
+            with self.read(snapshot=snapshot) as conn:
                 yield conn
             return
-        if one_statement:  # the replica's connection comes in autocommit
+        if not snapshot:  # the replica's connection comes in autocommit
             with replica:
                 yield replica
             return
@@ -260,14 +261,14 @@ def writing(target: Database | Connection) -> Iterator[Connection]:
 
 @contextmanager
 def reading(
-    target: Database | Connection, *, stale_ok: bool = False, one_statement: bool = False
+    target: Database | Connection, *, stale_ok: bool = False, snapshot: bool = True
 ) -> Iterator[Connection]:
     """A read: a snapshot of its own on a Database, the caller's transaction on a Connection.
-    `stale_ok`: the read may run on a replica (see Database.replica_read); `one_statement`:
-    the read is a single statement (see Database.read)."""
+    `stale_ok`: the read may run on a replica (see Database.replica_read); `snapshot=False`:
+    its statements need not share one (see Database.read)."""
     if isinstance(target, Database):
         read = target.replica_read if stale_ok else target.read
-        with read(one_statement=one_statement) as conn:
+        with read(snapshot=snapshot) as conn:
             yield conn
     else:
         yield target

@@ -17,6 +17,7 @@ from chaindb.types import UINT256_MAX
 
 # The module (the package exports its function under the same name).
 board = importlib.import_module("chaindb.ledger.leaderboard")
+accounts = importlib.import_module("chaindb.ledger.accounts")
 USERS = 40
 START = 2**200  # far past 64 bits, and room for transfers of up to 2**250 to go through
 
@@ -134,6 +135,36 @@ def test_balances_leave_the_top_range_and_the_floor_moves_both_ways(core_db, sma
     with core_db.read() as conn:
         assert 6 <= board.board_size(conn, 1, up_to=100) <= 12
     assert [e.balance for e in ledger.leaderboard(core_db, limit=40)][-8:] == [0] * 8
+
+
+def test_accounts_created_in_bulk_reach_the_board_only_once_funded(
+    core_db, small_band, monkeypatch
+):
+    """A batch that creates accounts in bulk closes their asset's board first (else every new
+    account, and every deposit funding it, entered the board, leaving its index ~10x its
+    packed size) and refills it before its commit: in the writer's own transaction the board
+    is already in its band, before any rebalance."""
+    monkeypatch.setattr(accounts, "ACCOUNTS_CREATED_IN_BULK_MIN", 20)
+    for n in range(USERS):
+        core.create_user(core_db, f"u{n}", f"user {n}")
+    deposits = [
+        {"debit": "system:issuance", "credit": f"user:u{n}", "amount": START + n,
+         "kind": "deposit"}
+        for n in range(USERS)
+    ]  # fmt: skip
+    with core_db.transaction() as conn:
+        ledger.transfer_batch(conn, deposits)
+        assert board.board_size(conn, 1, up_to=100) == 8
+    assert_exact(core_db)
+    assert [e.user_id for e in ledger.leaderboard(core_db, limit=3)] == ["u39", "u38", "u37"]
+    # A second bulk creation, under a floor that is no longer closed: the same.
+    for n in range(USERS, 2 * USERS):
+        core.create_user(core_db, f"u{n}", f"user {n}")
+    ledger.transfer_batch(core_db, [
+        {"debit": "system:issuance", "credit": f"user:u{n}", "amount": n, "kind": "deposit"}
+        for n in range(USERS, 2 * USERS)
+    ])  # fmt: skip
+    assert_exact(core_db)
 
 
 def test_ties_share_a_rank_near_the_top_of_uint256(core_db, small_band):

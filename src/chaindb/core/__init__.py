@@ -45,6 +45,7 @@ from chaindb.core.users import (
     get_user,
     get_usernames,
     require_user,
+    username_of,
 )
 from chaindb.core.wallets import (
     Wallet,
@@ -109,5 +110,6 @@ __all__ = [
     "set_setting",
     "update_blockchain_transaction_status",
     "update_wallet_balances",
+    "username_of",
     "wallet_user_id",
 ]

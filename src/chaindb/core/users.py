@@ -70,6 +70,13 @@ def get_user(target: Database | Connection, user_id: str) -> User | None:
 USERNAMES_PER_READ_MAX = 1000
 
 
+def username_of(user_id: sa.ColumnElement[str]) -> sa.ScalarSelect[str | None]:
+    """The username of the user `user_id` names, as a column of another module's query (a
+    correlated lookup by primary key): a read that lists users names them in the same
+    statement, where get_usernames costs a second round trip."""
+    return sa.select(users.c.username).where(users.c.id == user_id).scalar_subquery()
+
+
 def get_usernames(target: Database | Connection, user_ids: Sequence[str]) -> dict[str, str | None]:
     """Each existing user's username (None when it has none), by id, in one indexed read."""
     if len(user_ids) > USERNAMES_PER_READ_MAX:

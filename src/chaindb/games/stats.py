@@ -179,7 +179,7 @@ def leaderboard(
     if by not in column:
         raise InvalidInput("by", by, "must be 'winnings' or 'games_won'")
     order = column[by]
-    with reading(target, stale_ok=True, one_statement=True) as conn:
+    with reading(target, stale_ok=True, snapshot=False) as conn:
         # One query: the index's first `limit` entries, each joined to its user by primary key
         # (a second query for the usernames was half the leaderboard's time); alone, it needs
         # no BEGIN and COMMIT around it.

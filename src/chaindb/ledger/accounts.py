@@ -18,10 +18,13 @@ from chaindb.driver import DriverStatement
 from chaindb.errors import InvalidInput, NotFound
 from chaindb.ledger.schema import (
     ACCOUNT_COUNTERS,
+    BOARD_LOCK_CLASS,
     POINTS_ASSET_ID,
     ledger_accounts,
     ledger_assets,
     ledger_holds,
+    ledger_leaderboard,
+    ledger_leaderboard_floors,
 )
 from chaindb.text import (
     IDENTIFIER_CHAR_PYTHON,
@@ -30,7 +33,7 @@ from chaindb.text import (
     parse_identifier,
     spelled,
 )
-from chaindb.types import Address, ChainId, amount_sum, utc_now
+from chaindb.types import UINT256_MAX, Address, ChainId, amount_sum, utc_now
 from chaindb.validation import Input, Row, validated
 
 USERS_NAMED_MAX = 10  # an error names a batch's first users, not thousands
@@ -264,6 +267,9 @@ def create_accounts(conn: Connection, keys: set[tuple[int, AccountKey]]) -> None
         }
         for asset_id, key in sorted(keys, key=lambda item: (item[0], str(item[1])))
     ]
+    in_bulk = len(rows) >= ACCOUNTS_CREATED_IN_BULK_MIN
+    if in_bulk:
+        close_boards(conn, {asset_id for asset_id, _key in keys})
     try:
         with conn.begin_nested():
             conn.execute(dialect_insert(conn, ledger_accounts).on_conflict_do_nothing(), rows)
@@ -274,14 +280,54 @@ def create_accounts(conn: Connection, keys: set[tuple[int, AccountKey]]) -> None
             f"account: a user among {len(users)} ({', '.join(named)}) does not exist "
             "(create it first)"
         ) from None
-    if len(rows) >= ACCOUNTS_CREATED_IN_BULK_MIN:
+    if in_bulk:
         _after_bulk_creation(conn, {asset_id for asset_id, _key in keys})
 
 
 ACCOUNTS_CREATED_IN_BULK_MIN = 1_000
-# conn.info key: the assets whose accounts this transaction created in bulk (the write path
-# checks their leaderboards once it has committed).
+# conn.info keys: the assets whose accounts this transaction created in bulk (the write path
+# checks their leaderboards once it has committed), and those whose boards it closed for that
+# (the engine refills them before it commits).
 CREATED_IN_BULK = "chaindb.ledger.accounts_created_in_bulk"
+BOARDS_CLOSED = "chaindb.ledger.boards_closed"
+# A floor above every key: no account ranks at or above it, so a closed board holds nothing.
+_CLOSED_FLOOR = {"floor_balance": UINT256_MAX, "floor_account_id": 0}
+
+
+def close_boards(conn: Connection, assets: set[int]) -> None:
+    """Before accounts are created in bulk: each asset's leaderboard board emptied and its
+    floor set above every key, so that neither the new accounts nor the transfers funding
+    them enter it. Else each of them entered the board, and the rebalance after the commit
+    trimmed it back to 1,500: on PostgreSQL its index kept the pages (a B-tree never gives
+    them back), ~10x its packed size for good. The same transaction refills the board from
+    the final balances before it commits (ledger.leaderboard.refill_closed_boards: the
+    engine calls it; so must a bulk import by SQL that calls this): no reader sees it closed.
+    PostgreSQL: only where the board's lock is free at once, taken alone until the commit
+    (the asset's other writers wait for this transaction); a board whose lock another
+    writer holds stays open, as before."""
+    closing = sorted(assets)
+    if conn.dialect.name == "postgresql":
+        closing = [asset for asset in closing if _try_board_lock(conn, asset)]
+    if not closing:
+        return
+    conn.execute(sa.delete(ledger_leaderboard).where(ledger_leaderboard.c.asset_id.in_(closing)))
+    conn.execute(
+        dialect_insert(conn, ledger_leaderboard_floors)
+        .values([{"asset_id": asset, **_CLOSED_FLOOR} for asset in closing])
+        .on_conflict_do_update(index_elements=["asset_id"], set_=_CLOSED_FLOOR)
+    )
+    conn.info.setdefault(BOARDS_CLOSED, set()).update(closing)
+
+
+def _try_board_lock(conn: Connection, asset_id: int) -> bool:
+    """The board's lock alone, if no other transaction holds it (never waits: this
+    transaction already holds row locks that a waiting writer may need)."""
+    return bool(
+        conn.execute(
+            sa.text("SELECT pg_try_advisory_xact_lock(:class, CAST(:asset AS integer))"),
+            {"class": BOARD_LOCK_CLASS, "asset": asset_id},
+        ).scalar_one()
+    )
 
 
 def _after_bulk_creation(conn: Connection, assets: set[int]) -> None:

@@ -22,8 +22,9 @@ from sqlalchemy.engine import Connection
 
 from chaindb.errors import ChaindbError, Conflict, InvalidInput, NotFound
 from chaindb.ledger import statements
-from chaindb.ledger.accounts import AccountKey, asset_ids, lock_accounts
+from chaindb.ledger.accounts import BOARDS_CLOSED, AccountKey, asset_ids, lock_accounts
 from chaindb.ledger.batch import Batch
+from chaindb.ledger.leaderboard import refill_closed_boards
 from chaindb.ledger.requests import (
     Item,
     PostRequest,
@@ -40,6 +41,7 @@ def apply(
 ) -> list[Transfer]:
     """With name_positions, an error about one request names its position in `requests`."""
     now = utc_now()
+    conn.info.pop(BOARDS_CLOSED, None)  # a rolled-back transaction's, on this connection
     singles = [r for r in requests if isinstance(r, TransferItem)]
     codes = asset_ids(conn, set(map(_ASSET, singles)))
     pendings = _load_pending(
@@ -84,6 +86,7 @@ def apply(
         if key is not None:
             seen_keys[key] = row
     _write(conn, batch)
+    refill_closed_boards(conn)  # boards closed while accounts were created in bulk
     # A lone request's transfer got its id from the insert: the row _write stored is the one.
     return batch.rows if len(requests) == 1 and batch.rows else planned
 

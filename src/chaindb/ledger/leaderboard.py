@@ -11,7 +11,9 @@ vacuum_board). `rebalance` moves a floor so that the board holds
 BOARD_ENTRIES_MIN to BOARD_ENTRIES_MAX entries: down when it runs short (the one step that
 reads every account of the asset), up when it grows long. Writers check an asset every
 BOARD_CHECK_EVERY transfers of theirs. A board that is short (rebalance not yet run) is still
-exact: a read that wants more than it holds reads ledger_accounts instead.
+exact: a read that wants more than it holds reads ledger_accounts instead. A transaction that
+creates accounts in bulk closes their board first and refills it before its commit
+(ledger.accounts.close_boards, refill_closed_boards): they never pass through it.
 
 Ranks are competition ranks: equal balances share a rank (1, 2, 2, 4).
 """
@@ -29,8 +31,9 @@ from sqlalchemy.exc import DBAPIError
 
 from chaindb import core
 from chaindb.database import Database, reading
-from chaindb.ledger.accounts import POINTS, asset_ids, parse_asset_code
+from chaindb.ledger.accounts import BOARDS_CLOSED, POINTS, asset_ids, parse_asset_code
 from chaindb.ledger.schema import (
+    BOARD_LOCK_CLASS,
     ledger_accounts,
     ledger_assets,
     ledger_leaderboard,
@@ -44,7 +47,6 @@ BOARD_ENTRIES_MIN = LEADERBOARD_LIMIT_MAX  # any read up to the limit is served 
 BOARD_ENTRIES_TARGET = 1_500  # what a new floor leaves (ledger_0003 starts boards there)
 BOARD_ENTRIES_MAX = 2_500
 BOARD_CHECK_EVERY = 2_000  # a writer checks an asset's board after this many of its transfers
-BOARD_LOCK_CLASS = 27_746  # pg_advisory_xact_lock(class, asset_id), as ledger_0003's trigger
 BOARD_LOCK_TIMEOUT_MS = 100  # rebalance gives up (until the next check) rather than wait longer
 _LOCK_NOT_AVAILABLE = "55P03"
 
@@ -61,11 +63,13 @@ class LeaderboardEntry(NamedTuple):
 _e, _f, _a = ledger_leaderboard.c, ledger_leaderboard_floors.c, ledger_accounts.c
 _ASSET = sa.bindparam("asset_id")
 _LIMIT = sa.bindparam("limit")
-# The board's top, and (the same snapshot) whether the board holds every user of the asset.
+# The board's top with each user's name, and (the same snapshot) whether the board holds
+# every user of the asset: one statement, one round trip (the names were a second one).
 _TOP = (
     sa.select(
         _e.user_id,
         _e.balance,
+        core.username_of(_e.user_id).label("username"),
         ~sa.exists().where(_f.asset_id == _ASSET).label("complete"),
     )
     .where(_e.asset_id == _ASSET)
@@ -79,6 +83,12 @@ _TOP_OF_ACCOUNTS = (
     .order_by(_a.balance.desc(), _a.id)
     .limit(_LIMIT)
 )
+_TOP_OF_ACCOUNTS_NAMED = (
+    sa.select(_a.owner_id, _a.balance, core.username_of(_a.owner_id).label("username"))
+    .where(_a.asset_id == _ASSET, _a.owner_type == "user", _a.balance.is_not(None))
+    .order_by(_a.balance.desc(), _a.id)
+    .limit(_LIMIT)
+)
 
 
 def leaderboard(
@@ -87,25 +97,23 @@ def leaderboard(
     """The top `limit` users by available balance of `asset`."""
     limit = parse_limit(limit, LEADERBOARD_LIMIT_MAX)
     asset = parse_asset_code(asset)
-    with reading(target, stale_ok=True) as conn:
+    # No snapshot shared: each statement answers alone (an asset's id never changes; the
+    # accounts' top needs nothing of the board's), and on PostgreSQL the read is one round
+    # trip, not three.
+    with reading(target, stale_ok=True, snapshot=False) as conn:
         asset_id = asset_ids(conn, {asset})[asset]
-        rows = conn.execute(_TOP, {"asset_id": asset_id, "limit": limit}).all()
-        top = [(user_id, balance) for user_id, balance, _complete in rows]
+        params = {"asset_id": asset_id, "limit": limit}
+        rows = conn.execute(_TOP, params).all()
+        top: list[tuple[Any, ...]] = [(r.user_id, r.balance, r.username) for r in rows]
         if len(rows) < limit and not (rows and rows[0].complete):
             # The board is short of a floor's rebalance: the accounts say the same, slower.
-            top = [
-                (user_id, balance)
-                for user_id, balance, _id in conn.execute(
-                    _TOP_OF_ACCOUNTS, {"asset_id": asset_id, "limit": limit}
-                )
-            ]
-        usernames = core.get_usernames(conn, [user_id for user_id, _balance in top])
+            top = [tuple(row) for row in conn.execute(_TOP_OF_ACCOUNTS_NAMED, params)]
     entries: list[LeaderboardEntry] = []
     rank, previous = 0, None
-    for position, (user_id, balance) in enumerate(top, start=1):
+    for position, (user_id, balance, username) in enumerate(top, start=1):
         if balance != previous:  # equal balances share the rank of the first of them
             rank, previous = position, balance
-        entries.append(LeaderboardEntry(rank, user_id, usernames.get(user_id), balance))
+        entries.append(LeaderboardEntry(rank, user_id, username, balance))
     return entries
 
 
@@ -209,7 +217,7 @@ def rebalance(db: Database, asset_id: int) -> str | None:
                     sa.text("SELECT pg_advisory_xact_lock(:class, CAST(:asset AS integer))"),
                     {"class": BOARD_LOCK_CLASS, "asset": asset_id},
                 )
-            return _move_floor(conn, asset_id)
+            return move_floor(conn, asset_id)
     except DBAPIError as error:
         if getattr(error.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
             return None
@@ -222,7 +230,15 @@ def _floor(conn: Connection, asset_id: int) -> Any:
     ).first()
 
 
-def _move_floor(conn: Connection, asset_id: int) -> str | None:
+def refill_closed_boards(conn: Connection) -> None:
+    """Before the commit of a transaction that created accounts in bulk: the boards it closed
+    for that (ledger.accounts), filled from the accounts' final balances, under the lock it
+    took to close them."""
+    for asset_id in sorted(conn.info.pop(BOARDS_CLOSED, ())):
+        move_floor(conn, asset_id)
+
+
+def move_floor(conn: Connection, asset_id: int) -> str | None:
     """Under the board's lock: no writer changes a balance of the asset meanwhile."""
     size = board_size(conn, asset_id, up_to=BOARD_ENTRIES_MAX + 1)
     floor = _floor(conn, asset_id)

@@ -162,6 +162,10 @@ sa.Index(
     ledger_leaderboard.c.user_id,  # the top is read from the index alone
 )
 
+# pg_advisory_xact_lock(BOARD_LOCK_CLASS, asset_id): ledger_0003's triggers take it shared for
+# every write of a user account's balance; moving a floor (or closing a board) takes it alone.
+BOARD_LOCK_CLASS = 27_746
+
 ledger_leaderboard_floors = sa.Table(
     "ledger_leaderboard_floors",
     metadata,
