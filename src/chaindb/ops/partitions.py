@@ -28,6 +28,7 @@ from chaindb.errors import Conflict, InvalidInput
 from chaindb.migrations.lock import migration_lock
 from chaindb.ops import partitions_postgres as pg
 from chaindb.ops.modules import installed_faces
+from chaindb.ops.partitions_shape import capture
 from chaindb.types import utc_now
 
 INTERVALS = ("month", "week", "day")
@@ -107,7 +108,7 @@ def enable(
         if pg.relkind(conn, table) == "p":
             raise Conflict(f"{table} is already partitioned (`chaindb partitions status`)")
         conn.exec_driver_sql(f"LOCK TABLE {_quote(conn, table)} IN ACCESS EXCLUSIVE MODE")
-        shape = pg.capture(conn, table, column)
+        shape = capture(conn, table, column)
         ranges = _ranges_for(conn, table, column, interval, ahead)
         pg.convert(conn, table=table, column=column, shape=shape, ranges=ranges)
         conn.exec_driver_sql(f"ANALYZE {_quote(conn, table)}")

@@ -1,5 +1,5 @@
 """PostgreSQL's side of ops/partitions.py: turning a table into a partitioned one, in the
-caller's transaction, and the catalog reads that go with it.
+caller's transaction (what the table carries is read first: ops/partitions_shape.py).
 
 A table becomes a parent `PARTITION BY RANGE (<time column>)` with the same columns, defaults,
 CHECK constraints, indexes, foreign keys, triggers, row-level security and grants. PostgreSQL
@@ -19,51 +19,18 @@ definitions, with their triggers, rules and grants.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from chaindb.catalog import KEY_TABLE_COMMENT, KEY_TABLE_SUFFIX
-from chaindb.errors import InvalidInput
+from chaindb.ops.partitions_shape import TableShape, literal
 
 OLD_SUFFIX = "__unpartitioned"  # the table's old self, for the length of the conversion
 DEFAULT_SUFFIX = "_default"  # rows outside every range land here, never refused
 _FOREIGN_COLUMNS = re.compile(r"FOREIGN KEY \(([^)]*)\)")
 _BOUNDS = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
-
-
-@dataclass
-class TableShape:
-    """What a table carries that `CREATE TABLE (LIKE ...)` does not copy."""
-
-    primary_key: tuple[str, list[str]]  # name, columns
-    local_uniques: list[tuple[str, list[str]]] = field(default_factory=list)
-    global_uniques: list[tuple[str, list[str]]] = field(default_factory=list)
-    index_constraints: list[str] = field(default_factory=list)  # names, dropped from the old
-    indexes: list[tuple[str, str]] = field(default_factory=list)  # name, CREATE INDEX ...
-    outgoing_keys: list[tuple[str, str]] = field(default_factory=list)  # name, definition
-    incoming_keys: list[tuple[str, str, str]] = field(default_factory=list)  # table, name, def
-    triggers: list[str] = field(default_factory=list)
-    policies: list[str] = field(default_factory=list)
-    security: list[str] = field(default_factory=list)  # ALTER TABLE ... ROW LEVEL SECURITY
-    grants: list[str] = field(default_factory=list)
-    comment: str | None = None
-    views: list[ViewShape] = field(default_factory=list)
-
-    @property
-    def needs_keys(self) -> bool:
-        return bool(self.global_uniques or self.incoming_keys)
-
-
-@dataclass
-class ViewShape:
-    name: str
-    depth: int
-    definition: str
-    options: list[str]
-    extras: list[str]  # its triggers, rules, grants, comment, as statements
 
 
 def partition_bounds(
@@ -98,63 +65,6 @@ def relkind(conn: Connection, table: str) -> str | None:
         ),
         {"t": table},
     ).scalar_one_or_none()
-
-
-def capture(conn: Connection, table: str, column: str) -> TableShape:
-    """Everything to rebuild on the partitioned table (read before anything changes)."""
-    oid = conn.execute(sa.text("SELECT CAST(:t AS regclass)::oid"), {"t": table}).scalar_one()
-    constraints = conn.execute(
-        sa.text(
-            "SELECT conname, contype, pg_get_constraintdef(oid),"
-            " ARRAY(SELECT attname FROM unnest(conkey) WITH ORDINALITY k(n, i)"
-            "  JOIN pg_attribute a ON a.attrelid = conrelid AND a.attnum = k.n ORDER BY k.i)"
-            " FROM pg_constraint WHERE conrelid = :oid AND contype IN ('p', 'u', 'f', 'x')"
-        ),
-        {"oid": oid},
-    ).all()
-    primary = next(((n, list(cols)) for n, kind, _d, cols in constraints if kind == "p"), None)
-    if primary is None:
-        raise InvalidInput("table", table, "has no primary key to partition by")
-    shape = TableShape(primary_key=primary)
-    for name, kind, definition, columns in constraints:
-        if kind in ("p", "u", "x"):
-            shape.index_constraints.append(name)
-        if kind == "u":
-            target = shape.local_uniques if column in columns else shape.global_uniques
-            target.append((name, list(columns)))
-        elif kind == "f" and f"REFERENCES {table}(" not in definition:
-            shape.outgoing_keys.append((name, definition))
-        elif kind == "x":
-            raise InvalidInput("table", table, f"has an exclusion constraint ({name})")
-    shape.incoming_keys = [
-        (referrer, name, definition)
-        for referrer, name, definition in conn.execute(
-            sa.text(
-                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
-                " FROM pg_constraint WHERE contype = 'f' AND confrelid = :oid"
-            ),
-            {"oid": oid},
-        )
-    ]
-    shape.indexes = [
-        (name, definition)
-        for name, definition in conn.execute(
-            sa.text(
-                "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
-                " JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = :oid"
-                " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
-            ),
-            {"oid": oid},
-        )
-    ]
-    shape.triggers = _triggers(conn, oid)
-    shape.policies, shape.security = _row_security(conn, oid, table)
-    shape.grants = _grants(conn, oid, table)
-    shape.comment = conn.execute(
-        sa.text("SELECT obj_description(:oid, 'pg_class')"), {"oid": oid}
-    ).scalar_one()
-    shape.views = _views(conn, oid)
-    return shape
 
 
 def convert(
@@ -217,7 +127,7 @@ def _put_back(conn: Connection, table: str, shape: TableShape) -> None:
     for statement in shape.triggers + shape.security + shape.policies + shape.grants:
         run(statement)
     if shape.comment:
-        run(f"COMMENT ON TABLE {q(table)} IS {_literal(shape.comment)}")
+        run(f"COMMENT ON TABLE {q(table)} IS {literal(shape.comment)}")
     for view in sorted(shape.views, key=lambda v: v.depth):
         options = f" WITH ({', '.join(view.options)})" if view.options else ""
         run(f"CREATE VIEW {q(view.name)}{options} AS {view.definition}")
@@ -404,7 +314,7 @@ def _key_table(conn: Connection, table: str, column: str, shape: TableShape) -> 
         for name, columns in shape.global_uniques
     ]
     run(f"CREATE TABLE {q(keys)} ({', '.join(definitions)})")
-    run(f"COMMENT ON TABLE {q(keys)} IS {_literal(KEY_TABLE_COMMENT + table)}")
+    run(f"COMMENT ON TABLE {q(keys)} IS {literal(KEY_TABLE_COMMENT + table)}")
     run(f"CREATE INDEX {q('ix_' + keys + '_' + column)} ON {q(keys)} ({q(column)})")  # pruning
     listed = _listed(q, kept)
     run(f"INSERT INTO {q(keys)} ({listed}) SELECT {listed} FROM {q(table)}")
@@ -481,105 +391,5 @@ def _retarget(definition: str, table: str, keys: str) -> str:
     )
 
 
-def _triggers(conn: Connection, oid: int) -> list[str]:
-    return list(
-        conn.execute(
-            sa.text(
-                "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = :oid"
-                " AND NOT tgisinternal ORDER BY tgname"
-            ),
-            {"oid": oid},
-        ).scalars()
-    )
-
-
-def _row_security(conn: Connection, oid: int, name: str) -> tuple[list[str], list[str]]:
-    q = conn.dialect.identifier_preparer.quote
-    enabled, forced = conn.execute(
-        sa.text("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = :oid"),
-        {"oid": oid},
-    ).one()
-    security = [f"ALTER TABLE {q(name)} ENABLE ROW LEVEL SECURITY"] if enabled else []
-    security += [f"ALTER TABLE {q(name)} FORCE ROW LEVEL SECURITY"] if forced else []
-    policies = []
-    for policy, permissive, roles, command, using, checked in conn.execute(
-        sa.text(
-            "SELECT policyname, permissive, roles, cmd, qual, with_check FROM pg_policies"
-            " WHERE schemaname = current_schema() AND tablename = :t"
-        ),
-        {"t": name},
-    ):
-        to = ", ".join(r if r == "public" else q(r) for r in roles)
-        statement = f"CREATE POLICY {q(policy)} ON {q(name)} AS {permissive} FOR {command} TO {to}"
-        statement += f" USING ({using})" if using else ""
-        statement += f" WITH CHECK ({checked})" if checked else ""
-        policies.append(statement)
-    return policies, security
-
-
-def _grants(conn: Connection, oid: int, name: str) -> list[str]:
-    q = conn.dialect.identifier_preparer.quote
-    rows = conn.execute(
-        sa.text(
-            "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,"
-            " a.privilege_type FROM pg_class c, aclexplode(c.relacl) a"
-            " WHERE c.oid = :oid AND a.grantee <> c.relowner"
-        ),
-        {"oid": oid},
-    ).all()
-    return [
-        f"GRANT {privilege} ON {q(name)} TO {grantee if grantee == 'PUBLIC' else q(grantee)}"
-        for grantee, privilege in rows
-    ]
-
-
-_DEPENDENT_VIEWS = """
-WITH RECURSIVE deps(oid, depth) AS (
-    SELECT DISTINCT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
-    WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = :oid AND r.ev_class <> :oid
-    UNION ALL
-    SELECT r.ev_class, deps.depth + 1 FROM deps
-    JOIN pg_depend d ON d.refobjid = deps.oid AND d.classid = 'pg_rewrite'::regclass
-    JOIN pg_rewrite r ON r.oid = d.objid
-    WHERE r.ev_class <> deps.oid AND deps.depth < 20
-)
-SELECT c.oid, c.relname, c.relkind, max(deps.depth), pg_get_viewdef(c.oid),
-       coalesce(c.reloptions, '{}')
-FROM deps JOIN pg_class c ON c.oid = deps.oid
-GROUP BY c.oid, c.relname, c.relkind, c.reloptions
-"""
-
-
-def _views(conn: Connection, oid: int) -> list[ViewShape]:
-    q = conn.dialect.identifier_preparer.quote
-    views = []
-    for view_oid, name, kind, depth, definition, options in conn.execute(
-        sa.text(_DEPENDENT_VIEWS), {"oid": oid}
-    ):
-        if kind != "v":
-            raise InvalidInput(
-                "table", name, "is a materialized view over the table: drop it first"
-            )
-        rules = conn.execute(
-            sa.text(
-                "SELECT definition FROM pg_rules WHERE schemaname = current_schema()"
-                " AND tablename = :t"
-            ),
-            {"t": name},
-        ).scalars()
-        comment = conn.execute(
-            sa.text("SELECT obj_description(:oid, 'pg_class')"), {"oid": view_oid}
-        ).scalar_one()
-        extras = _triggers(conn, view_oid) + list(rules) + _grants(conn, view_oid, name)
-        if comment:
-            extras.append(f"COMMENT ON VIEW {q(name)} IS {_literal(comment)}")
-        views.append(ViewShape(name, depth, definition, list(options), extras))
-    return views
-
-
 def _listed(quote: object, columns: list[str]) -> str:
     return ", ".join(quote(c) for c in columns)  # type: ignore[operator]
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
