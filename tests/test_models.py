@@ -45,7 +45,20 @@ def every_table_has_rows(demo_db):
     games.stake(core_db, user_id="ana", amount=10**6, lock_period_days=30, reward_rate="0.05")
     fill_creators(core_db)
     fill_leaderboard_floor(core_db)
+    fill_dropped_totals(core_db)
     return core_db
+
+
+def fill_dropped_totals(db):
+    """ledger_dropped_totals gets rows only when a partition of ledger_transfers is dropped
+    (PostgreSQL's retention, tests/ops/test_partitions.py): one row, past 2**63, written here."""
+    account = ledger.get_account(db, "user:alice")
+    totals = {"debits_posted": 2**63 + 1, "credits_posted": UINT256_MAX, "transfer_count": 2}
+    with db.transaction() as conn:
+        conn.execute(
+            ledger.metadata.tables["ledger_dropped_totals"].insert(),
+            {"account_id": account.id, **totals},
+        )
 
 
 def fill_leaderboard_floor(db):
