@@ -53,7 +53,8 @@ def fill_dropped_totals(db):
     """ledger_dropped_totals gets rows only when a partition of ledger_transfers is dropped
     (PostgreSQL's retention, tests/ops/test_partitions.py): one row, past 2**63, written here."""
     account = ledger.get_account(db, "user:alice")
-    totals = {"debits_posted": 2**63 + 1, "credits_posted": UINT256_MAX, "transfer_count": 2}
+    totals = {"debits_posted": 2**63 + 1, "credits_posted": UINT256_MAX, "transfer_count": 2,
+              "dropped_before": datetime(2025, 1, 1, tzinfo=UTC)}  # fmt: skip
     with db.transaction() as conn:
         conn.execute(
             ledger.metadata.tables["ledger_dropped_totals"].insert(),
