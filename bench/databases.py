@@ -12,7 +12,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+import chaindb
+from chaindb import core, ledger
+
 PG_SKIPPED = "skipped: set CHAINDB_TEST_PG_URL or run `make bench`"
+FUNDING_BATCH = 10_000  # ledger.transfer_batch's own maximum
 
 
 def postgres_admin_url() -> str | None:
@@ -43,3 +47,19 @@ def postgres_url(admin_url: str, *, template: str | None = None) -> Iterator[str
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def create_users(db: chaindb.Database, count: int) -> None:
+    """Users u0 … u<count - 1>, in one transaction."""
+    with db.transaction() as conn:
+        for number in range(count):
+            core.create_user(conn, f"u{number}")
+
+
+def fund_users(db: chaindb.Database, *, count: int, amount: int) -> None:
+    """`amount` points from system:issuance to each of u0 … u<count - 1> (their accounts are
+    created by the deposit), in batches."""
+    for start in range(0, count, FUNDING_BATCH):
+        users = range(start, min(count, start + FUNDING_BATCH))
+        deposit = {"debit": "system:issuance", "amount": amount, "kind": "deposit"}
+        ledger.transfer_batch(db, [{**deposit, "credit": f"user:u{n}"} for n in users])

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 import chaindb
-from chaindb import core, ledger, migrations
+from chaindb import ledger, migrations
 from chaindb.driver import CopyStatement, DriverStatement
 from chaindb.ledger.accounts import close_boards
 from chaindb.ledger.leaderboard import refill_closed_boards
@@ -48,7 +48,14 @@ from chaindb.ledger.schema import (
     ledger_transfers,
 )
 from chaindb.types import AmountType, UtcDateTime, amount_sum, utc_now
-from databases import PG_SKIPPED, postgres_admin_url, postgres_url, sqlite_url
+from databases import (
+    PG_SKIPPED,
+    create_users,
+    fund_users,
+    postgres_admin_url,
+    postgres_url,
+    sqlite_url,
+)
 
 USERS = 100
 BATCH = 1_000
@@ -330,20 +337,8 @@ def bench_throughput(url: str) -> dict[str, object]:
     db = chaindb.connect(url)
     migrations.migrate(db)
     bench.create_all(db.engine)
-    for user in range(USERS):
-        core.create_user(db, f"u{user}")
-    ledger.transfer_batch(
-        db,
-        [
-            {
-                "debit": "system:issuance",
-                "credit": f"user:u{u}",
-                "amount": 10**30,
-                "kind": "deposit",
-            }
-            for u in range(USERS)
-        ],
-    )
+    create_users(db, USERS)
+    fund_users(db, count=USERS, amount=10**30)
     ACCOUNT_IDS.update({u: ledger.get_account(db, f"user:u{u}").id for u in range(USERS)})
     with db.transaction() as conn:
         conn.execute(

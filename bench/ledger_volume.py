@@ -40,14 +40,13 @@ from sqlalchemy.engine import make_url
 
 import chaindb
 from chaindb import ledger, migrations
-from databases import PG_SKIPPED, postgres_admin_url, postgres_url, sqlite_url
+from databases import PG_SKIPPED, fund_users, postgres_admin_url, postgres_url, sqlite_url
 
 TRANSFERS = int(os.environ.get("BENCH_VOLUME_TRANSFERS", "200000"))
 USER_COUNTS = [int(n) for n in os.environ.get("BENCH_VOLUME_USERS", "10000,100000").split(",")]
 BACKENDS = os.environ.get("BENCH_VOLUME_BACKENDS", "sqlite,postgresql").split(",")
 CHECKPOINT_SHARES = (0.01, 0.1, 0.5, 1.0)  # of TRANSFERS: 100k, 1M, 5M, 10M for 10M
 BATCH = 1_000
-FUNDING_BATCH = 10_000  # ledger.transfer_batch's own maximum
 START_BALANCE = 10**12
 AMOUNT_MAX = 10**6
 BATCHES_RECENT = 20
@@ -107,22 +106,6 @@ def create_users(db: chaindb.Database, users: int) -> None:
         # within a minute): until then the usernames of the board are found by a scan
         with db.transaction() as conn:
             conn.exec_driver_sql("ANALYZE users")
-
-
-def fund(db: chaindb.Database, users: int) -> None:
-    for start in range(0, users, FUNDING_BATCH):
-        ledger.transfer_batch(
-            db,
-            [
-                {
-                    "debit": "system:issuance",
-                    "credit": f"user:u{n}",
-                    "amount": START_BALANCE,
-                    "kind": "deposit",
-                }
-                for n in range(start, min(users, start + FUNDING_BATCH))
-            ],
-        )
 
 
 def random_batch(rng: random.Random, users: int) -> list[dict[str, object]]:
@@ -275,7 +258,7 @@ def run(url: str, users: int, sizes: Callable[[chaindb.Database], dict[str, obje
     rng = random.Random(users)
     started = time.perf_counter()
     create_users(db, users)
-    fund(db, users)
+    fund_users(db, count=users, amount=START_BALANCE)
     result: dict[str, object] = {
         "users": users,
         "setup_s": round(time.perf_counter() - started, 1),

@@ -26,8 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 import chaindb
-from chaindb import core, ledger, migrations
-from databases import PG_SKIPPED, postgres_admin_url, postgres_url
+from chaindb import migrations
+from databases import PG_SKIPPED, create_users, fund_users, postgres_admin_url, postgres_url
 
 WORKERS = 4
 TRANSFERS_PER_WORKER = int(os.environ.get("BENCH_WORKER_TRANSFERS", "2500"))
@@ -121,14 +121,8 @@ def main() -> None:
         with postgres_url(admin_url) as url:
             db = chaindb.connect(url)
             migrations.migrate(db)
-            with db.transaction() as conn:
-                for n in range(max(WORKLOADS.values())):
-                    core.create_user(conn, f"u{n}")
-            deposits = [
-                {"debit": "system:issuance", "credit": f"user:u{n}", "amount": 10**30}
-                for n in range(max(WORKLOADS.values()))
-            ]
-            ledger.transfer_batch(db, [{**d, "kind": "deposit"} for d in deposits])
+            create_users(db, max(WORKLOADS.values()))
+            fund_users(db, count=max(WORKLOADS.values()), amount=10**30)
             db.close()
             report["postgresql"] = {
                 label: workload(url, admin, accounts) for label, accounts in WORKLOADS.items()

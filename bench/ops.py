@@ -32,10 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import chaindb
-from chaindb import core, games, ledger, migrations
+from chaindb import games, ledger, migrations
 from chaindb.ops.backup import backup
 from chaindb.ops.restore import restore
-from databases import PG_SKIPPED, postgres_admin_url, postgres_url, sqlite_url
+from databases import (
+    PG_SKIPPED,
+    create_users,
+    fund_users,
+    postgres_admin_url,
+    postgres_url,
+    sqlite_url,
+)
 
 ROWS = int(os.environ.get("BENCH_OPS_ROWS", "1000000"))
 USERS = 1_000
@@ -48,21 +55,8 @@ EXPORTED_TABLES = ["users", "ledger_assets", "ledger_accounts", "ledger_transfer
 
 def fill(db: chaindb.Database) -> None:
     migrations.migrate(db)
-    with db.transaction() as conn:
-        for n in range(USERS):
-            core.create_user(conn, f"u{n}")
-    ledger.transfer_batch(
-        db,
-        [
-            {
-                "debit": "system:issuance",
-                "credit": f"user:u{n}",
-                "amount": 2**200,
-                "kind": "deposit",
-            }
-            for n in range(USERS)
-        ],
-    )
+    create_users(db, USERS)
+    fund_users(db, count=USERS, amount=2**200)
     pick = random.Random(7)
     for _ in range((ROWS - USERS) // BATCH):
         pairs = [pick.sample(range(USERS), 2) for _ in range(BATCH)]

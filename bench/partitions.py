@@ -35,9 +35,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 import chaindb
-from chaindb import core, ledger, migrations
+from chaindb import ledger, migrations
 from chaindb.ops import partitions
-from databases import PG_SKIPPED, postgres_admin_url, postgres_url
+from databases import PG_SKIPPED, create_users, fund_users, postgres_admin_url, postgres_url
 
 USERS = 100
 BATCH = 1_000
@@ -53,20 +53,8 @@ RETENTION_DAYS = 90
 def prepared(url: str, *, partitioned: bool) -> chaindb.Database:
     db = chaindb.connect(url)
     migrations.migrate(db)
-    for user in range(USERS):
-        core.create_user(db, f"u{user}")
-    ledger.transfer_batch(
-        db,
-        [
-            {
-                "debit": "system:issuance",
-                "credit": f"user:u{u}",
-                "amount": 10**12,
-                "kind": "deposit",
-            }
-            for u in range(USERS)
-        ],
-    )
+    create_users(db, USERS)
+    fund_users(db, count=USERS, amount=10**12)
     if partitioned:
         partitions.enable(db, table="ledger_transfers", interval="month")
     return db

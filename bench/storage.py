@@ -16,8 +16,8 @@ import sys
 import sqlalchemy as sa
 
 import chaindb
-from chaindb import core, ledger, migrations
-from databases import PG_SKIPPED, postgres_admin_url, postgres_url
+from chaindb import ledger, migrations
+from databases import PG_SKIPPED, create_users, fund_users, postgres_admin_url, postgres_url
 
 USERS = 1_000
 TRANSFERS = 200_000
@@ -27,13 +27,8 @@ TABLES = ("ledger_transfers", "ledger_accounts", "ledger_holds")
 
 
 def fill(db: chaindb.Database) -> None:
-    for number in range(USERS):
-        core.create_user(db, f"u{number}")
-    deposits = [
-        {"debit": "system:issuance", "credit": f"user:u{n}", "amount": 10**30, "kind": "deposit"}
-        for n in range(USERS)
-    ]
-    ledger.transfer_batch(db, deposits)
+    create_users(db, USERS)
+    fund_users(db, count=USERS, amount=10**30)
     chooser = random.Random(7)
     for start in range(0, TRANSFERS, BATCH):
         batch = []

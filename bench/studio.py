@@ -23,10 +23,17 @@ from typing import Any
 import sqlalchemy as sa
 
 import chaindb
-from chaindb import core, ledger, migrations
+from chaindb import ledger, migrations
 from chaindb.studio import browse
 from chaindb.studio.time_limit import TIME_LIMIT_S_DEFAULT, PageTooSlow, limited
-from databases import PG_SKIPPED, postgres_admin_url, postgres_url, sqlite_url
+from databases import (
+    PG_SKIPPED,
+    create_users,
+    fund_users,
+    postgres_admin_url,
+    postgres_url,
+    sqlite_url,
+)
 
 ROWS = int(os.environ.get("BENCH_STUDIO_ROWS", "1000000"))
 READS = 30
@@ -52,15 +59,8 @@ FROM n
 
 def fill(db: chaindb.Database) -> tuple[int, int]:
     """ROWS transfers between ACCOUNTS accounts; (the first account's id, the last row's id)."""
-    for number in range(ACCOUNTS):
-        core.create_user(db, f"u{number}")
-    ledger.transfer_batch(
-        db,
-        [
-            {"debit": "system:issuance", "credit": f"user:u{n}", "amount": 1, "kind": "deposit"}
-            for n in range(ACCOUNTS)
-        ],
-    )
+    create_users(db, ACCOUNTS)
+    fund_users(db, count=ACCOUNTS, amount=1)
     first = ledger.get_account(db, "user:u0", ledger.POINTS).id
     asset = ledger.get_asset(db, ledger.POINTS).id
     fill_sql = POSTGRES_FILL if db.backend == "postgresql" else SQLITE_FILL

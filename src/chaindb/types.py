@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 import base58
 import sqlalchemy as sa
-from eth_utils import is_checksum_address, to_checksum_address
 from pydantic import BeforeValidator, Field
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -75,7 +74,7 @@ def address_rule(value: object) -> str:
     if _EVM_ADDRESS.fullmatch(value):
         body = value[2:]
         mixed_case = body != body.lower() and body != body.upper()
-        if mixed_case and not is_checksum_address(value):
+        if mixed_case and not _eth_utils().is_checksum_address(value):
             raise ValueError("mixed-case EVM address fails its EIP-55 checksum")
         return "0x" + body.lower()
     if value.startswith("0x"):
@@ -83,6 +82,14 @@ def address_rule(value: object) -> str:
     if _is_base58_of(value, 32, SOLANA_ADDRESS_CHARS):
         return value
     raise ValueError("must be an EVM address (0x + 40 hex) or a Solana address (base58, 32 bytes)")
+
+
+def _eth_utils() -> Any:
+    """eth_utils, imported on first use: it costs a command 0.13 s to start, and most never
+    meet a mixed-case address."""
+    import eth_utils
+
+    return eth_utils
 
 
 def tx_hash_rule(value: object) -> str:
@@ -195,7 +202,7 @@ def parse_utc(value: object, field: str = "timestamp") -> datetime:
 def display_address(canonical: str) -> str:
     """How an address is shown: EIP-55 checksummed for EVM, unchanged for Solana."""
     if len(canonical) == 42 and canonical.startswith("0x"):
-        return to_checksum_address(canonical)
+        return _eth_utils().to_checksum_address(canonical)
     return canonical
 
 

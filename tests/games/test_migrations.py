@@ -1,4 +1,4 @@
-"""games_0001 … games_0007 walked up and down, one at a time, with rows in every table."""
+"""games_0001 … games_0008 walked up and down, one at a time, with rows in every table."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from chaindb.games import schema
 from chaindb.migrations.lint import DESTRUCTIVE, lint_statements
 from chaindb.types import utc_now
 
-REVISIONS = [f"games_{n:04d}" for n in range(1, 8)]
+REVISIONS = [f"games_{n:04d}" for n in range(1, 9)]
 TABLES = {
     "games_0001": ["games_players", "games", "game_rolls", "bets"],
     "games_0002": ["peer_connections"],
@@ -22,6 +22,7 @@ TABLES = {
     "games_0005": ["games_audit_log"],
     "games_0006": ["staking_positions"],
     "games_0007": ["performance_metrics", "performance_metric_rollups"],
+    "games_0008": [],  # token_balances replaced: no table
 }
 
 
@@ -131,10 +132,10 @@ def test_a_rollback_names_the_tables_it_drops_with_their_rows(core_db):
             metric_name="m", value=1.0, labels={}, labels_key="{}", recorded_at=utc_now()
         ))  # fmt: skip
     plan = migrations.rollback(core_db, "games_0006", dry_run=True)
-    assert [step.revision for step in plan.steps] == ["games_0007"]
+    assert [step.revision for step in plan.steps] == ["games_0008", "games_0007"]
     dropped = {table.name: table.rows for table in plan.dropped_tables}
     assert dropped == {"performance_metric_rollups": 0, "performance_metrics": 1}
-    findings = lint_statements("games_0007", plan.steps[0].sql)
+    findings = lint_statements("games_0007", plan.steps[1].sql)
     assert {f.code for f in findings if f.kind == DESTRUCTIVE} == {"drop-table"}
     assert migrations.status(core_db).modules  # nothing was rolled back
     with core_db.read() as conn:
@@ -153,18 +154,18 @@ def test_a_downgrade_that_drops_rows_is_refused_without_allow_data_loss(core_db)
     # the empty rollups table is no loss: not named
     assert "performance_metric_rollups" not in str(refused.value)
     games_status = [m for m in migrations.status(core_db).modules if m.name == "games"]
-    assert games_status[0].current == "games_0007"
+    assert games_status[0].current == "games_0008"
     with core_db.read() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM performance_metrics")).scalar_one() == 1
     plan = migrations.rollback(core_db, "games_0006", dry_run=True)
     assert plan.destructive and "performance_metrics" in plan.destructive[0]
     run = migrations.rollback(core_db, "games_0006", allow_data_loss=True)
-    assert [step.revision for step in run.steps] == ["games_0007"]
+    assert [step.revision for step in run.steps] == ["games_0008", "games_0007"]
 
 
 def test_a_downgrade_of_empty_tables_needs_no_flag(core_db):
     run = migrations.rollback(core_db, "games_0006")
-    assert [step.revision for step in run.steps] == ["games_0007"]
+    assert [step.revision for step in run.steps] == ["games_0008", "games_0007"]
     assert "performance_metrics" not in sa.inspect(core_db.engine).get_table_names()
 
 

@@ -135,3 +135,18 @@ def test_stakes_and_rewards_cross_2_63_and_reach_2_256_minus_1(games_db):
     assert get_token_balance(games_db, "dave").balance == START_CRAP + big + big // 2
     assert 2**63 < done.rewards_paid < 2**256 - 1
     assert ledger.check_ledger(games_db).ok
+
+
+def test_a_players_token_balance_is_one_probe_of_the_owner_key(games_db):
+    """token_balances WHERE user_id = ? reads one account through uq_ledger_accounts_owner,
+    never every player's (games_0008): SQLite, without statistics, walked them all."""
+    query = "SELECT balance FROM token_balances WHERE user_id = 'alice'"
+    with games_db.read() as conn:
+        if games_db.backend == "sqlite":
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + query))
+            key = "(asset_id=? AND owner_type=? AND owner_id=?)"  # its SQLite name is automatic
+        else:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = " ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + query))
+            key = "uq_ledger_accounts_owner"
+    assert key in plan, plan

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from eth_utils import keccak
+from eth_hash.auto import keccak
 from sqlalchemy.engine import Connection
 
 from chaindb.core.schema import contract_admins
@@ -69,7 +69,7 @@ def abi_hash(abi: list[Any] | dict[str, Any]) -> str:
 def _hash_abi(abi: list[Any] | dict[str, Any]) -> str:
     # (record_contract_deployment's parameter `abi_hash` hides the public function's name.)
     canonical = json.dumps(abi, sort_keys=True, separators=(",", ":"))
-    return "0x" + keccak(text=canonical).hex()
+    return "0x" + keccak(canonical.encode()).hex()
 
 
 def record_contract_deployment(

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from eth_utils import keccak
+from eth_hash.auto import keccak
 from pydantic import AfterValidator
 from sqlalchemy.engine import Connection
 

@@ -56,24 +56,12 @@ def audit_many(
     if not entries:
         return
     now = utc_now()
-    conn.execute(
-        games_audit_log.insert(),
-        [
-            {
-                "occurred_at": now,
-                "actor": actor,
-                "entity_type": entity_type,
-                "entity_id": entity_id,
-                "action": action,
-                "before": _jsonable(before),
-                "after": _jsonable(after),
-            }
-            for actor, entity_type, entity_id, action, before, after in entries
-        ],
-    )
+    rows = [dict(zip(AUDIT_COLUMNS, audit_row(now, *entry), strict=True)) for entry in entries]
+    conn.execute(games_audit_log.insert(), rows)
 
 
-# One row of games_audit_log, in bet_statements.AUDIT_COLUMNS' order, its values JSON-ready.
+# One row of games_audit_log, in AUDIT_COLUMNS' order, its values JSON-ready.
+AUDIT_COLUMNS = ("occurred_at", "actor", "entity_type", "entity_id", "action", "before", "after")
 AuditRow = tuple[datetime, str, str, str, str, dict[str, Any] | None, dict[str, Any] | None]
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from chaindb.driver import CopyStatement, DriverStatement
 from chaindb.errors import NotFound
-from chaindb.games.audit import AuditRow, audit_row
+from chaindb.games.audit import AUDIT_COLUMNS, AuditRow, audit_row
 from chaindb.games.schema import bets, games, games_audit_log, token_balances
 
 # What placing a bet reads of its game (its `state` JSON is never needed here).
@@ -41,7 +41,6 @@ BET_COLUMNS = (
     "hold_transfer_id",
     "created_at",
 )
-AUDIT_COLUMNS = ("occurred_at", "actor", "entity_type", "entity_id", "action", "before", "after")
 PLAYERS_PER_READ_MAX = 500
 # PostgreSQL: from this many bets, two binary COPYs (the driver encodes the rows in C) rather
 # than one statement (a batch of 1,000 as arrays: 85 ms encoding them in Python).

@@ -1,5 +1,5 @@
 """Games (seed 002, BitCraps): players, craps games, bets, peers, consensus, statistics,
-audit, staking and metrics (migrations games_0001 … games_0007 build exactly these).
+audit, staking and metrics (migrations games_0001 … games_0008 build exactly these).
 
 The CRAP token lives in the ledger (asset `bitcraps:mesh/native`): a bet is a hold from the
 player's account towards 'system:games_house', a staking position a hold towards
