@@ -1,12 +1,13 @@
-"""Rolling back a migration that touches a partitioned table (PostgreSQL, ops/partitions.py)
-is refused, saying what to run first.
+"""Rolling back a migration that touches a partitioned table with a key table (PostgreSQL,
+ops/partitions.py: ledger_transfers, plays) is refused, saying what to run first.
 
-A module's migrations are written for its plain tables: a downgrade that drops a partitioned
-table would leave its key table and trigger functions behind (and the next upgrade would build
-a plain table beside them), one that alters it may not apply to a partitioned table at all.
-A downgrade whose SQL names no partitioned table runs as always. `chaindb partitions disable
-TABLE` makes a table plain again, rows and all; once migrated up again, `partitions enable`
-partitions it anew.
+A module's migrations are written for its plain tables: a downgrade that drops such a table
+would leave its key table and trigger functions behind (and the next upgrade would build a
+plain table beside them, its writers still claiming keys in the old key table), one that
+alters its keys cannot apply to it. A partitioned log has no key table: dropping or altering
+it is PostgreSQL's own business, and runs as always, as does a downgrade whose SQL names no
+such table. `chaindb partitions disable TABLE` makes a table plain again, rows and all; once
+migrated up again, `partitions enable` partitions it anew.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
+from chaindb.catalog import KEY_TABLE_SUFFIX
 from chaindb.database import Database
 from chaindb.errors import MigrationError
 from chaindb.migrations.modules import BUILTIN_MODULES, RevisionGraph
@@ -25,17 +27,20 @@ from chaindb.migrations.render import render_statements
 _PARTITIONED = """
 SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = current_schema() AND c.relkind = 'p' AND NOT c.relispartition
+  AND to_regclass(quote_ident(c.relname || :suffix)) IS NOT NULL
 ORDER BY c.relname
 """
 
 
 def refuse_partitioned(db: Database, graph: RevisionGraph, revisions: Iterable[str]) -> None:
-    """Refuse to roll back `revisions` when one's downgrade names a partitioned table."""
+    """Refuse to roll back `revisions` when one's downgrade names a partitioned table that
+    has a key table."""
     wanted = list(revisions)
     if db.backend != "postgresql" or not wanted or not db.exists():
         return
     with db.read() as conn:
-        partitioned = list(conn.execute(sa.text(_PARTITIONED)).scalars())
+        found = conn.execute(sa.text(_PARTITIONED), {"suffix": KEY_TABLE_SUFFIX})
+        partitioned = list(found.scalars())
     for revision in wanted if partitioned else []:
         touched = _touched(graph, revision, partitioned)
         if touched:
