@@ -49,7 +49,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 
 bench: install
-	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py && $(BIN)/python bench/creators.py && $(BIN)/python bench/storage.py && $(BIN)/python bench/partitions.py"
+	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py && $(BIN)/python bench/creators.py && $(BIN)/python bench/storage.py && $(BIN)/python bench/partitions.py && $(BIN)/python bench/partitions_plays.py"
 
 # The ledger at volume (bench/ledger_volume.py): BENCH_VOLUME_TRANSFERS (default 200,000;
 # 10000000 for the full run), BENCH_VOLUME_USERS (default 10000,100000).

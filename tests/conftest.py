@@ -8,7 +8,8 @@ Each test gets a database of its own. Under CI (CI=true) a missing server fails 
 skipped); databases are still created and cloned on the server directly.
 
 CHAINDB_TEST_PARTITIONED=1 partitions the append-only tables of the migrated PostgreSQL
-template (ledger_transfers and the logs: ops/partitions.py), so that core_db's tests run on them.
+template (ledger_transfers, plays and the logs: ops/partitions.py), so that core_db's tests run
+on them.
 
 CHAINDB_TEST_SQLITE_KEY=<key> runs the suite on encrypted SQLite (SQLCipher): every database the
 tests and the commands they start open gets that key, and the PostgreSQL tests are left out

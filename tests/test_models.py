@@ -46,6 +46,7 @@ def every_table_has_rows(demo_db):
     fill_creators(core_db)
     fill_leaderboard_floor(core_db)
     fill_dropped_totals(core_db)
+    fill_plays_dropped_totals(core_db)
     return core_db
 
 
@@ -60,6 +61,19 @@ def fill_dropped_totals(db):
             ledger.metadata.tables["ledger_dropped_totals"].insert(),
             {"account_id": account.id, **totals},
         )
+
+
+def fill_plays_dropped_totals(db):
+    """plays_dropped_totals gets rows only when a partition of plays is dropped (PostgreSQL's
+    retention, tests/creators/test_plays_partitioned.py): one row, written here."""
+    with db.read() as conn:
+        track_id = conn.exec_driver_sql("SELECT min(id) FROM tracks").scalar_one()
+    with db.transaction() as conn:
+        conn.execute(
+            creators.metadata.tables["plays_dropped_totals"].insert(),
+            {"day": datetime(2025, 1, 1, tzinfo=UTC).date(), "track_id": track_id,
+             "plays": 3, "listened_s": 2**40},
+        )  # fmt: skip
 
 
 def fill_leaderboard_floor(db):

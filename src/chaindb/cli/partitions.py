@@ -1,4 +1,4 @@
-"""chaindb partitions status | enable | ahead | drop-older (PostgreSQL)
+"""chaindb partitions status | enable | disable | ahead | drop-older (PostgreSQL)
 
 Each command calls one function of `chaindb.ops.partitions`; --json prints what it returned.
 """
@@ -69,6 +69,21 @@ def enable(
             f"{len(report.partitions)} partitions",
             markup=False,
         )
+
+
+@partitions_app.command("disable")
+def disable(
+    ctx: typer.Context,
+    table: str = typer.Argument(..., help="The partitioned table to make plain again."),
+    as_json: bool = _json_option(),
+) -> None:
+    """Make TABLE a plain table again, rows and all, in one transaction (the way back)."""
+    with open_database(ctx, writes=True) as db:
+        report = partitions.disable(db, table=table)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        console.print(f"{table}: a plain table again", markup=False)
 
 
 @partitions_app.command("ahead")

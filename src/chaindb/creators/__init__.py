@@ -28,6 +28,11 @@ from chaindb.creators.milestones import (
     Reached,
     get_milestones,
 )
+from chaindb.creators.partitions import (
+    CLAIMS_KEYS_FIRST,
+    PARTITION_KEYS,
+    before_partition_drop,
+)
 from chaindb.creators.playlists import (
     Playlist,
     add_to_playlist,
@@ -127,12 +132,8 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-# The append-only tables ops/partitions.py may partition by time on PostgreSQL (table -> column).
-# plays is not among them yet: its writers count a play once by ON CONFLICT (client_id), which
-# a partitioned table cannot take without the time in the key.
-PARTITION_KEYS = {"oracle_sync_logs": "started_at"}
-
 __all__ = [
+    "CLAIMS_KEYS_FIRST",
     "COIN_FOLLOWERS_MIN",
     "COIN_PLAYS_MIN",
     "FIL_CHAIN_ID",
@@ -160,6 +161,7 @@ __all__ = [
     "Track",
     "add_comment",
     "add_to_playlist",
+    "before_partition_drop",
     "bumped_fees",
     "buy_track",
     "coin_symbol",

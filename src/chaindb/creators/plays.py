@@ -2,8 +2,9 @@
 
 A play carries its track, listener (optional), time, seconds listened, source and the client's
 id for it: the same client id counts once, however often it is sent (a unique key, ON CONFLICT
-DO NOTHING). In the transaction that inserts the plays, the counters move by what was really
-inserted: each track's play_count, each creator's total_plays (milestones seen there), and the
+DO NOTHING; on a partitioned plays, its key table's: creators/partitions.py). In the
+transaction that inserts the plays, the counters move by what was really inserted: each
+track's play_count, each creator's total_plays (milestones seen there), and the
 day's rows of creator_daily_stats and daily_stats. Nothing is ever recounted from plays.
 
 What a call costs, whatever the history (plays_postgres and plays_sqlite hold the SQL):
@@ -24,7 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from chaindb.core import get_usernames
 from chaindb.creators import counters, milestones, plays_postgres, plays_sqlite, privacy
@@ -132,15 +133,28 @@ def _record(
     rows, positions = _rows(batch, field_prefix)
     named = _Namer(rows, positions, field_prefix)
     try:
-        with writing(target) as conn:
-            if len(rows) == 1 and conn.dialect.name == "postgresql":
-                return _record_one_postgres(conn, rows[0], len(batch), named)
-            creator_of = _live_tracks(conn, rows, named)
-            inserted = _insert(conn, rows)
-            reached = _count(conn, inserted, creator_of)
+        try:
+            return _write(target, rows, len(batch), named)
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) not in plays_postgres.STALE_SQLSTATES:
+                raise
+        # plays was partitioned (or back) since this process read how: once more, read anew.
+        plays_postgres.forget_keyed()
+        return _write(target, rows, len(batch), named)
     except IntegrityError as error:
         raise _refusal(target, rows, named, error) from None
-    return PlaysRecorded(len(inserted), len(batch) - len(inserted), reached)
+
+
+def _write(
+    target: Database | Connection, rows: list[dict[str, Any]], sent: int, named: _Namer
+) -> PlaysRecorded:
+    with writing(target) as conn:
+        if len(rows) == 1 and conn.dialect.name == "postgresql":
+            return _record_one_postgres(conn, rows[0], sent, named)
+        creator_of = _live_tracks(conn, rows, named)
+        inserted = _insert(conn, rows)
+        reached = _count(conn, inserted, creator_of)
+    return PlaysRecorded(len(inserted), sent - len(inserted), reached)
 
 
 def _rows(batch: list[NewPlay], field_prefix: str) -> tuple[list[dict[str, Any]], dict[str, int]]:

@@ -210,6 +210,19 @@ plays = sa.Table(
     ),
 )
 
+# What the plays of dropped partitions added to each track on each day (creators_0002;
+# PostgreSQL's partitioned plays, creators/partitions.py): the check adds it back to what the
+# kept plays say. Keyed by day first: the newest day dropped is one index probe away.
+plays_dropped_totals = sa.Table(
+    "plays_dropped_totals",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("track_id", IdType, sa.ForeignKey("tracks.id"), primary_key=True),
+    _count("plays"),
+    _count("listened_s"),
+    *_non_negative("plays_dropped_totals", "plays", "listened_s"),
+)
+
 likes = sa.Table(
     "likes",
     metadata,

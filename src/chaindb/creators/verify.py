@@ -2,11 +2,13 @@
 
 The write path never recounts; this does, once, by grouping the history in the database:
 tracks' plays, likes and comments; creators' sums of their tracks, their live tracks and
-followers; each (creator, day) and each day's plays and seconds listened.
+followers; each (creator, day) and each day's plays and seconds listened. The plays of dropped
+partitions (PostgreSQL's retention, creators/partitions.py) count by their totals.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +25,7 @@ from chaindb.creators.schema import (
     follows,
     likes,
     plays,
+    plays_dropped_totals,
     tracks,
 )
 from chaindb.database import Database
@@ -66,8 +69,14 @@ def _count_by(conn: Connection, key: sa.ColumnElement[Any], *where: Any) -> dict
 
 
 def _track_problems(conn: Connection) -> list[str]:
+    played = _count_by(conn, plays.c.track_id)
+    dropped = plays_dropped_totals.c
+    for track, n in conn.execute(
+        sa.select(dropped.track_id, sa.func.sum(dropped.plays)).group_by(dropped.track_id)
+    ):
+        played[track] = played.get(track, 0) + int(n)
     recounts = {
-        "play_count": _count_by(conn, plays.c.track_id),
+        "play_count": played,
         "like_count": _count_by(conn, likes.c.track_id),
         "comment_count": _count_by(conn, comments.c.track_id, comments.c.deleted_at.is_(None)),
     }
@@ -114,26 +123,33 @@ def _creator_problems(conn: Connection) -> list[str]:
 
 def _creator_day_problems(conn: Connection) -> list[str]:
     day = utc_day(plays.c.played_at)
-    recount = {
-        (row.creator_id, row.day): row
-        for row in conn.execute(
-            sa.select(
-                tracks.c.creator_id,
-                day.label("day"),
-                sa.func.count().label("plays"),
-                sa.func.sum(plays.c.listened_s).label("listened_s"),
-            )
-            .select_from(plays.join(tracks, tracks.c.id == plays.c.track_id))
-            .group_by(tracks.c.creator_id, day)
-        )
-    }
+    kept_plays = sa.select(
+        tracks.c.creator_id,
+        day.label("day"),
+        sa.func.count().label("plays"),
+        sa.func.sum(plays.c.listened_s).label("listened_s"),
+    ).select_from(plays.join(tracks, tracks.c.id == plays.c.track_id))
+    dropped = plays_dropped_totals.c
+    dropped_plays = sa.select(
+        tracks.c.creator_id,
+        dropped.day,
+        sa.func.sum(dropped.plays).label("plays"),
+        sa.func.sum(dropped.listened_s).label("listened_s"),
+    ).select_from(plays_dropped_totals.join(tracks, tracks.c.id == dropped.track_id))
+    recount: dict[Any, dict[str, int]] = {}
+    for query, group in ((kept_plays, day), (dropped_plays, dropped.day)):
+        for row in conn.execute(query.group_by(tracks.c.creator_id, group)):
+            counts = recount.setdefault((row.creator_id, row.day), {"plays": 0, "listened_s": 0})
+            counts["plays"] += int(row.plays)
+            counts["listened_s"] += int(row.listened_s or 0)
+    recounted = {key: SimpleNamespace(**counts) for key, counts in recount.items()}
     kept = {
         (row.creator_id, row.day): row
         for row in conn.execute(
             sa.select(creator_daily_stats).where(creator_daily_stats.c.plays > 0)
         )
     }
-    return _compare("creator {0} on {1}", kept, recount, ("plays", "listened_s"))
+    return _compare("creator {0} on {1}", kept, recounted, ("plays", "listened_s"))
 
 
 def _day_problems(conn: Connection) -> list[str]:

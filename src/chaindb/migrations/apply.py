@@ -29,6 +29,7 @@ from chaindb.migrations.losses import (
     dropped_tables,
 )
 from chaindb.migrations.modules import RevisionGraph
+from chaindb.migrations.partitioned import refuse_partitioned
 from chaindb.migrations.plan import BASE, removal_order, rollback_removals, upgrade_targets
 from chaindb.migrations.problems import refuse_invalid
 from chaindb.migrations.render import render_statements
@@ -115,6 +116,7 @@ def rollback(
     removable = rollback_removals(graph, applied, target=target, module=module, steps=steps)
     _refuse_missing_files(graph, set(applied) & removable | (set(applied) - set(graph.revisions)))
     order = removal_order(graph, applied, removable)
+    refuse_partitioned(db, graph, order)
     refused = [] if allow_data_loss else data_lost(db, lint(graph, order, "downgrade"))
     if dry_run:
         run = _dry_run(db, graph, "downgrade", order)

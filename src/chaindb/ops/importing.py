@@ -33,6 +33,7 @@ from chaindb.catalog import primary_key_columns
 from chaindb.database import Database, dialect_insert
 from chaindb.errors import ChaindbError, InvalidInput
 from chaindb.models import models_for
+from chaindb.ops import partitions_keys
 from chaindb.ops.export import CSV_NULL, EXPORT_FORMAT_VERSION, export_tables
 from chaindb.types import UINT256_MAX, AmountType, parse_utc
 
@@ -281,8 +282,10 @@ def _write(
 ) -> None:
     statement = dialect_insert(conn, table)
     keys = primary_key_columns(conn, table)
+    counted = len(rows)
     if on_conflict == "skip":
         statement = statement.on_conflict_do_nothing()
+        rows = _untaken(conn, table, rows)
     elif on_conflict == "update" and keys:
         updated = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
         statement = (  # a table of keys alone has nothing to update: the row is there
@@ -292,11 +295,22 @@ def _write(
         )
     try:
         with conn.begin_nested():
-            conn.execute(statement, [row.values for row in rows])
+            if rows:
+                conn.execute(statement, [row.values for row in rows])
     except IntegrityError as error:
         raise _located(conn, statement, rows, error) from None
-    report.rows[table.name] = report.rows.get(table.name, 0) + len(rows)
+    report.rows[table.name] = report.rows.get(table.name, 0) + counted
     say(table.name, report.rows[table.name])
+
+
+def _untaken(conn: Connection, table: sa.Table, rows: list[SourceRow]) -> list[SourceRow]:
+    """PostgreSQL: a partitioned table's keys unique across partitions live in its key table
+    (ops/partitions_keys.py), where ON CONFLICT DO NOTHING does not look: rows whose key is
+    taken there are skipped here, as they would be on a plain table."""
+    if conn.dialect.name != "postgresql":
+        return rows
+    taken = partitions_keys.taken(conn, table.name, [row.values for row in rows])
+    return [row for row, is_taken in zip(rows, taken, strict=True) if not is_taken]
 
 
 def _located(

@@ -2,13 +2,15 @@
 maintenance, and retention by dropping whole partitions instead of deleting rows.
 
 Opt-in, per table, among those the modules name (their faces' PARTITION_KEYS: table -> time
-column): ledger_transfers, games_audit_log, performance_metrics, blockchain_audit_logs,
+column): ledger_transfers, plays, games_audit_log, performance_metrics, blockchain_audit_logs,
 oracle_sync_logs. `enable` converts a table with its rows in one transaction under the
 migration lock (ops/partitions_postgres.py says how, and how unique keys and foreign keys stay
-whole); `create_ahead` (run by `maintenance --cleanup`) keeps partitions ready for the coming
+whole); `disable` makes it a plain table again the same way (ops/partitions_disable.py);
+`create_ahead` (run by `maintenance --cleanup`) keeps partitions ready for the coming
 intervals; `drop_older` drops the partitions wholly older than a cutoff, after the module's
 `before_partition_drop` hook (the ledger folds the dropped transfers' totals so that its check
-stays exact). Partitioning is PostgreSQL's: on SQLite each call says so.
+stays exact, the creators module its plays'). Partitioning is PostgreSQL's: on SQLite each
+call says so.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from chaindb.errors import Conflict, InvalidInput
 from chaindb.migrations.lock import migration_lock
 from chaindb.ops import partitions_postgres as pg
 from chaindb.ops.modules import installed_faces
+from chaindb.ops.partitions_disable import revert
 from chaindb.ops.partitions_shape import capture
 from chaindb.types import utc_now
 
@@ -102,6 +105,7 @@ def enable(
     _check_interval(interval)
     _check_ahead(ahead)
     module, column = tables[table]
+    claims = table in getattr(dict(installed_faces(db))[module], "CLAIMS_KEYS_FIRST", ())
     with migration_lock(db), db.transaction() as conn:
         _utc(conn)
         conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # moves every row
@@ -110,7 +114,29 @@ def enable(
         conn.exec_driver_sql(f"LOCK TABLE {_quote(conn, table)} IN ACCESS EXCLUSIVE MODE")
         shape = capture(conn, table, column)
         ranges = _ranges_for(conn, table, column, interval, ahead)
-        pg.convert(conn, table=table, column=column, shape=shape, ranges=ranges)
+        pg.convert(
+            conn, table=table, column=column, shape=shape, ranges=ranges, claims_keys_first=claims
+        )
+        conn.exec_driver_sql(f"ANALYZE {_quote(conn, table)}")
+        return _status(conn, table, module, column)
+
+
+def disable(db: Database, *, table: str) -> TableStatus:
+    """Make partitioned `table` a plain table again, rows and all, with the keys, indexes,
+    foreign keys, triggers, views and grants it had before `enable`, in one transaction
+    (ops/partitions_disable.py says how); its key table goes."""
+    tables = _partitionable(db)
+    _check_table(table, tables)
+    module, column = tables[table]
+    declared = dict(installed_faces(db))[module].metadata.tables[table]
+    with migration_lock(db), db.transaction() as conn:
+        _utc(conn)
+        conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # moves every row
+        _lock_partitions_of(conn, table)
+        if pg.relkind(conn, table) != "p":
+            raise Conflict(f"{table} is not partitioned (`chaindb partitions status`)")
+        conn.exec_driver_sql(f"LOCK TABLE {_quote(conn, table)} IN ACCESS EXCLUSIVE MODE")
+        revert(conn, table=table, primary_key=[c.name for c in declared.primary_key.columns])
         conn.exec_driver_sql(f"ANALYZE {_quote(conn, table)}")
         return _status(conn, table, module, column)
 

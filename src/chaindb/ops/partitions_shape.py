@@ -199,5 +199,16 @@ def _views(conn: Connection, oid: int) -> list[ViewShape]:
     return views
 
 
+def partition_column(conn: Connection, table: str) -> str:
+    return conn.execute(
+        sa.text(
+            "SELECT a.attname FROM pg_partitioned_table p JOIN pg_attribute a"
+            " ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]"
+            " WHERE p.partrelid = CAST(:t AS regclass)"
+        ),
+        {"t": table},
+    ).scalar_one()
+
+
 def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"

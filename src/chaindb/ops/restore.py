@@ -6,7 +6,8 @@
 Before anything is touched, the file must match its manifest (sha256 and size: a truncated or
 damaged file is refused) and the target must be empty (or `clean`). SQLite: the copy is
 unpacked and checked beside the target, then moved over it in one rename. PostgreSQL:
-`pg_restore --single-transaction`, so a failure leaves the target as it was. Afterwards the
+`pg_restore --single-transaction`, so a failure leaves the target as it was (over partitioned
+tables, its script through psql in one transaction, the same way). Afterwards the
 restored database is compared with the manifest (revisions and their checksums, row counts),
 `validate` runs, and every module's verify.
 """
@@ -29,7 +30,7 @@ import sqlalchemy as sa
 
 import chaindb
 from chaindb import migrations
-from chaindb.catalog import table_names
+from chaindb.catalog import KEY_TABLE_SUFFIX, table_names
 from chaindb.config import Settings
 from chaindb.database import Database
 from chaindb.errors import ChaindbError, InvalidInput
@@ -148,14 +149,6 @@ def _refuse_unless_ready(db: Database, manifest: Manifest, clean: bool) -> None:
             f"the target {db.display_url} is not empty ({len(tables)} tables): restore into an "
             "empty database, or replace it with --clean; nothing was restored"
         )
-    partitioned = _partitioned_tables(db) if tables else []
-    if partitioned:
-        # pg_restore --clean drops each partition's primary key before its table, which
-        # PostgreSQL refuses (the key is the parent's): say so before it fails half-way.
-        raise RestoreRefused(
-            f"the target has partitioned tables ({', '.join(partitioned)}), which --clean cannot "
-            "replace: restore into a new, empty database instead; nothing was restored"
-        )
 
 
 def _partitioned_tables(db: Database) -> list[str]:
@@ -237,14 +230,76 @@ def _restore_postgres(path: Path, db: Database, manifest: Manifest, clean: bool)
         "--no-owner",
         f"--dbname={db.url.database}",
     ]
+    partitioned = _partitioned_tables(db) if clean and manifest.contents != "data" else []
     if clean and manifest.contents != "data":
         command += ["--clean", "--if-exists"]
-    ran = _run([*command, str(path)], db)
+    if partitioned:
+        ran = _restore_over_partitions(tool, path, db, server, partitioned)
+    else:
+        ran = _run([*command, str(path)], db)
     if ran.returncode != 0:
         reason = db.describe_error(Exception(ran.stderr.strip()))
         raise RestoreRefused(f"pg_restore failed, the target is as it was: {reason}")
     with db.connection() as conn:  # pg_restore leaves no planner statistics
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+
+
+def _restore_over_partitions(
+    tool: str, path: Path, db: Database, server: str, partitioned: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """--clean over partitioned tables (ops/partitions.py): pg_restore would drop each
+    partition's primary key before its table, which PostgreSQL refuses (the key is the
+    parent's). So its script runs through psql in one transaction after a prelude that drops
+    the partitioned tables whole, with their key tables and trigger functions (what depends
+    on them goes too, and comes back from the backup): a failure leaves the target as it was."""
+    psql = str(postgres_tool("psql", server))
+    environment = libpq_environment(db.url)
+    with tempfile.TemporaryDirectory(prefix="chaindb-restore-") as folder:
+        prelude = Path(folder) / "prelude.sql"
+        prelude.write_text(_dropped_whole(partitioned))
+        script = subprocess.Popen(
+            [tool, "--clean", "--if-exists", "--no-owner", "--file=-", str(path)],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # an unreadable archive was refused before
+        )
+        assert script.stdout is not None
+        runner = subprocess.Popen(
+            [psql, "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+             f"--file={prelude}", "--file=-"],
+            stdin=script.stdout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=environment,
+            text=True,
+        )  # fmt: skip
+        script.stdout.close()  # psql's now: pg_restore stops if psql does
+        try:
+            _, errors = runner.communicate(timeout=PG_RESTORE_TIMEOUT_S)
+        finally:
+            for process in (runner, script):
+                if process.poll() is None:
+                    process.kill()
+                process.wait()
+    return subprocess.CompletedProcess(runner.args, runner.returncode, "", errors)
+
+
+def _dropped_whole(partitioned: list[str]) -> str:
+    """Each partitioned table, its key table and their trigger functions, dropped."""
+    statements = []
+    for table in partitioned:
+        keys = f"{table}{KEY_TABLE_SUFFIX}"
+        statements += [
+            f"DROP TABLE IF EXISTS {_quoted(table)} CASCADE;",
+            f"DROP TABLE IF EXISTS {_quoted(keys)} CASCADE;",
+            *(f"DROP FUNCTION IF EXISTS {_quoted(f'{keys}_{event}')}() CASCADE;"
+              for event in ("insert", "delete", "update")),
+        ]  # fmt: skip
+    return "\n".join(statements) + "\n"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _run(command: list[str], db: Database) -> subprocess.CompletedProcess[str]:
