@@ -121,22 +121,22 @@ class Database:
                 raise
             transaction.commit()
 
-    @contextmanager
-    def raw_connection(self) -> Iterator[ConnectionPoolEntry]:
+    def raw_connection(self) -> ConnectionPoolEntry:
         """PostgreSQL: a pooled connection as the driver's own, idle (no transaction begun),
         for a hot path that runs one statement through the driver (driver.LibpqStatement) and
         wants none of SQLAlchemy's per-call work: the pool's record itself, without the proxy
-        engine.raw_connection() builds (pool.take). A connection found broken, or left in a
-        transaction, leaves the pool."""
+        engine.raw_connection() builds (pool.take). Give it back with give_back_raw, in a
+        `finally` (not a context manager: a generator's cost, on a path that is all overhead)."""
         try:
-            record = take(self.engine.pool)
+            return take(self.engine.pool)
         except (DBAPIError, sa.exc.TimeoutError) as error:
             raise self._connect_failed(error) from None
-        try:
-            yield record
-        finally:
-            self._written()
-            give_back(record)
+
+    def give_back_raw(self, record: ConnectionPoolEntry) -> None:
+        """What raw_connection gave, back to the pool (one found broken, or left in a
+        transaction, leaves it); the caller may have written: replicas must catch up first."""
+        self._written()
+        give_back(record)
 
     def _connect_failed(self, error: Exception) -> ConnectionFailed:
         """Why no connection could be had, in the settings' words where one of them is why."""
