@@ -17,8 +17,11 @@ skips its test for a connection used within the last 500 ms):
   transaction again on a fresh connection (the ledger does, once).
 
 A connection given back is rolled back only if a transaction is open on it (SQLAlchemy's
-rollback-on-return calls into the driver for every one). On both backends, a connection idle in
-the pool longer than the idle timeout is replaced when next taken out.
+rollback-on-return calls into the driver for every one). The ledger's plain transfer takes its
+connection with `take` and returns it with `give_back`: the pool's own record, from the pool's
+own queue, without the proxy SQLAlchemy builds around each checkout (same limits, same checks).
+On both backends, a connection idle in the pool longer than the idle timeout is replaced when
+next taken out.
 """
 
 from __future__ import annotations
