@@ -257,9 +257,10 @@ def test_its_statement_deallocated_meanwhile_is_prepared_again(pg_url):
 def test_it_waits_for_the_pools_connection_and_gives_it_back(pg_url):
     """Its checkout is the pool's own (pool.take): with the only connection held elsewhere it
     waits for it, as any checkout does, and afterwards the pool has it back."""
+    with chaindb.connect(pg_url) as setup:  # (a migration holds its lock on a second one)
+        migrations.migrate(setup)
     one = dataclasses.replace(chaindb.Settings.from_env(), pool_size=1, max_connections=1)
     db = chaindb.connect(pg_url, settings=one)
-    migrations.migrate(db)
     core.create_user(db, "alice")
     ledger.transfer(db, debit="system:issuance", credit="user:alice", amount=9, kind="deposit")
     held, released = threading.Event(), []
