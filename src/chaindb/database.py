@@ -19,7 +19,7 @@ import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from chaindb.config import Settings, mask_text, masked, normalise_url, secrets_of
 from chaindb.errors import (
@@ -29,7 +29,7 @@ from chaindb.errors import (
     DatabaseMissing,
     EncryptionKeyError,
 )
-from chaindb.pool import close_idle, is_disconnect, keep_alive
+from chaindb.pool import close_idle, give_back, is_disconnect, keep_alive, take
 from chaindb.replicas import PRIMARY_POSITION, REPLICA_CONNECT_TIMEOUT_S, ReplicaSet, ReplicaState
 from chaindb.sqlite_engine import create_sqlite_engine, sqlite_path, unreadable
 
@@ -121,23 +121,22 @@ class Database:
                 raise
             transaction.commit()
 
-    @contextmanager
-    def raw_connection(self) -> Iterator[PoolProxiedConnection]:
-        """A pooled connection as the driver's own, idle (no transaction begun): for a hot path
-        that runs one statement through the driver (driver.LibpqStatement) and wants none of
-        SQLAlchemy's per-call work. A connection the driver found broken leaves the pool."""
+    def raw_connection(self) -> ConnectionPoolEntry:
+        """PostgreSQL: a pooled connection as the driver's own, idle (no transaction begun),
+        for a hot path that runs one statement through the driver (driver.LibpqStatement) and
+        wants none of SQLAlchemy's per-call work: the pool's record itself, without the proxy
+        engine.raw_connection() builds (pool.take). Give it back with give_back_raw, in a
+        `finally` (not a context manager: a generator's cost, on a path that is all overhead)."""
         try:
-            pooled = self.engine.raw_connection()
+            return take(self.engine.pool)
         except (DBAPIError, sa.exc.TimeoutError) as error:
             raise self._connect_failed(error) from None
-        try:
-            yield pooled
-        finally:
-            self._written()
-            driver = pooled.driver_connection
-            if getattr(driver, "broken", False) or getattr(driver, "closed", False):
-                pooled.invalidate()
-            pooled.close()
+
+    def give_back_raw(self, record: ConnectionPoolEntry) -> None:
+        """What raw_connection gave, back to the pool (one found broken, or left in a
+        transaction, leaves it); the caller may have written: replicas must catch up first."""
+        self._written()
+        give_back(record)
 
     def _connect_failed(self, error: Exception) -> ConnectionFailed:
         """Why no connection could be had, in the settings' words where one of them is why."""

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.pool import ManagesConnection
 
 SQLITE_PARAMETERS_MAX = 999  # per statement: SQLite's limit before 3.32 (32,766 since)
 
@@ -166,7 +166,7 @@ class LibpqStatement:
         self._sqlstate_field = pq.DiagnosticField.SQLSTATE
 
     def first_row(
-        self, pooled: PoolProxiedConnection, params: Mapping[str, Any], *, prepare: bool
+        self, pooled: ManagesConnection, params: Mapping[str, Any], *, prepare: bool
     ) -> list[bytes | None] | None:
         """The first row of the result, as the server's text, or None when there is none.
         `pooled`: a pooled connection (its `info` notes what is prepared on it, and is emptied
@@ -186,7 +186,7 @@ class LibpqStatement:
             return None
         return [result.get_value(0, column) for column in range(result.nfields)]
 
-    def _exec_prepared(self, pooled: PoolProxiedConnection, driver: Any, texts: list[Any]) -> Any:
+    def _exec_prepared(self, pooled: ManagesConnection, driver: Any, texts: list[Any]) -> Any:
         """Prepared on this connection at its first use, and again when it is gone: psycopg
         deallocates every prepared statement after a ROLLBACK or a DROP it runs (its cache
         may be stale then). The server refuses a missing statement before running anything."""

@@ -17,21 +17,27 @@ skips its test for a connection used within the last 500 ms):
   transaction again on a fresh connection (the ledger does, once).
 
 A connection given back is rolled back only if a transaction is open on it (SQLAlchemy's
-rollback-on-return calls into the driver for every one). On both backends, a connection idle in
-the pool longer than the idle timeout is replaced when next taken out.
+rollback-on-return calls into the driver for every one). The ledger's plain transfer takes its
+connection with `take` and returns it with `give_back`: the pool's own record, from the pool's
+own queue, without the proxy SQLAlchemy builds around each checkout (same limits, same checks).
+On both backends, a connection idle in the pool longer than the idle timeout is replaced when
+next taken out.
 """
 
 from __future__ import annotations
 
 import select
 import time
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
 POOL_PING_IDLE_S = 1.0
+CHECKOUT_ATTEMPTS_MAX = 2  # as SQLAlchemy's: a connection found closed is replaced, then again
 _IDLE_SINCE = "chaindb_idle_since"
 _IDLE = 0  # libpq's PQTRANS_IDLE: no transaction open on the connection
 
@@ -120,3 +126,54 @@ def _ping(dbapi_connection: Any) -> bool:
     except Exception:
         return False
     return bool(result.status == pq.ExecStatus.EMPTY_QUERY)
+
+
+# --- a checkout without SQLAlchemy's proxy, for one statement on the driver's own connection ---
+
+
+class _Held:
+    """What a record taken by `take` refers to while it is out: SQLAlchemy reads a record whose
+    reference is set, and alive, as in use (never as one a lost proxy left behind)."""
+
+
+_HELD = weakref.ref(_Held)
+
+
+def take(pool: Pool) -> ConnectionPoolEntry:
+    """A pooled connection for a hot path that runs one statement on the driver's own
+    connection (the ledger's plain transfer), given back by `give_back`.
+
+    engine.raw_connection() wraps each checkout in a proxy (a _ConnectionFairy) that registers a
+    weakref.finalize, dispatches its events and undoes it all at its return: that cost a plain
+    transfer more of its CPU than anything else of the pool's. This takes the pool's own record
+    from the pool's own queue, as the proxy does: the same limits and waits (the pool's size,
+    overflow and timeout), the same checkout listeners (the liveness check: a connection found
+    closed is replaced, CHECKOUT_ATTEMPTS_MAX times, as SQLAlchemy does), the same checkin ones.
+    The listeners get no proxy (None): chaindb's need none."""
+    record = pool._do_get()  # the pool's queue (a subclass's hook): its limits, its wait
+    record.fairy_ref = _HELD  # type: ignore[attr-defined]
+    try:
+        for _ in range(CHECKOUT_ATTEMPTS_MAX):
+            dbapi_connection = record.get_connection()  # type: ignore[attr-defined]
+            try:
+                pool.dispatch.checkout(dbapi_connection, record, None)
+                return record
+            except DisconnectionError as error:
+                record.invalidate(error)  # the next get_connection opens a new one
+        raise DisconnectionError("a new connection was found closed too")
+    except BaseException as error:
+        record.invalidate(error)
+        record.checkin()  # type: ignore[attr-defined]
+        raise
+
+
+def give_back(record: ConnectionPoolEntry) -> None:
+    """Return what `take` gave. A connection with a transaction open (which a lone statement
+    run outside a transaction block never leaves), or broken, is closed rather than reset:
+    nothing goes back to the pool in a state the next user would inherit."""
+    driver = record.driver_connection
+    if driver is not None and (
+        driver.broken or driver.closed or driver.pgconn.transaction_status != _IDLE
+    ):
+        record.invalidate()
+    record.checkin()  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import random
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -251,3 +252,36 @@ def test_its_statement_deallocated_meanwhile_is_prepared_again(pg_url):
     ledger.transfer(db, debit="user:alice", credit="system:escrow", amount=1, kind="transfer")
     assert ledger.get_balance(db, "user:alice").available == 7
     db.close()
+
+
+def test_it_waits_for_the_pools_connection_and_gives_it_back(pg_url):
+    """Its checkout is the pool's own (pool.take): with the only connection held elsewhere it
+    waits for it, as any checkout does, and afterwards the pool has it back."""
+    with chaindb.connect(pg_url) as setup:  # (a migration holds its lock on a second one)
+        migrations.migrate(setup)
+    one = dataclasses.replace(chaindb.Settings.from_env(), pool_size=1, max_connections=1)
+    db = chaindb.connect(pg_url, settings=one)
+    core.create_user(db, "alice")
+    ledger.transfer(db, debit="system:issuance", credit="user:alice", amount=9, kind="deposit")
+    held, released = threading.Event(), []
+
+    def hold() -> None:
+        with db.connection() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            held.set()
+            time.sleep(HOLD_S)
+            released.append(time.monotonic())
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(30)
+    ledger.transfer(db, debit="user:alice", credit="system:escrow", amount=1, kind="transfer")
+    done = time.monotonic()
+    holder.join()
+    assert released and done >= released[0]  # it had to wait for the holder's connection
+    assert db.engine.pool.checkedout() == 0
+    assert ledger.get_balance(db, "user:alice").available == 8
+    db.close()
+
+
+HOLD_S = 0.3

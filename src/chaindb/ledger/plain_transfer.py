@@ -106,8 +106,11 @@ def try_transfer(database: Database, request: TransferItem) -> Transfer | None:
         # One statement is one transaction: sent alone (outside a transaction block), it is one
         # round trip where BEGIN, the statement and COMMIT were three. It moves both accounts
         # or none.
-        with database.raw_connection() as pooled:
+        pooled = database.raw_connection()
+        try:
             stored = statement.first_row(pooled, params, prepare=not database.settings.pooled)
+        finally:
+            database.give_back_raw(pooled)
     except IntegrityError:
         return None
     if stored is None:
