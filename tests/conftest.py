@@ -38,6 +38,7 @@ from chaindb import migrations
 from chaindb.config import Settings
 from chaindb.migrations.modules import RevisionGraph
 from chaindb.sqlite_engine import open_file
+from tests.cli_fork import forking, run_forked
 
 PG_URL_ENV = "CHAINDB_TEST_PG_URL"
 CORE = RevisionGraph.load().module_revisions("core")  # core's revisions, oldest first
@@ -380,8 +381,11 @@ def module_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleFold
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None):
-    """Run the real `chaindb` command in a child process."""
+    """Run the real `chaindb` command in a child process (forked from one that imported
+    chaindb already: tests/cli_fork.py)."""
     full_env = {**os.environ, **(env or {})}
+    if forking():
+        return run_forked(list(args), full_env, stdin, timeout_s=300)
     return subprocess.run(
         [sys.executable, "-m", "chaindb", *args],
         capture_output=True,
