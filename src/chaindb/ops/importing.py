@@ -22,21 +22,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
-from chaindb.catalog import primary_key_columns
-from chaindb.database import Database, dialect_insert
+from chaindb.database import Database
 from chaindb.errors import ChaindbError, InvalidInput
 from chaindb.models import models_for
+from chaindb.ops.bulk_insert import REFUSED, BatchWriter, OnConflict
 from chaindb.ops.export import CSV_NULL, EXPORT_FORMAT_VERSION, export_tables
 from chaindb.types import UINT256_MAX, AmountType, parse_utc
 
-OnConflict = Literal["error", "skip", "update"]
 ROWS_PER_BATCH = 1_000
 VALUE_SHOWN_CHARS = 60
 Progress = Callable[[str, int], None]
@@ -55,8 +53,7 @@ class ImportReport:
         return {"rows": self.rows, "total": sum(self.rows.values())}
 
 
-@dataclass(frozen=True)
-class SourceRow:
+class SourceRow(NamedTuple):  # a tuple: a million of them are made, and soon dropped
     table: str
     values: dict[str, Any]
     file: str
@@ -80,20 +77,28 @@ def import_rows(
     say = on_rows or (lambda _table, _rows: None)
     report = ImportReport()
     with db.transaction() as conn:
+        writers: dict[str, BatchWriter] = {}
+
+        def flush(batch: list[SourceRow]) -> None:
+            name = batch[0].table
+            if name not in writers:
+                writers[name] = BatchWriter(conn, tables[name], on_conflict)
+            _write(conn, writers[name], batch, report, say)
+
         for path in _in_table_order(files, table, list(tables)):
             batch: list[SourceRow] = []
             for row in _read(path, table):
                 if row.table not in tables:
                     raise ImportRefused(f"{row.file}:{row.line}: table {row.table!r} is unknown")
                 if batch and batch[0].table != row.table:
-                    _write(conn, tables[batch[0].table], batch, on_conflict, report, say)
+                    flush(batch)
                     batch = []
                 batch.append(_typed(row, tables[row.table], skip_validation))
                 if len(batch) >= ROWS_PER_BATCH:
-                    _write(conn, tables[row.table], batch, on_conflict, report, say)
+                    flush(batch)
                     batch = []
             if batch:
-                _write(conn, tables[batch[0].table], batch, on_conflict, report, say)
+                flush(batch)
         if conn.dialect.name == "postgresql":
             _move_sequences(conn, [tables[name] for name in report.rows])
     return report
@@ -125,6 +130,7 @@ def _read(path: Path, table: str | None) -> Iterator[SourceRow]:
 
 
 def _read_json_lines(path: Path, only: str | None) -> Iterator[SourceRow]:
+    name = str(path)
     with path.open(encoding="utf-8") as file:
         for number, text in enumerate(file, start=1):
             if not text.strip():
@@ -137,10 +143,10 @@ def _read_json_lines(path: Path, only: str | None) -> Iterator[SourceRow]:
                 if record["chaindb_export"] != EXPORT_FORMAT_VERSION:
                     raise ImportRefused(f"{path}:1: export format {record['chaindb_export']}")
                 continue
-            if not isinstance(record, dict) or set(record) != {"table", "row"}:
+            if not isinstance(record, dict) or record.keys() != {"table", "row"}:
                 raise ImportRefused(f'{path}:{number}: expected {{"table": …, "row": {{…}}}}')
             if only is None or record["table"] == only:
-                yield SourceRow(record["table"], record["row"], str(path), number)
+                yield SourceRow(record["table"], record["row"], name, number)
 
 
 def _read_csv(path: Path, table: str) -> Iterator[SourceRow]:
@@ -273,30 +279,19 @@ def _python_type(kind: sa.types.TypeEngine[Any]) -> type | None:
 
 def _write(
     conn: Connection,
-    table: sa.Table,
+    writer: BatchWriter,
     rows: list[SourceRow],
-    on_conflict: OnConflict,
     report: ImportReport,
     say: Progress,
 ) -> None:
-    statement = dialect_insert(conn, table)
-    keys = primary_key_columns(conn, table)
-    if on_conflict == "skip":
-        statement = statement.on_conflict_do_nothing()
-    elif on_conflict == "update" and keys:
-        updated = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-        statement = (  # a table of keys alone has nothing to update: the row is there
-            statement.on_conflict_do_update(index_elements=keys, set_=updated)
-            if updated
-            else statement.on_conflict_do_nothing()
-        )
     try:
         with conn.begin_nested():
-            conn.execute(statement, [row.values for row in rows])
-    except IntegrityError as error:
-        raise _located(conn, statement, rows, error) from None
-    report.rows[table.name] = report.rows.get(table.name, 0) + len(rows)
-    say(table.name, report.rows[table.name])
+            writer.write(conn, [row.values for row in rows])
+    except REFUSED as error:
+        raise _located(conn, writer.statement, rows, error) from None
+    name = writer.table.name
+    report.rows[name] = report.rows.get(name, 0) + len(rows)
+    say(name, report.rows[name])
 
 
 def _located(
@@ -307,7 +302,7 @@ def _located(
         try:
             with conn.begin_nested():
                 conn.execute(statement, [row.values])
-        except IntegrityError as alone:
+        except REFUSED as alone:
             reason = str(alone.orig).splitlines()[0]
             where = f"{row.file}:{row.line}: {row.table}"
             return ImportRefused(f"{where}: {reason}; nothing was written")
