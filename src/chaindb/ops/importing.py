@@ -19,7 +19,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -31,11 +31,11 @@ from sqlalchemy.engine import Connection
 from chaindb.database import Database
 from chaindb.errors import ChaindbError, InvalidInput
 from chaindb.models import models_for
-from chaindb.ops.bulk_insert import REFUSED, BatchWriter, OnConflict
+from chaindb.ops.bulk_insert import BatchWriter, OnConflict, RowRefused
 from chaindb.ops.export import CSV_NULL, EXPORT_FORMAT_VERSION, export_tables
 from chaindb.types import UINT256_MAX, AmountType, parse_utc
 
-ROWS_PER_BATCH = 1_000
+ROWS_PER_BATCH = 5_000  # a statement's rows (PostgreSQL: a COPY's); memory holds this many
 VALUE_SHOWN_CHARS = 60
 Progress = Callable[[str, int], None]
 CSV_FIELD_CHARS_MAX = 16 * 1024 * 1024  # a large JSON or raw-transaction cell
@@ -173,23 +173,37 @@ Convert = Callable[[Any], Any]
 
 def _typed(row: SourceRow, table: sa.Table, skip_validation: bool) -> SourceRow:
     readers = _readers(table)
-    unknown = row.values.keys() - readers.keys()
-    if unknown:
-        extra = sorted(unknown)[0]
+    if not readers.keys() >= row.values.keys():
+        extra = sorted(row.values.keys() - readers.keys())[0]
         raise ImportRefused(f"{row.file}:{row.line}: {table.name} has no column {extra!r}")
-    typed = {}
-    for name, value in row.values.items():
-        try:
-            typed[name] = None if value is None else readers[name](value)
-        except (InvalidInput, ValueError, TypeError, InvalidOperation, KeyError) as error:
-            rule = error.rule if isinstance(error, InvalidInput) else str(error) or "invalid"
-            shown = str(value)[:VALUE_SHOWN_CHARS]
-            raise ImportRefused(
-                f"{row.file}:{row.line}: {table.name}.{name}: {shown!r} is invalid: {rule}"
-            ) from None
+    try:
+        typed = {
+            name: None if value is None else readers[name](value)
+            for name, value in row.values.items()
+        }
+    except _UNREADABLE:
+        raise _unreadable(row, table, readers) from None
     if not skip_validation:
         _validate(row, table, typed)
     return SourceRow(row.table, typed, row.file, row.line)
+
+
+_UNREADABLE = (InvalidInput, ValueError, TypeError, InvalidOperation, KeyError)
+
+
+def _unreadable(row: SourceRow, table: sa.Table, readers: dict[str, Convert]) -> ImportRefused:
+    """The row's first value its column's reader refused, named (read again, one by one)."""
+    for name, value in row.values.items():
+        if value is None:
+            continue
+        try:
+            readers[name](value)
+        except _UNREADABLE as error:
+            rule = error.rule if isinstance(error, InvalidInput) else str(error) or "invalid"
+            shown = str(value)[:VALUE_SHOWN_CHARS]
+            where = f"{row.file}:{row.line}: {table.name}.{name}"
+            return ImportRefused(f"{where}: {shown!r} is invalid: {rule}")
+    return ImportRefused(f"{row.file}:{row.line}: {table.name}: a value is invalid")
 
 
 def _validate(row: SourceRow, table: sa.Table, typed: dict[str, Any]) -> None:
@@ -242,13 +256,16 @@ def _boolean(value: Any) -> bool:
 
 
 def _integer(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int:  # not a bool, an int's subclass
         return value
     return int(_digits(value, signed=True))
 
 
 def _timestamp(value: Any) -> datetime:
-    return parse_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if isinstance(moment, datetime) and moment.tzinfo is UTC:  # as exported: nothing to convert
+        return moment
+    return parse_utc(moment)
 
 
 def _as_is(value: Any) -> Any:
@@ -285,28 +302,14 @@ def _write(
     say: Progress,
 ) -> None:
     try:
-        with conn.begin_nested():
-            writer.write(conn, [row.values for row in rows])
-    except REFUSED as error:
-        raise _located(conn, writer.statement, rows, error) from None
+        writer.write(conn, [row.values for row in rows])
+    except RowRefused as refused:
+        row = rows[refused.index]
+        where = f"{row.file}:{row.line}: {row.table}"
+        raise ImportRefused(f"{where}: {refused.reason}; nothing was written") from None
     name = writer.table.name
     report.rows[name] = report.rows.get(name, 0) + len(rows)
     say(name, report.rows[name])
-
-
-def _located(
-    conn: Connection, statement: Any, rows: list[SourceRow], error: Exception
-) -> ImportRefused:
-    """Which row of a refused batch the database refused: each again, alone, in a savepoint."""
-    for row in rows:
-        try:
-            with conn.begin_nested():
-                conn.execute(statement, [row.values])
-        except REFUSED as alone:
-            reason = str(alone.orig).splitlines()[0]
-            where = f"{row.file}:{row.line}: {row.table}"
-            return ImportRefused(f"{where}: {reason}; nothing was written")
-    return ImportRefused(f"{rows[0].file}: the database refused a batch: {error}")
 
 
 def _move_sequences(conn: Connection, tables: list[sa.Table]) -> None:
