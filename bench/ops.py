@@ -85,7 +85,7 @@ EXPORT_CHILD = """
 import json, sys, threading, time
 from pathlib import Path
 import chaindb
-from chaindb.ops.export import export_rows
+from chaindb.ops.export import export_rows, export_tables
 def status_kib(key):
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith(key + ":"))
