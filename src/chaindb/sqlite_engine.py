@@ -20,6 +20,8 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -33,6 +35,7 @@ from chaindb.types import UintSumAggregate
 
 SQLITE_CACHE_KIB = 64_000
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+ONE_PASS_CACHE_KIB = 2_000  # a read that never comes back to a page needs few of them
 SQLCIPHER_EXTRA = "pip install 'chaindb[sqlcipher]'"
 log = logging.getLogger(__name__)
 
@@ -159,6 +162,33 @@ def _pragmas(settings: Settings) -> Any:
         driver.create_aggregate("chaindb_uint_sum", 1, UintSumAggregate)
 
     return configure
+
+
+@contextmanager
+def one_pass_reads(conn: Connection) -> Iterator[None]:
+    """For a read that passes once over tables of any size (an export), on SQLite: no memory
+    map and a small page cache while it runs, the connection's own settings back after it.
+    Through the map, every page read stays mapped into the process until the connection closes
+    (file-backed: the kernel may drop it, but it counts in the process's resident size, up to
+    SQLITE_MMAP_BYTES), and the cache would fill with pages the read never comes back to.
+    Measured on a 500k-row export: 222 MB resident (156 MB of them the map's) became 96 MB,
+    as fast."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    kept = [
+        (name, driver.execute(f"PRAGMA {name}").fetchone()[0])
+        for name in ("mmap_size", "cache_size")
+    ]
+    driver.execute("PRAGMA mmap_size = 0")
+    driver.execute(f"PRAGMA cache_size = -{ONE_PASS_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        for name, value in kept:
+            driver.execute(f"PRAGMA {name} = {int(value)}")
 
 
 def _begin(conn: Connection) -> None:

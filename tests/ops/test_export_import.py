@@ -12,7 +12,10 @@ import sqlalchemy as sa
 
 import chaindb
 from chaindb import core, ledger, migrations
+from chaindb.ops import export as exporting
+from chaindb.ops import export_json
 from chaindb.ops.export import export_rows
+from chaindb.ops.export_json import chunks_by_the_database, sql_of
 from chaindb.ops.importing import ImportRefused, import_rows
 from tests.conftest import run_cli
 
@@ -132,6 +135,31 @@ def test_a_truncated_or_wrong_json_file_is_refused(core_db, tmp_path, content, r
     assert core.get_user(core_db, "zed") is None
 
 
+def test_a_row_without_its_optional_columns_takes_their_defaults(core_db, tmp_path):
+    path = tmp_path / "by_hand.jsonl"
+    path.write_text('{"table": "users", "row": {"id": "zed"}}\n')
+    before = datetime.now(UTC)
+    import_rows(core_db, [path])
+    zed = core.get_user(core_db, "zed")
+    assert zed.username is None
+    assert zed.created_at >= before.replace(microsecond=0)
+
+
+def test_a_key_twice_in_one_file_takes_the_later_row_on_update(core_db, tmp_path):
+    """As when each row was its own statement (PostgreSQL's ON CONFLICT DO UPDATE refuses to
+    update one row twice in a statement)."""
+    path = tmp_path / "twice.jsonl"
+    moment = "2026-01-01T00:00:00+00:00"
+    rows = [
+        {"id": "zed", "username": name, "created_at": moment, "updated_at": moment}
+        for name in ("first", "second")
+    ]
+    path.write_text("".join(json.dumps({"table": "users", "row": r}) + "\n" for r in rows))
+    report = import_rows(core_db, [path], on_conflict="update")
+    assert report.rows == {"users": 2}
+    assert core.get_user(core_db, "zed").username == "second"
+
+
 def test_csv_round_trip_keeps_null_apart_from_empty_and_refuses_an_extra_column(core_db, tmp_path):
     core.create_user(core_db, "erin", None)
     core.set_setting(core_db, key="motd", value="", description=None)
@@ -151,33 +179,62 @@ def test_csv_round_trip_keeps_null_apart_from_empty_and_refuses_an_extra_column(
 
 def test_the_databases_json_is_the_pythons_on_every_table(ledger_db, tmp_path):
     """The JSON Lines the database builds (export_json) say what the Python writer says."""
-    from chaindb.ops import export as exporting
-    from chaindb.ops.export_json import sql_of
+    tables = _every_kind_of_value(ledger_db)
+    assert all(sql_of(t, ledger_db.engine.dialect) for t in tables)  # none left to Python here
+    with ledger_db.read() as conn:
+        for table in tables:
+            by_sql = _lines(chunks_by_the_database(conn, table))
+            by_python = _lines(exporting.chunks_by_python(conn, table))
+            assert by_sql == by_python, table.name
 
-    ledger.transfer(
-        ledger_db, debit="system:issuance", credit="user:alice", amount=TOP, kind="deposit"
-    )
+
+def test_postgresqls_lines_are_json_build_objects_byte_for_byte(ledger_db):
+    """PostgreSQL's lines are one concat() per row (export_json: json_build_object cost several
+    times the reading); they are the bytes json_build_object writes, escapes and NULLs too."""
+    if ledger_db.backend != "postgresql":
+        pytest.skip("PostgreSQL's own JSON")
+    tables = _every_kind_of_value(ledger_db)
+    dialect = ledger_db.engine.dialect
+    with ledger_db.read() as conn:
+        conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+        for table in tables:
+            ours = conn.exec_driver_sql(sql_of(table, dialect)).scalars().all()
+            theirs = conn.exec_driver_sql(_json_build_object_sql(table, dialect)).scalars().all()
+            assert ours == theirs, table.name
+
+
+def _every_kind_of_value(db: chaindb.Database) -> list[sa.Table]:
+    """Amounts, addresses, JSON, NULLs, timestamps with and without a fraction, and text that
+    JSON must escape; the tables to export."""
+    ledger.transfer(db, debit="system:issuance", credit="user:alice", amount=TOP, kind="deposit")
     core.add_user_wallet(
-        ledger_db,
-        user_id="alice",
-        chain_id=1,
-        wallet_address="0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+        db, user_id="alice", chain_id=1, wallet_address="0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
     )
     core.log_security_event(
-        ledger_db, event_type="login", description="in", user_id="alice", metadata={"n": 2**70}
+        db, event_type="login", description="in", user_id="alice", metadata={"n": 2**70}
     )
     for n, micro in enumerate((0, 120_000, 5)):  # a fraction with trailing zeros, none, a tiny one
         core.log_blockchain_transaction(
-            ledger_db,
+            db,
             chain_id=1,
             transaction_hash="0x" + f"{n:064x}",
             transaction_type="t",
             created_at=datetime(2026, 5, 1, 12, 0, 0, micro, tzinfo=UTC),
         )
-    tables = exporting.export_tables(ledger_db)
-    assert all(sql_of(t, ledger_db.engine.dialect) for t in tables)  # none left to Python here
-    with ledger_db.read() as conn:
-        for table in tables:
-            by_sql = [json.loads(line) for line in exporting._lines_by_the_database(conn, table)]
-            by_python = [json.loads(line) for line in exporting._lines_by_python(conn, table)]
-            assert by_sql == by_python, table.name
+    escaped = 'a "quote", a \\ backslash,\nlines,\ta tab, \x01\x1f\x7f, é ✓ 𝄞'
+    core.set_setting(db, key="motd", value=escaped, description="")
+    return exporting.export_tables(db)
+
+
+def _json_build_object_sql(table: sa.Table, dialect: sa.Dialect) -> str:
+    """The line as json_build_object writes it, from the same values (export_json's first
+    form)."""
+    quote = dialect.identifier_preparer.quote
+    pairs = ", ".join(f"'{c.name}', {export_json._postgres(c, quote(c.name))}" for c in table.c)
+    line = f"json_build_object('table', '{table.name}', 'row', json_build_object({pairs}))::text"
+    order = ", ".join(quote(c.name) for c in table.primary_key.columns or table.c)
+    return f"SELECT {line} FROM {quote(table.name)} ORDER BY {order}"
+
+
+def _lines(chunks) -> list:
+    return [json.loads(line) for line in b"".join(c.lines for c in chunks).decode().splitlines()]

@@ -34,13 +34,13 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from chaindb.catalog import table_names
 from chaindb.database import Database
 from chaindb.errors import InvalidInput
-from chaindb.ops.export_json import sql_of
+from chaindb.ops.export_json import ROWS_PER_FETCH, Chunk, chunks_by_the_database
 from chaindb.ops.modules import installed_faces
+from chaindb.sqlite_engine import one_pass_reads
 from chaindb.types import AddressType, AmountType, parse_address, utc_now
 
 ExportFormat = Literal["json", "csv", "sql"]
 EXPORT_FORMAT_VERSION = 1
-ROWS_PER_FETCH = 1_000  # what one round trip brings; memory stays this size whatever the table
 CSV_NULL = "\\N"
 BOOKKEEPING_PREFIX = "chaindb_"
 Progress = Callable[[str, int], None]  # (table, rows so far)
@@ -73,7 +73,7 @@ def export_rows(
     chosen = export_tables(db, tables=tables, modules=modules)
     report = ExportReport(file_format, str(output) if output else "-")
     writer = {"json": _write_json, "csv": _write_csv, "sql": _write_sql}[file_format]
-    with db.replica_read() as conn:  # a snapshot that may be a little behind
+    with db.replica_read() as conn, one_pass_reads(conn):  # a snapshot, maybe a little behind
         writer(conn, chosen, output, report, on_rows or (lambda _table, _rows: None))
     return report
 
@@ -186,6 +186,20 @@ def _opened(path: Path | None) -> Iterator[IO[str]]:
         yield file
 
 
+@contextmanager
+def _opened_bytes(path: Path | None) -> Iterator[IO[bytes]]:
+    """Where JSON Lines go, as bytes: PostgreSQL's COPY blocks are written as they arrive,
+    never decoded and encoded again."""
+    if path is None:
+        sys.stdout.flush()
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as file:
+        yield file
+
+
 def _write_json(
     conn: Connection,
     tables: list[sa.Table],
@@ -193,54 +207,36 @@ def _write_json(
     report: ExportReport,
     say: Progress,
 ) -> None:
-    with _opened(output) as out:
+    with _opened_bytes(output) as out:
         header = {
             "chaindb_export": EXPORT_FORMAT_VERSION,
             "backend": conn.dialect.name,
             "created_at": utc_now().isoformat(),
             "tables": [table.name for table in tables],
         }
-        out.write(json.dumps(header) + "\n")
+        out.write((json.dumps(header) + "\n").encode())
         for table in tables:
-            lines = _lines_by_the_database(conn, table) or _lines_by_python(conn, table)
+            chunks = chunks_by_the_database(conn, table) or chunks_by_python(conn, table)
             count = 0
-            for line in lines:
-                out.write(line)
-                out.write("\n")
-                count += 1
-                if count % ROWS_PER_FETCH == 0:
-                    say(table.name, count)
+            for chunk in chunks:
+                out.write(chunk.lines)
+                count += chunk.rows
+                say(table.name, count)
             report.rows[table.name] = count
             say(table.name, count)
 
 
-def _lines_by_the_database(conn: Connection, table: sa.Table) -> Iterator[str] | None:
-    sql = sql_of(table, conn.dialect)
-    if sql is None:
-        return None
-    driver = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql":
-        return _copied_lines(driver, sql)
-    return (row[0] for row in driver.execute(sql))  # type: ignore[union-attr]
-
-
-def _copied_lines(driver: Any, sql: str) -> Iterator[str]:
-    """PostgreSQL: COPY the lines out, as CSV whose quote and delimiter are characters JSON
-    always escapes: each line arrives as the database wrote it (the text format would double
-    every backslash)."""
-    driver.execute("SET LOCAL TimeZone = 'UTC'")
-    copy_sql = f"COPY ({sql}) TO STDOUT (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
-    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
-        pending = b""
-        for block in copy:
-            *lines, pending = (pending + bytes(block)).split(b"\n")
-            yield from (line.decode() for line in lines)
-
-
-def _lines_by_python(conn: Connection, table: sa.Table) -> Iterator[str]:
+def chunks_by_python(conn: Connection, table: sa.Table) -> Iterator[Chunk]:
+    """The JSON Lines of a table the database cannot write (export_json.sql_of), by Python."""
+    lines: list[str] = []
     for row in rows_of(conn, table):
         record = {c.name: portable(row[c.name], c) for c in table.columns}
-        yield json.dumps({"table": table.name, "row": record}, ensure_ascii=False)
+        lines.append(json.dumps({"table": table.name, "row": record}, ensure_ascii=False))
+        if len(lines) == ROWS_PER_FETCH:
+            yield Chunk(("\n".join(lines) + "\n").encode(), len(lines))
+            lines = []
+    if lines:
+        yield Chunk(("\n".join(lines) + "\n").encode(), len(lines))
 
 
 def _write_csv(

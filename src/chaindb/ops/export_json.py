@@ -11,12 +11,61 @@ writer (`sql_of` returns None); a test compares both on every table.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from chaindb.types import AmountType, DecimalText, UtcDateTime
 
 # json_build_object and json_object take at most 100 arguments: a name and a value a column.
 COLUMNS_MAX = 49
+ROWS_PER_FETCH = 1_000  # what one write carries; memory stays this size whatever the table
+
+
+class Chunk(NamedTuple):
+    """Whole JSON Lines, each ended by a newline, as bytes; and how many."""
+
+    lines: bytes
+    rows: int
+
+
+def chunks_by_the_database(conn: Connection, table: sa.Table) -> Iterator[Chunk] | None:
+    """The table's JSON Lines as the database writes them, ROWS_PER_FETCH at a time; None for
+    a table left to Python."""
+    sql = sql_of(table, conn.dialect)
+    if sql is None:
+        return None
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        return _copied(driver, sql)
+    return _selected(driver, sql)
+
+
+def _selected(driver: Any, sql: str) -> Iterator[Chunk]:
+    cursor = driver.execute(sql)
+    while rows := cursor.fetchmany(ROWS_PER_FETCH):
+        yield Chunk(("\n".join(row[0] for row in rows) + "\n").encode(), len(rows))
+
+
+def _copied(driver: Any, sql: str) -> Iterator[Chunk]:
+    """PostgreSQL: COPY the lines out as CSV whose quote and delimiter are characters JSON
+    always escapes, so that each line arrives as the database wrote it (the text format would
+    double every backslash). The server sends one CopyData message per row (the protocol
+    says so), a line with its newline: the messages are joined, never split or decoded."""
+    driver.execute("SET LOCAL TimeZone = 'UTC'")
+    copy_sql = f"COPY ({sql}) TO STDOUT (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        rows: list[Any] = []
+        for row in copy:
+            rows.append(row)
+            if len(rows) == ROWS_PER_FETCH:
+                yield Chunk(b"".join(rows), len(rows))
+                rows = []
+        if rows:
+            yield Chunk(b"".join(rows), len(rows))
 
 
 def sql_of(table: sa.Table, dialect: sa.Dialect) -> str | None:
@@ -26,18 +75,50 @@ def sql_of(table: sa.Table, dialect: sa.Dialect) -> str | None:
         return None
     quote = dialect.identifier_preparer.quote
     render = _postgres if dialect.name == "postgresql" else _sqlite
-    pairs = []
+    values = []
     for column in columns:
         expression = render(column, quote(column.name))
         if expression is None:
             return None
-        pairs.append(f"'{column.name}', {expression}")
-    build = "json_build_object" if dialect.name == "postgresql" else "json_object"
-    line = f"{build}('table', '{table.name}', 'row', {build}({', '.join(pairs)}))"
+        values.append(expression)
     if dialect.name == "postgresql":
-        line += "::text"
+        line = _postgres_line(table, values)
+    else:
+        pairs = ", ".join(f"'{c.name}', {value}" for c, value in zip(columns, values, strict=True))
+        line = f"json_object('table', '{table.name}', 'row', json_object({pairs}))"
     order = ", ".join(quote(c.name) for c in (table.primary_key.columns or columns))
     return f"SELECT {line} FROM {dialect.identifier_preparer.format_table(table)} ORDER BY {order}"
+
+
+def _postgres_line(table: sa.Table, values: list[str]) -> str:
+    """The line json_build_object('table', …, 'row', json_build_object(…)) writes, byte for
+    byte, as literal text and each value's JSON joined by ||: json_build_object looks each
+    argument's type up again on every row, the keys' too, and cost PostgreSQL twice what this
+    does (measured on ledger_transfers: 4.5 µs a row, 2.2)."""
+    parts: list[str] = []  # literal text, a value, literal text…
+    text = f"{{{_json_key('table')} : {_json_key(table.name)}, {_json_key('row')} : {{"
+    for n, (column, value) in enumerate(zip(table.columns, values, strict=True)):
+        text += f"{', ' if n else ''}{_json_key(column.name)} : "
+        parts += [_sql_text(text), _postgres_json(column, value)]
+        text = ""
+    parts.append(_sql_text(text + "}}"))
+    return " || ".join(parts)
+
+
+def _postgres_json(column: sa.Column, value: str) -> str:
+    """A value's JSON text as json_build_object writes it, 'null' for NULL (every value is
+    coalesced: one NULL would make the whole line NULL). to_json, a type lookup per row, only
+    for what needs JSON's escaping or formatting."""
+    kind = column.type
+    if isinstance(kind, AmountType | DecimalText) or _is(kind, sa.LargeBinary):
+        text = f"'\"' || {value} || '\"'"  # digits or hex: nothing to escape
+    elif _is(kind, sa.Integer | sa.JSON):  # a JSON value's text is its JSON
+        text = f"{value}::text"
+    elif _is(kind, sa.Boolean):
+        text = f"CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' END"
+    else:  # text, timestamps, days, floats: JSON's own forms
+        text = f"to_json({value})::text"
+    return f"coalesce({text}, 'null')"
 
 
 def _postgres(column: sa.Column, name: str) -> str | None:
@@ -47,6 +128,14 @@ def _postgres(column: sa.Column, name: str) -> str | None:
     if isinstance(kind, UtcDateTime):  # JSON's own ISO form, under TimeZone = 'UTC'
         return name
     return _plain(column, name, binary=f"'0x' || encode({name}, 'hex')")
+
+
+def _json_key(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False)
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _sqlite(column: sa.Column, name: str) -> str | None:

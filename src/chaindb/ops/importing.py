@@ -19,26 +19,24 @@ import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
-from chaindb.catalog import primary_key_columns
-from chaindb.database import Database, dialect_insert
+from chaindb.database import Database
 from chaindb.errors import ChaindbError, InvalidInput
 from chaindb.models import models_for
 from chaindb.ops import partitions_keys
+from chaindb.ops.bulk_insert import BatchWriter, OnConflict, RowRefused
 from chaindb.ops.export import CSV_NULL, EXPORT_FORMAT_VERSION, export_tables
 from chaindb.types import UINT256_MAX, AmountType, parse_utc
 
-OnConflict = Literal["error", "skip", "update"]
-ROWS_PER_BATCH = 1_000
+ROWS_PER_BATCH = 5_000  # a statement's rows (PostgreSQL: a COPY's); memory holds this many
 VALUE_SHOWN_CHARS = 60
 Progress = Callable[[str, int], None]
 CSV_FIELD_CHARS_MAX = 16 * 1024 * 1024  # a large JSON or raw-transaction cell
@@ -56,8 +54,7 @@ class ImportReport:
         return {"rows": self.rows, "total": sum(self.rows.values())}
 
 
-@dataclass(frozen=True)
-class SourceRow:
+class SourceRow(NamedTuple):  # a tuple: a million of them are made, and soon dropped
     table: str
     values: dict[str, Any]
     file: str
@@ -81,20 +78,28 @@ def import_rows(
     say = on_rows or (lambda _table, _rows: None)
     report = ImportReport()
     with db.transaction() as conn:
+        writers: dict[str, BatchWriter] = {}
+
+        def flush(batch: list[SourceRow]) -> None:
+            name = batch[0].table
+            if name not in writers:
+                writers[name] = BatchWriter(conn, tables[name], on_conflict)
+            _write(conn, writers[name], batch, report, say, skip_taken=on_conflict == "skip")
+
         for path in _in_table_order(files, table, list(tables)):
             batch: list[SourceRow] = []
             for row in _read(path, table):
                 if row.table not in tables:
                     raise ImportRefused(f"{row.file}:{row.line}: table {row.table!r} is unknown")
                 if batch and batch[0].table != row.table:
-                    _write(conn, tables[batch[0].table], batch, on_conflict, report, say)
+                    flush(batch)
                     batch = []
                 batch.append(_typed(row, tables[row.table], skip_validation))
                 if len(batch) >= ROWS_PER_BATCH:
-                    _write(conn, tables[row.table], batch, on_conflict, report, say)
+                    flush(batch)
                     batch = []
             if batch:
-                _write(conn, tables[batch[0].table], batch, on_conflict, report, say)
+                flush(batch)
         if conn.dialect.name == "postgresql":
             _move_sequences(conn, [tables[name] for name in report.rows])
     return report
@@ -126,6 +131,7 @@ def _read(path: Path, table: str | None) -> Iterator[SourceRow]:
 
 
 def _read_json_lines(path: Path, only: str | None) -> Iterator[SourceRow]:
+    name = str(path)
     with path.open(encoding="utf-8") as file:
         for number, text in enumerate(file, start=1):
             if not text.strip():
@@ -138,10 +144,10 @@ def _read_json_lines(path: Path, only: str | None) -> Iterator[SourceRow]:
                 if record["chaindb_export"] != EXPORT_FORMAT_VERSION:
                     raise ImportRefused(f"{path}:1: export format {record['chaindb_export']}")
                 continue
-            if not isinstance(record, dict) or set(record) != {"table", "row"}:
+            if not isinstance(record, dict) or record.keys() != {"table", "row"}:
                 raise ImportRefused(f'{path}:{number}: expected {{"table": …, "row": {{…}}}}')
             if only is None or record["table"] == only:
-                yield SourceRow(record["table"], record["row"], str(path), number)
+                yield SourceRow(record["table"], record["row"], name, number)
 
 
 def _read_csv(path: Path, table: str) -> Iterator[SourceRow]:
@@ -168,23 +174,37 @@ Convert = Callable[[Any], Any]
 
 def _typed(row: SourceRow, table: sa.Table, skip_validation: bool) -> SourceRow:
     readers = _readers(table)
-    unknown = row.values.keys() - readers.keys()
-    if unknown:
-        extra = sorted(unknown)[0]
+    if not readers.keys() >= row.values.keys():
+        extra = sorted(row.values.keys() - readers.keys())[0]
         raise ImportRefused(f"{row.file}:{row.line}: {table.name} has no column {extra!r}")
-    typed = {}
-    for name, value in row.values.items():
-        try:
-            typed[name] = None if value is None else readers[name](value)
-        except (InvalidInput, ValueError, TypeError, InvalidOperation, KeyError) as error:
-            rule = error.rule if isinstance(error, InvalidInput) else str(error) or "invalid"
-            shown = str(value)[:VALUE_SHOWN_CHARS]
-            raise ImportRefused(
-                f"{row.file}:{row.line}: {table.name}.{name}: {shown!r} is invalid: {rule}"
-            ) from None
+    try:
+        typed = {
+            name: None if value is None else readers[name](value)
+            for name, value in row.values.items()
+        }
+    except _UNREADABLE:
+        raise _unreadable(row, table, readers) from None
     if not skip_validation:
         _validate(row, table, typed)
     return SourceRow(row.table, typed, row.file, row.line)
+
+
+_UNREADABLE = (InvalidInput, ValueError, TypeError, InvalidOperation, KeyError)
+
+
+def _unreadable(row: SourceRow, table: sa.Table, readers: dict[str, Convert]) -> ImportRefused:
+    """The row's first value its column's reader refused, named (read again, one by one)."""
+    for name, value in row.values.items():
+        if value is None:
+            continue
+        try:
+            readers[name](value)
+        except _UNREADABLE as error:
+            rule = error.rule if isinstance(error, InvalidInput) else str(error) or "invalid"
+            shown = str(value)[:VALUE_SHOWN_CHARS]
+            where = f"{row.file}:{row.line}: {table.name}.{name}"
+            return ImportRefused(f"{where}: {shown!r} is invalid: {rule}")
+    return ImportRefused(f"{row.file}:{row.line}: {table.name}: a value is invalid")
 
 
 def _validate(row: SourceRow, table: sa.Table, typed: dict[str, Any]) -> None:
@@ -237,13 +257,16 @@ def _boolean(value: Any) -> bool:
 
 
 def _integer(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int:  # not a bool, an int's subclass
         return value
     return int(_digits(value, signed=True))
 
 
 def _timestamp(value: Any) -> datetime:
-    return parse_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if isinstance(moment, datetime) and moment.tzinfo is UTC:  # as exported: nothing to convert
+        return moment
+    return parse_utc(moment)
 
 
 def _as_is(value: Any) -> Any:
@@ -274,33 +297,26 @@ def _python_type(kind: sa.types.TypeEngine[Any]) -> type | None:
 
 def _write(
     conn: Connection,
-    table: sa.Table,
+    writer: BatchWriter,
     rows: list[SourceRow],
-    on_conflict: OnConflict,
     report: ImportReport,
     say: Progress,
+    *,
+    skip_taken: bool,
 ) -> None:
-    statement = dialect_insert(conn, table)
-    keys = primary_key_columns(conn, table)
     counted = len(rows)
-    if on_conflict == "skip":
-        statement = statement.on_conflict_do_nothing()
-        rows = _untaken(conn, table, rows)
-    elif on_conflict == "update" and keys:
-        updated = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-        statement = (  # a table of keys alone has nothing to update: the row is there
-            statement.on_conflict_do_update(index_elements=keys, set_=updated)
-            if updated
-            else statement.on_conflict_do_nothing()
-        )
+    if skip_taken:
+        rows = _untaken(conn, writer.table, rows)
     try:
-        with conn.begin_nested():
-            if rows:
-                conn.execute(statement, [row.values for row in rows])
-    except IntegrityError as error:
-        raise _located(conn, statement, rows, error) from None
-    report.rows[table.name] = report.rows.get(table.name, 0) + counted
-    say(table.name, report.rows[table.name])
+        if rows:
+            writer.write(conn, [row.values for row in rows])
+    except RowRefused as refused:
+        row = rows[refused.index]
+        where = f"{row.file}:{row.line}: {row.table}"
+        raise ImportRefused(f"{where}: {refused.reason}; nothing was written") from None
+    name = writer.table.name
+    report.rows[name] = report.rows.get(name, 0) + counted
+    say(name, report.rows[name])
 
 
 def _untaken(conn: Connection, table: sa.Table, rows: list[SourceRow]) -> list[SourceRow]:
@@ -311,21 +327,6 @@ def _untaken(conn: Connection, table: sa.Table, rows: list[SourceRow]) -> list[S
         return rows
     taken = partitions_keys.taken(conn, table.name, [row.values for row in rows])
     return [row for row, is_taken in zip(rows, taken, strict=True) if not is_taken]
-
-
-def _located(
-    conn: Connection, statement: Any, rows: list[SourceRow], error: Exception
-) -> ImportRefused:
-    """Which row of a refused batch the database refused: each again, alone, in a savepoint."""
-    for row in rows:
-        try:
-            with conn.begin_nested():
-                conn.execute(statement, [row.values])
-        except IntegrityError as alone:
-            reason = str(alone.orig).splitlines()[0]
-            where = f"{row.file}:{row.line}: {row.table}"
-            return ImportRefused(f"{where}: {reason}; nothing was written")
-    return ImportRefused(f"{rows[0].file}: the database refused a batch: {error}")
 
 
 def _move_sequences(conn: Connection, tables: list[sa.Table]) -> None:
