@@ -119,6 +119,7 @@ def reads(url: str, grants: int, asset_count: int) -> dict[str, object]:
     assets.run_worker(db, mint=minter(), once=True)
     (one, *_rest) = assets.list_assets(db, ALICE)
     with db.transaction() as conn:
+        conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
         conn.exec_driver_sql(
             "INSERT INTO merkle_trees (tree_address, max_depth, max_buffer_size, canopy_depth, "
             f"capacity, next_leaf_index, authority_address) VALUES ('{wallet('big')}', 30, 2048, "
