@@ -226,21 +226,17 @@ def claim_batch(
         _bury(conn, spent, "its lease ran out on every attempt (the worker died or hung)")
         candidates = [job for job in expired if job not in spent]
         candidates += ready[: worker.batch_size_max - len(candidates)]
-        jobs = _with_leaves(conn, candidates)
-        if not jobs:
+        if not candidates:
             return None
-        batch_id = conn.execute(
-            memory_batches.insert()
-            .values(
-                worker_id=worker.worker_id,
-                item_count=len(jobs),
-                lease_expires_at=until,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(memory_batches.c.batch_id)
-        ).scalar_one()
-        _expire_batches(conn, {job.batch_id for job in jobs if job.batch_id is not None}, now)
+        # The tree's row stays locked from the leaves' allocation to the commit, and every
+        # claim needing leaves waits for it: the batch row is written before, to hold it less.
+        batch_id = _open_batch(conn, worker.worker_id, len(candidates), until, now)
+        _expire_batches(conn, {job.batch_id for job in candidates if job.batch_id}, now)
+        jobs = _with_leaves(conn, candidates)
+        if len(jobs) < len(candidates):  # the trees are full: the rest stay queued
+            _resize_batch(conn, batch_id, len(jobs))
+            if not jobs:
+                return None
         claimed = _take(conn, jobs, batch_id, worker.worker_id, until, now)
         audit(
             conn,
@@ -414,6 +410,33 @@ def _lock_candidates(
         key=lambda j: (j.priority, j.scheduled_at, j.id),
     )
     return expired_jobs, ready_jobs
+
+
+def _open_batch(
+    conn: Connection, worker_id: str, item_count: int, until: datetime, now: datetime
+) -> int:
+    return int(
+        conn.execute(
+            memory_batches.insert()
+            .values(
+                worker_id=worker_id,
+                item_count=item_count,
+                lease_expires_at=until,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(memory_batches.c.batch_id)
+        ).scalar_one()
+    )
+
+
+def _resize_batch(conn: Connection, batch_id: int, item_count: int) -> None:
+    """Fewer jobs than the batch was opened for got a leaf; none: no batch at all."""
+    batch = memory_batches.c.batch_id == batch_id
+    if item_count == 0:
+        conn.execute(memory_batches.delete().where(batch))
+    else:
+        conn.execute(memory_batches.update().where(batch).values(item_count=item_count))
 
 
 def _with_leaves(conn: Connection, jobs: list[MintJob]) -> list[MintJob]:
