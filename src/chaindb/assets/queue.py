@@ -31,6 +31,7 @@ from chaindb.assets.records import NewCost, audit, audit_many, insert_costs, ins
 from chaindb.assets.schema import (
     PRIORITY_MAX,
     PRIORITY_MIN,
+    blockchain_audit_logs,
     memory_assets,
     memory_batches,
     minting_queue,
@@ -232,18 +233,15 @@ def claim_batch(
         # claim needing leaves waits for it: the batch row is written before, to hold it less.
         batch_id = _open_batch(conn, worker.worker_id, len(candidates), until, now)
         _expire_batches(conn, {job.batch_id for job in candidates if job.batch_id}, now)
+        # Written before the leaves, as the batch row is (what it says is amended below, in
+        # this transaction, when the trees run short).
+        _audit_claim(conn, batch_id, worker.worker_id, candidates)
         jobs = _with_leaves(conn, candidates)
         if len(jobs) < len(candidates):  # the trees are full: the rest stay queued
-            _resize_batch(conn, batch_id, len(jobs))
+            _shrink_batch(conn, batch_id, worker.worker_id, jobs)
             if not jobs:
                 return None
         claimed = _take(conn, jobs, batch_id, worker.worker_id, until, now)
-        audit(
-            conn,
-            "claim_batch",
-            batch_id=batch_id,
-            details={"worker": worker.worker_id, "jobs": [job.id for job in claimed]},
-        )
     return ClaimedBatch(
         batch_id=batch_id, worker_id=worker.worker_id, lease_expires_at=until, jobs=claimed
     )
@@ -430,13 +428,25 @@ def _open_batch(
     )
 
 
-def _resize_batch(conn: Connection, batch_id: int, item_count: int) -> None:
-    """Fewer jobs than the batch was opened for got a leaf; none: no batch at all."""
+def _audit_claim(conn: Connection, batch_id: int, worker_id: str, jobs: list[MintJob]) -> None:
+    details = {"worker": worker_id, "jobs": [job.id for job in jobs]}
+    audit(conn, "claim_batch", batch_id=batch_id, details=details)
+
+
+def _shrink_batch(conn: Connection, batch_id: int, worker_id: str, jobs: list[MintJob]) -> None:
+    """Fewer jobs than the batch was opened for got a leaf: its row and its audit row (both
+    written in this transaction, seen by no one yet) say so; none: no batch at all."""
     batch = memory_batches.c.batch_id == batch_id
-    if item_count == 0:
+    claim = sa.and_(
+        blockchain_audit_logs.c.batch_id == batch_id,
+        blockchain_audit_logs.c.operation == "claim_batch",
+    )
+    conn.execute(blockchain_audit_logs.delete().where(claim))
+    if not jobs:
         conn.execute(memory_batches.delete().where(batch))
-    else:
-        conn.execute(memory_batches.update().where(batch).values(item_count=item_count))
+        return
+    conn.execute(memory_batches.update().where(batch).values(item_count=len(jobs)))
+    _audit_claim(conn, batch_id, worker_id, jobs)
 
 
 def _with_leaves(conn: Connection, jobs: list[MintJob]) -> list[MintJob]:
