@@ -130,9 +130,14 @@ def check_access(
     it."""
     wallet = parse_solana_address(wallet, "wallet")
     when = utc_now() if at is None else parse_utc(at, "at")
-    query = _access_query(asset_id, wallet, when, _permissions_covering(permission))
+    values = {
+        "asset_id": asset_id,
+        "wallet": wallet,
+        "at": when,
+        "permissions": _permissions_covering(permission),
+    }
     with reading(target, snapshot=False) as conn:
-        owns, grant_id = conn.execute(query).one()
+        owns, grant_id = conn.execute(_ACCESS, values).one()
     if owns:
         return Access(allowed=True, via="owner")
     if grant_id is None:
@@ -140,13 +145,14 @@ def check_access(
     return Access(allowed=True, via="grant", grant_id=grant_id)
 
 
-def _access_query(
-    asset_id: str, wallet: str, when: datetime, permissions: tuple[str, ...]
-) -> sa.Select:
-    """`SELECT <owns>, <first usable grant> FROM (SELECT <wallet>) acting`. On PostgreSQL the
-    wallet is `set_config('app.current_user', wallet, true)`: the owner lookup is correlated
-    with its result, so the setting is made before row-level security reads it, in the same
-    statement (and it ends with the statement's transaction)."""
+def _access_query() -> sa.Select:
+    """`SELECT <owns>, <first usable grant> FROM (SELECT <wallet>) acting`, its values bound
+    at execution (:asset_id, :wallet, :at, :permissions). On PostgreSQL the wallet is
+    `set_config('app.current_user', wallet, true)`: the owner lookup is correlated with its
+    result, so the setting is made before row-level security reads it, in the same statement
+    (and it ends with the statement's transaction)."""
+    asset_id = sa.bindparam("asset_id", type_=sa.String)
+    wallet = sa.bindparam("wallet", type_=sa.String)
     acting = sa.select(_acting_wallet(wallet).label("wallet")).subquery("acting")
     owns = sa.exists().where(
         memory_assets.c.asset_id == asset_id,
@@ -158,8 +164,8 @@ def _access_query(
         .where(
             access_grants.c.asset_id == asset_id,
             access_grants.c.grantee_address == acting.c.wallet,
-            _usable_at(when),
-            access_grants.c.permission.in_(permissions),
+            _usable_at(sa.bindparam("at", type_=access_grants.c.expires_at.type)),
+            access_grants.c.permission.in_(sa.bindparam("permissions", expanding=True)),
         )
         .order_by(access_grants.c.id)
         .limit(1)
@@ -259,7 +265,7 @@ def get_grants(
         return [AccessGrant.model_validate(row) for row in rows]
 
 
-def _usable_at(when: datetime) -> sa.ColumnElement[bool]:
+def _usable_at(when: datetime | sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
     return sa.and_(
         access_grants.c.revoked_at.is_(None),
         sa.or_(access_grants.c.expires_at.is_(None), access_grants.c.expires_at > when),
@@ -304,3 +310,9 @@ def _refusal(conn: Connection, grant_id: int, wallet: str, when: datetime) -> Ex
     return Conflict(
         f"grant_id: grant {grant_id} is used up ({grant.use_count} of {grant.max_uses})"
     )
+
+
+# Built once: a statement built per call cost check_access about 2 ms more at the median
+# (measured on the shared 2-core machine, load 8-10: 2.9 against 0.7 ms), even with
+# SQLAlchemy's compiled cache hit.
+_ACCESS = _access_query()
