@@ -6,13 +6,18 @@
 - check_access p50/p99 with GRANTS grants in the table;
 - the seed's usage queries p50/p99 with ASSETS assets.
 
-    python bench/assets.py [JOBS] [GRANTS] [ASSETS]     (defaults 2000, 1000000, 1000000)
+    python bench/assets.py [JOBS] [GRANTS] [ASSETS] [BATCH]
+                                        (defaults 2000, 1000000, 1000000, 10 jobs a claim)
+
+The machine's load average is printed with the figures (before and after): on a shared
+machine it says how far the throughput figures are from a quiet run's.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
@@ -52,20 +57,22 @@ def timed_ms(call, samples: int = SAMPLES) -> dict[str, float]:
     return {"p50_ms": percentile(times, 0.5), "p99_ms": percentile(times, 0.99)}
 
 
-def _worker(url: str) -> None:
+def _worker(url: str, batch_size: int) -> None:
     db = chaindb.connect(url)
-    assets.run_worker(db, mint=minter(), once=True, batch_size_max=BATCH_SIZE)
+    assets.run_worker(db, mint=minter(), once=True, batch_size_max=batch_size)
     db.close()
 
 
-def queue_throughput(url: str, jobs: int, workers: int) -> float:
+def queue_throughput(url: str, jobs: int, workers: int, batch_size: int = BATCH_SIZE) -> float:
     db = chaindb.connect(url)
     migrations.migrate(db)
     register(db, f"bench-{workers}", depth=20, buffer=64, canopy_depth=3)
     for n in range(jobs):
         enqueue(db, f"w{workers}-{n}")
     started = time.perf_counter()
-    processes = [multiprocessing.Process(target=_worker, args=(url,)) for _ in range(workers)]
+    processes = [
+        multiprocessing.Process(target=_worker, args=(url, batch_size)) for _ in range(workers)
+    ]
     for process in processes:
         process.start()
     for process in processes:
@@ -165,14 +172,21 @@ def main() -> None:
     jobs = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000
     grants = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
     asset_count = int(sys.argv[3]) if len(sys.argv) > 3 else 1_000_000
+    batch_size = int(sys.argv[4]) if len(sys.argv) > 4 else BATCH_SIZE
     admin = postgres_admin_url()
     if admin is None:
         print(json.dumps({"postgresql": PG_SKIPPED}))
         return
-    result: dict[str, object] = {"jobs": jobs, "grants": grants, "assets": asset_count}
+    result: dict[str, object] = {
+        "jobs": jobs,
+        "batch_size": batch_size,
+        "grants": grants,
+        "assets": asset_count,
+        "load_average_before": [round(load, 2) for load in os.getloadavg()],
+    }
     for workers in (1, 4):
         with postgres_url(admin) as url:
-            queue = queue_throughput(url, jobs, workers)
+            queue = queue_throughput(url, jobs, workers, batch_size)
         with postgres_url(admin) as url:
             floor = floor_throughput(url, jobs, workers)
         result[f"queue_{workers}_workers"] = {
@@ -182,6 +196,7 @@ def main() -> None:
         }
     with postgres_url(admin) as url:
         result.update(reads(url, grants, asset_count))
+    result["load_average_after"] = [round(load, 2) for load in os.getloadavg()]
     print(json.dumps(result, indent=2))
 
 

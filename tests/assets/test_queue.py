@@ -162,6 +162,9 @@ def test_a_lease_extended_by_a_heartbeat_is_not_taken_back(tree_db):
 def test_no_job_is_claimed_when_no_tree_has_a_leaf(core_db):
     job = enqueue(core_db, "waits")
     assert assets.claim_batch(core_db, worker_id="w") is None
+    assert assets.get_audit_log(core_db, operation="claim_batch") == []  # nor any batch
+    with core_db.read() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM memory_batches")).scalar_one() == 0
     register(core_db)
     assert [j.id for j in assets.claim_batch(core_db, worker_id="w").jobs] == [job.id]
 

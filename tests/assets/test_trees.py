@@ -45,6 +45,8 @@ def test_leaves_fill_a_tree_then_the_next_and_never_pass_capacity(core_db):
     batch = assets.claim_batch(core_db, worker_id="w", batch_size_max=10)
     assert batch is not None and len(batch.jobs) == 8  # the one tree has 8 leaves
     assert sorted(j.leaf_index for j in batch.jobs) == list(range(8))
+    (claim,) = assets.get_audit_log(core_db, operation="claim_batch")
+    assert sorted(claim.details["jobs"]) == sorted(j.id for j in batch.jobs)  # the 8 only
     assert assets.claim_batch(core_db, worker_id="w") is None
     (full,) = assets.list_trees(core_db)
     assert (full.tree_address, full.fill_ratio) == (small.tree_address, 1.0)

@@ -8,16 +8,17 @@ download also lets it view.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
 
 from chaindb.assets.ownership import lock_owned_asset
 from chaindb.assets.records import audit
 from chaindb.assets.schema import access_grants, memory_assets
-from chaindb.database import Database, reading, set_current_wallet, writing
+from chaindb.database import Database, reading, writing
 from chaindb.errors import Conflict, InvalidInput, NotFound
 from chaindb.types import (
     BIGINT_MAX,
@@ -122,35 +123,74 @@ def check_access(
     permission: Permission = "view",
 ) -> Access:
     """May `wallet` use the asset with `permission` at `at` (default now)? Yes if it owns it,
-    or holds a grant not revoked, not expired at `at`, not used up. Two index lookups: the
-    asset by primary key, its grants by idx_access_grants_asset_grantee. Reads as `wallet`
-    (on PostgreSQL row-level security shows it the asset only if it owns it)."""
+    or holds a grant not revoked, not expired at `at`, not used up. One statement, one round
+    trip (on PostgreSQL in autocommit: a single statement needs no snapshot of its own), two
+    index lookups: the asset by primary key, its grants by idx_access_grants_asset_grantee.
+    Reads as `wallet`: on PostgreSQL row-level security shows it the asset only if it owns
+    it."""
     wallet = parse_solana_address(wallet, "wallet")
     when = utc_now() if at is None else parse_utc(at, "at")
-    allowed = _permissions_covering(permission)
-    with reading(target) as conn:
-        set_current_wallet(conn, wallet)
-        owner = conn.execute(
-            sa.select(memory_assets.c.owner_address).where(
-                memory_assets.c.asset_id == asset_id, memory_assets.c.status == "active"
-            )
-        ).scalar()
-        if owner == wallet:
-            return Access(allowed=True, via="owner")
-        grant_id = conn.execute(
-            sa.select(access_grants.c.id)
-            .where(
-                access_grants.c.asset_id == asset_id,
-                access_grants.c.grantee_address == wallet,
-                _usable_at(when),
-                access_grants.c.permission.in_(allowed),
-            )
-            .order_by(access_grants.c.id)
-            .limit(1)
-        ).scalar()
+    values = {
+        "asset_id": asset_id,
+        "wallet": wallet,
+        "at": when,
+        "permissions": _permissions_covering(permission),
+    }
+    with reading(target, snapshot=False) as conn:
+        owns, grant_id = conn.execute(_ACCESS, values).one()
+    if owns:
+        return Access(allowed=True, via="owner")
     if grant_id is None:
         return Access(allowed=False, via=None)
     return Access(allowed=True, via="grant", grant_id=grant_id)
+
+
+def _access_query() -> sa.Select:
+    """`SELECT <owns>, <first usable grant> FROM (SELECT <wallet>) acting`, its values bound
+    at execution (:asset_id, :wallet, :at, :permissions). On PostgreSQL the wallet is
+    `set_config('app.current_user', wallet, true)`: the owner lookup is correlated with its
+    result, so the setting is made before row-level security reads it, in the same statement
+    (and it ends with the statement's transaction)."""
+    asset_id = sa.bindparam("asset_id", type_=sa.String)
+    wallet = sa.bindparam("wallet", type_=sa.String)
+    acting = sa.select(_acting_wallet(wallet).label("wallet")).subquery("acting")
+    owns = sa.exists().where(
+        memory_assets.c.asset_id == asset_id,
+        memory_assets.c.status == "active",
+        memory_assets.c.owner_address == acting.c.wallet,
+    )
+    grant_id = (
+        sa.select(access_grants.c.id)
+        .where(
+            access_grants.c.asset_id == asset_id,
+            access_grants.c.grantee_address == acting.c.wallet,
+            _usable_at(sa.bindparam("at", type_=access_grants.c.expires_at.type)),
+            access_grants.c.permission.in_(sa.bindparam("permissions", expanding=True)),
+        )
+        .order_by(access_grants.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return sa.select(owns.label("owns"), grant_id.label("grant_id")).select_from(acting)
+
+
+class _acting_wallet(sa.sql.functions.FunctionElement[str]):  # noqa: N801 - reads as SQL
+    """The wallet a statement acts for: PostgreSQL sets `app.current_user` to it for the
+    transaction (set_config(..., true), what row-level security compares owners with) and
+    returns it; SQLite, without row-level security, just has the value."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(_acting_wallet, "postgresql")
+def _acting_wallet_postgresql(element: _acting_wallet, compiler: Any, **kw: Any) -> str:
+    return f"set_config('app.current_user', {compiler.process(element.clauses, **kw)}, true)"
+
+
+@compiles(_acting_wallet)
+def _acting_wallet_sql(element: _acting_wallet, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
 
 
 def use_grant(
@@ -225,7 +265,7 @@ def get_grants(
         return [AccessGrant.model_validate(row) for row in rows]
 
 
-def _usable_at(when: datetime) -> sa.ColumnElement[bool]:
+def _usable_at(when: datetime | sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
     return sa.and_(
         access_grants.c.revoked_at.is_(None),
         sa.or_(access_grants.c.expires_at.is_(None), access_grants.c.expires_at > when),
@@ -270,3 +310,9 @@ def _refusal(conn: Connection, grant_id: int, wallet: str, when: datetime) -> Ex
     return Conflict(
         f"grant_id: grant {grant_id} is used up ({grant.use_count} of {grant.max_uses})"
     )
+
+
+# Built once: a statement built per call cost check_access about 2 ms more at the median
+# (measured on the shared 2-core machine, load 8-10: 2.9 against 0.7 ms), even with
+# SQLAlchemy's compiled cache hit.
+_ACCESS = _access_query()

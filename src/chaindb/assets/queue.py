@@ -27,10 +27,11 @@ from sqlalchemy.engine import Connection
 
 from chaindb.assets import bubblegum
 from chaindb.assets.ownership import AssetMetadata
-from chaindb.assets.records import NewCost, audit, audit_many, insert_costs
+from chaindb.assets.records import NewCost, audit, audit_many, insert_costs, insert_rows
 from chaindb.assets.schema import (
     PRIORITY_MAX,
     PRIORITY_MIN,
+    blockchain_audit_logs,
     memory_assets,
     memory_batches,
     minting_queue,
@@ -221,33 +222,26 @@ def claim_batch(
     now = utc_now()
     until = now + timedelta(seconds=worker.lease_s)
     with writing(target) as conn:
-        expired = _lock_expired(conn, now, worker.batch_size_max)
+        expired, ready = _lock_candidates(conn, now, worker.batch_size_max)
         spent = [job for job in expired if job.attempts >= job.max_attempts]
         _bury(conn, spent, "its lease ran out on every attempt (the worker died or hung)")
         candidates = [job for job in expired if job not in spent]
-        candidates += _lock_ready(conn, now, worker.batch_size_max - len(candidates))
-        jobs = _with_leaves(conn, candidates)
-        if not jobs:
+        candidates += ready[: worker.batch_size_max - len(candidates)]
+        if not candidates:
             return None
-        batch_id = conn.execute(
-            memory_batches.insert()
-            .values(
-                worker_id=worker.worker_id,
-                item_count=len(jobs),
-                lease_expires_at=until,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(memory_batches.c.batch_id)
-        ).scalar_one()
-        _expire_batches(conn, {job.batch_id for job in jobs if job.batch_id is not None}, now)
+        # The tree's row stays locked from the leaves' allocation to the commit, and every
+        # claim needing leaves waits for it: the batch row is written before, to hold it less.
+        batch_id = _open_batch(conn, worker.worker_id, len(candidates), until, now)
+        _expire_batches(conn, {job.batch_id for job in candidates if job.batch_id}, now)
+        # Written before the leaves, as the batch row is (what it says is amended below, in
+        # this transaction, when the trees run short).
+        _audit_claim(conn, batch_id, worker.worker_id, candidates)
+        jobs = _with_leaves(conn, candidates)
+        if len(jobs) < len(candidates):  # the trees are full: the rest stay queued
+            _shrink_batch(conn, batch_id, worker.worker_id, jobs)
+            if not jobs:
+                return None
         claimed = _take(conn, jobs, batch_id, worker.worker_id, until, now)
-        audit(
-            conn,
-            "claim_batch",
-            batch_id=batch_id,
-            details={"worker": worker.worker_id, "jobs": [job.id for job in claimed]},
-        )
     return ClaimedBatch(
         batch_id=batch_id, worker_id=worker.worker_id, lease_expires_at=until, jobs=claimed
     )
@@ -289,8 +283,7 @@ def complete_batch(
     with writing(target) as conn:
         held = _complete_jobs(conn, batch, now)
         jobs = [job for job in batch.jobs if job.id in held]
-        for job in jobs:
-            _write_asset(conn, batch, job, items[job.id], now)
+        _write_assets(conn, batch, jobs, items, now)
         minted = [items[job.id] for job in jobs]
         insert_costs(conn, [_cost(job, items[job.id], batch.batch_id) for job in jobs])
         audit_many(conn, [_mint_audit(batch, job, items[job.id]) for job in jobs])
@@ -382,30 +375,78 @@ class _Claim(Input):
     lease_s: Annotated[float, Field(gt=0, le=LEASE_S_MAX, allow_inf_nan=False)] = LEASE_S_DEFAULT
 
 
-def _lock_expired(conn: Connection, now: datetime, limit: int) -> list[MintJob]:
-    """Jobs whose worker's lease ran out (index ix_minting_queue_lease), locked for us."""
-    query = (
+def _lock_candidates(
+    conn: Connection, now: datetime, limit: int
+) -> tuple[list[MintJob], list[MintJob]]:
+    """Locked for us, in one statement: up to `limit` jobs whose worker's lease ran out (index
+    ix_minting_queue_lease), and up to `limit` ready jobs by priority, schedule and id (index
+    ix_minting_queue_ready). The ready jobs beyond what the batch takes stay locked only until
+    this claim commits (others skip them meanwhile)."""
+    expired = (
         sa.select(minting_queue)
         .where(minting_queue.c.status == "processing", minting_queue.c.lease_expires_at <= now)
         .order_by(minting_queue.c.lease_expires_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("expired")
     )
-    return [MintJob.model_validate(row) for row in conn.execute(query)]
-
-
-def _lock_ready(conn: Connection, now: datetime, limit: int) -> list[MintJob]:
-    """Ready jobs by priority, schedule and id (index ix_minting_queue_ready), locked for us."""
-    if limit <= 0:
-        return []
-    query = (
+    ready = (
         sa.select(minting_queue)
         .where(minting_queue.c.status == "pending", minting_queue.c.scheduled_at <= now)
         .order_by(minting_queue.c.priority, minting_queue.c.scheduled_at, minting_queue.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("ready")
     )
-    return [MintJob.model_validate(row) for row in conn.execute(query)]
+    rows = conn.execute(sa.union_all(sa.select(expired), sa.select(ready)))
+    jobs = [MintJob.model_validate(row) for row in rows]
+    expired_jobs = sorted(
+        (job for job in jobs if job.status == "processing"), key=lambda j: j.lease_expires_at
+    )
+    ready_jobs = sorted(
+        (job for job in jobs if job.status == "pending"),
+        key=lambda j: (j.priority, j.scheduled_at, j.id),
+    )
+    return expired_jobs, ready_jobs
+
+
+def _open_batch(
+    conn: Connection, worker_id: str, item_count: int, until: datetime, now: datetime
+) -> int:
+    return int(
+        conn.execute(
+            memory_batches.insert()
+            .values(
+                worker_id=worker_id,
+                item_count=item_count,
+                lease_expires_at=until,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(memory_batches.c.batch_id)
+        ).scalar_one()
+    )
+
+
+def _audit_claim(conn: Connection, batch_id: int, worker_id: str, jobs: list[MintJob]) -> None:
+    details = {"worker": worker_id, "jobs": [job.id for job in jobs]}
+    audit(conn, "claim_batch", batch_id=batch_id, details=details)
+
+
+def _shrink_batch(conn: Connection, batch_id: int, worker_id: str, jobs: list[MintJob]) -> None:
+    """Fewer jobs than the batch was opened for got a leaf: its row and its audit row (both
+    written in this transaction, seen by no one yet) say so; none: no batch at all."""
+    batch = memory_batches.c.batch_id == batch_id
+    claim = sa.and_(
+        blockchain_audit_logs.c.batch_id == batch_id,
+        blockchain_audit_logs.c.operation == "claim_batch",
+    )
+    conn.execute(blockchain_audit_logs.delete().where(claim))
+    if not jobs:
+        conn.execute(memory_batches.delete().where(batch))
+        return
+    conn.execute(memory_batches.update().where(batch).values(item_count=len(jobs)))
+    _audit_claim(conn, batch_id, worker_id, jobs)
 
 
 def _with_leaves(conn: Connection, jobs: list[MintJob]) -> list[MintJob]:
@@ -438,31 +479,30 @@ def _take(
     until: datetime,
     now: datetime,
 ) -> list[MintJob]:
-    conn.execute(
+    """The jobs into the batch, each with its leaf: one UPDATE (the leaves by CASE on the id,
+    which both backends take) RETURNING the jobs, one round trip for the batch."""
+
+    def each(field: str) -> sa.Case[Any]:
+        return sa.case({job.id: getattr(job, field) for job in jobs}, value=minting_queue.c.id)
+
+    rows = conn.execute(
         minting_queue.update()
-        .where(minting_queue.c.id == sa.bindparam("job_id"))
+        .where(minting_queue.c.id.in_([job.id for job in jobs]))
         .values(
             status="processing",
             batch_id=batch_id,
             worker_id=worker_id,
             attempts=minting_queue.c.attempts + 1,
             lease_expires_at=until,
-            merkle_tree=sa.bindparam("tree"),
-            leaf_index=sa.bindparam("leaf"),
-            asset_id=sa.bindparam("asset"),
+            merkle_tree=each("merkle_tree"),
+            leaf_index=each("leaf_index"),
+            asset_id=each("asset_id"),
             updated_at=now,
-        ),
-        [
-            {"job_id": j.id, "tree": j.merkle_tree, "leaf": j.leaf_index, "asset": j.asset_id}
-            for j in jobs
-        ],
+        )
+        .returning(*minting_queue.c)
     )
-    rows = conn.execute(
-        sa.select(minting_queue)
-        .where(minting_queue.c.id.in_([job.id for job in jobs]))
-        .order_by(minting_queue.c.priority, minting_queue.c.id)
-    )
-    return [MintJob.model_validate(row) for row in rows]
+    taken = [MintJob.model_validate(row) for row in rows]
+    return sorted(taken, key=lambda job: (job.priority, job.id))
 
 
 def _bury(conn: Connection, jobs: list[MintJob], reason: str) -> None:
@@ -519,40 +559,62 @@ def _complete_jobs(conn: Connection, batch: ClaimedBatch, now: datetime) -> set[
     return {row.id for row in rows}
 
 
-def _write_asset(
-    conn: Connection, batch: ClaimedBatch, job: MintJob, item: MintedItem, now: datetime
+def _write_assets(
+    conn: Connection,
+    batch: ClaimedBatch,
+    jobs: list[MintJob],
+    items: dict[int, MintedItem],
+    now: datetime,
 ) -> None:
-    set_current_wallet(conn, job.owner_address)  # row-level security: the owner's row
-    content = {
+    """The jobs' assets and their versions 1, by multi-row INSERTs. The assets go one owner
+    at a time: row-level security (PostgreSQL) checks each new row against the wallet the
+    transaction acts for, and the search row its trigger writes sees that owner's assets."""
+    for owner in sorted({job.owner_address for job in jobs}):
+        set_current_wallet(conn, owner)
+        insert_rows(
+            conn,
+            memory_assets,
+            [
+                {
+                    **_content(job),
+                    "asset_id": job.asset_id,
+                    "owner_address": owner,
+                    "batch_id": batch.batch_id,
+                    "merkle_tree": job.merkle_tree,
+                    "leaf_index": job.leaf_index,
+                    "mint_signature": items[job.id].mint_signature,
+                    "queue_id": job.id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for job in jobs
+                if job.owner_address == owner
+            ],
+        )
+    insert_rows(
+        conn,
+        version_history,
+        [
+            {
+                **_content(job),
+                "asset_id": job.asset_id,
+                "version": 1,
+                "changed_by": job.owner_address,
+                "change_note": "minted",
+                "created_at": now,
+            }
+            for job in jobs
+        ],
+    )
+
+
+def _content(job: MintJob) -> dict[str, Any]:
+    return {
         "metadata": job.metadata,
         "content_arweave_tx_id": job.content_arweave_tx_id,
         "metadata_arweave_tx_id": job.metadata_arweave_tx_id,
         "content_hash": job.content_hash,
     }
-    conn.execute(
-        memory_assets.insert().values(
-            asset_id=job.asset_id,
-            owner_address=job.owner_address,
-            batch_id=batch.batch_id,
-            merkle_tree=job.merkle_tree,
-            leaf_index=job.leaf_index,
-            mint_signature=item.mint_signature,
-            queue_id=job.id,
-            created_at=now,
-            updated_at=now,
-            **content,
-        )
-    )
-    conn.execute(
-        version_history.insert().values(
-            asset_id=job.asset_id,
-            version=1,
-            changed_by=job.owner_address,
-            change_note="minted",
-            created_at=now,
-            **content,
-        )
-    )
 
 
 def _cost(job: MintJob, item: MintedItem, batch_id: int | None) -> NewCost:

@@ -111,7 +111,7 @@ def audit(
 
 
 def audit_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Many audit rows in one executemany (a batch's mints)."""
+    """Many audit rows, in multi-row INSERTs (a batch's mints)."""
     if rows:
         now = utc_now()
         defaults = {
@@ -123,8 +123,8 @@ def audit_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
             "status": "success",
             "details": None,
         }
-        conn.execute(
-            blockchain_audit_logs.insert(), [{**defaults, **row, "timestamp": now} for row in rows]
+        insert_rows(
+            conn, blockchain_audit_logs, [{**defaults, **row, "timestamp": now} for row in rows]
         )
 
 
@@ -132,8 +132,9 @@ def insert_costs(conn: Connection, costs: list[NewCost]) -> None:
     """Cost rows (validated NewCost values), their totals derived here, never given."""
     if costs:
         now = utc_now()
-        conn.execute(
-            cost_tracking.insert(),
+        insert_rows(
+            conn,
+            cost_tracking,
             [
                 {
                     **cost.model_dump(),
@@ -143,6 +144,17 @@ def insert_costs(conn: Connection, costs: list[NewCost]) -> None:
                 for cost in costs
             ],
         )
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Rows (each with the same keys) by SQLAlchemy's "insertmanyvalues": multi-row `INSERT
+    ... VALUES (...), (...)`, one round trip per page of rows, from a statement compiled once
+    (an executemany costs the driver and SQLAlchemy a call and a round trip per row, a
+    `.values([...])` a compilation per call). SQLAlchemy takes that path for an INSERT with
+    RETURNING only: the first column comes back, unread."""
+    if rows:
+        (first, *_rest) = list(table.primary_key.columns) or list(table.c)
+        conn.execute(table.insert().returning(first), rows)
 
 
 def record_cost(

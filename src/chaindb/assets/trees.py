@@ -142,7 +142,7 @@ def list_trees(target: Database | Connection) -> list[MerkleTree]:
 def allocate_leaves(conn: Connection, count: int) -> list[tuple[str, int]]:
     """Up to `count` (tree, leaf index) pairs, from the oldest active trees with room, in the
     caller's transaction; fewer when the trees are full. Each step locks the first tree with
-    room (PostgreSQL: FOR UPDATE, re-checked after a concurrent allocator's commit; SQLite
+    room (PostgreSQL: FOR NO KEY UPDATE, re-checked after a concurrent allocator's commit; SQLite
     writes one transaction at a time), takes what it needs or what is left, and moves its
     next_leaf_index past them, guarded by the value it read. A CHECK keeps next_leaf_index
     within capacity: no leaf is given twice, none past 2**max_depth."""
@@ -151,7 +151,9 @@ def allocate_leaves(conn: Connection, count: int) -> list[tuple[str, int]]:
         wanted = count - len(leaves)
         if wanted == 0:
             break
-        tree = conn.execute(_first_with_room().with_for_update()).first()
+        # NO KEY UPDATE: the FK checks of rows naming the tree (FOR KEY SHARE: a batch being
+        # completed) need not wait for an allocation.
+        tree = conn.execute(_first_with_room().with_for_update(key_share=True)).first()
         if tree is None:
             if conn.execute(_first_with_room()).first() is None:
                 break  # every tree is full
