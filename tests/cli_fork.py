@@ -26,7 +26,7 @@ from typing import Any
 FORK_ENV = "CHAINDB_TEST_FORK_CLI"
 
 _SERVER = r"""
-import io, json, os, sys, traceback
+import importlib, io, json, os, sys, traceback
 
 import chaindb.cli
 
@@ -35,6 +35,11 @@ def run(request):
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
+    # What Python reads once at its start: PYTHONPATH's folders come after the script's own.
+    # (A test names a schema module in its own folder so.)
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    sys.path[1:1] = [p for p in extra if p not in sys.path]
+    importlib.invalidate_caches()
     for fd, path, flags in ((0, request["stdin"], os.O_RDONLY), (1, request["stdout"], os.O_WRONLY),
                             (2, request["stderr"], os.O_WRONLY)):
         opened = os.open(path, flags)
