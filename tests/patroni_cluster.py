@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.pg_cluster import _free_port, server_bindir
+from tests.pg_cluster import free_ports, server_bindir
 
 TTL_S = 10  # the leader key's lease: a dead leader is replaced after about this long
 LOOP_WAIT_S = 1
@@ -103,8 +103,12 @@ class PatroniCluster:
 @contextmanager
 def patroni_cluster() -> Iterator[PatroniCluster]:
     workdir = Path(tempfile.mkdtemp(prefix="chaindb-patroni."))
-    client_port, peer_port = _free_port(), _free_port()
-    nodes = [_node(workdir, name, client_port) for name in ("node1", "node2")]
+    # six different ports: etcd's two, and each node's PostgreSQL and REST API
+    client_port, peer_port, *node_ports = free_ports(6)
+    nodes = [
+        _node(workdir, name, client_port, node_ports[2 * n : 2 * n + 2])
+        for n, name in enumerate(("node1", "node2"))
+    ]
     cluster = PatroniCluster(workdir, nodes)
     if os.geteuid() == 0:
         shutil.chown(workdir, "postgres")
@@ -129,8 +133,8 @@ def patroni_cluster() -> Iterator[PatroniCluster]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _node(workdir: Path, name: str, etcd_port: int) -> Node:
-    node = Node(name, _free_port(), _free_port(), workdir / f"{name}.yml")
+def _node(workdir: Path, name: str, etcd_port: int, ports: list[int]) -> Node:
+    node = Node(name, ports[0], ports[1], workdir / f"{name}.yml")
     node.config.write_text(json.dumps(_patroni_config(workdir, node, etcd_port), indent=2))
     return node
 
