@@ -6,7 +6,7 @@ DEMO_DB ?= chaindb.sqlite3
 PYTEST_ARGS ?= -n 2 --durations=20
 # Run a second time through a real PgBouncer in transaction mode (tests/pgbouncer.py): the
 # ledger, the migration lock and concurrent migrations, row-level security's per-transaction
-# wallet, and ad hoc queries (about 4 minutes on 2 cores).
+# wallet, and ad hoc queries (about a minute on 2 cores).
 PGBOUNCER_TESTS ?= tests/ledger tests/migrations/test_lock.py tests/migrations/test_concurrency.py \
 	tests/assets/test_security.py tests/test_query.py
 
