@@ -126,8 +126,12 @@ def test_a_read_only_query_leaves_the_next_write_free(funded_db):
 def test_what_a_statement_changes_in_its_session_ends_with_it(funded_db):
     if funded_db.backend == "sqlite":
         setting, change = "PRAGMA cache_size", "PRAGMA cache_size = 7"
-    else:  # a session's advisory lock outlives a rollback
-        setting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+    else:  # a session's advisory lock outlives a rollback (this one's alone: pg_locks shows
+        # the other tests' too, whatever their database)
+        setting = (
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
         change = "SELECT pg_advisory_lock(4242)"
     default = run_query(funded_db, setting).rows
     run_query(funded_db, change)
