@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from chaindb.catalog import KEY_TABLE_SUFFIX
 from chaindb.errors import Conflict
 from chaindb.ops.partitions_keys import listed, retarget
-from chaindb.ops.partitions_postgres import own_sequences
+from chaindb.ops.partitions_postgres import own_sequences, set_aside
 from chaindb.ops.partitions_shape import TableShape, capture, literal, partition_column
 
 PARTITIONED_SUFFIX = "__partitioned"  # the table's partitioned self, for the length of it
@@ -41,7 +41,8 @@ def revert(conn: Connection, *, table: str, primary_key: list[str]) -> None:
     keys = f"{table}{KEY_TABLE_SUFFIX}"
     held = _keys(conn, keys, table) if _exists(conn, keys) else None
     shape = capture(conn, table, partition_column(conn, table))
-    old = _set_aside(conn, table, shape, held or _Keys())
+    incoming = list((held or _Keys()).incoming)
+    old = set_aside(conn, table, shape, incoming=incoming, suffix=PARTITIONED_SUFFIX)
     q = conn.dialect.identifier_preparer.quote
     run = conn.exec_driver_sql
     run(
@@ -118,23 +119,6 @@ def _keys(conn: Connection, keys: str, table: str) -> _Keys:
         elif referrer != table:  # the table's own, kept on it: read with its other keys
             held.incoming.append((referrer, name, definition))
     return held
-
-
-def _set_aside(conn: Connection, table: str, shape: TableShape, held: _Keys) -> str:
-    """Free every name the plain table will take (its views go, to come back over it)."""
-    q = conn.dialect.identifier_preparer.quote
-    run = conn.exec_driver_sql
-    for view in sorted(shape.views, key=lambda v: v.depth):
-        run(f"DROP VIEW IF EXISTS {q(view.name)} CASCADE")
-    for referrer, name, _definition in held.incoming:
-        run(f"ALTER TABLE {referrer} DROP CONSTRAINT {q(name)}")
-    for name, _definition in shape.indexes:
-        run(f"DROP INDEX {q(name)}")
-    for name in shape.index_constraints:
-        run(f"ALTER TABLE {q(table)} DROP CONSTRAINT {q(name)}")
-    old = f"{table}{PARTITIONED_SUFFIX}"
-    run(f"ALTER TABLE {q(table)} RENAME TO {q(old)}")
-    return old
 
 
 def _put_back(conn: Connection, table: str, shape: TableShape, triggers: list[str]) -> None:

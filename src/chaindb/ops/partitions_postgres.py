@@ -85,7 +85,7 @@ def convert(
     """Rebuild `table` as partitioned by `column` over `ranges` (plus a DEFAULT partition),
     its rows moved, in the caller's transaction (the table locked against everyone).
     `claims_keys_first`: the module's writers insert a row's key row before the row (plays)."""
-    old = _set_aside(conn, table, shape)
+    old = set_aside(conn, table, shape, incoming=list(shape.incoming_keys))
     q = conn.dialect.identifier_preparer.quote
     conn.exec_driver_sql(
         f"CREATE TABLE {q(table)} (LIKE {q(old)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
@@ -106,20 +106,27 @@ def convert(
     _put_back(conn, table, shape)
 
 
-def _set_aside(conn: Connection, table: str, shape: TableShape) -> str:
-    """Free every name the new table will take (its views go, to come back over the new one);
-    the old table's new name."""
+def set_aside(
+    conn: Connection,
+    table: str,
+    shape: TableShape,
+    *,
+    incoming: list[tuple[str, str, str]],
+    suffix: str = OLD_SUFFIX,
+) -> str:
+    """Free every name the table's next self will take (its views go, to come back over it;
+    the foreign keys `incoming` into it are dropped); the old table's new name: + `suffix`."""
     q = conn.dialect.identifier_preparer.quote
     run = conn.exec_driver_sql
     for view in sorted(shape.views, key=lambda v: v.depth):
         run(f"DROP VIEW IF EXISTS {q(view.name)} CASCADE")
-    for referrer, name, _definition in shape.incoming_keys:
+    for referrer, name, _definition in incoming:
         run(f"ALTER TABLE {referrer} DROP CONSTRAINT {q(name)}")
     for name, _definition in shape.indexes:
         run(f"DROP INDEX {q(name)}")
     for name in shape.index_constraints:
         run(f"ALTER TABLE {q(table)} DROP CONSTRAINT {q(name)}")
-    old = f"{table}{OLD_SUFFIX}"
+    old = f"{table}{suffix}"
     run(f"ALTER TABLE {q(table)} RENAME TO {q(old)}")
     return old
 
