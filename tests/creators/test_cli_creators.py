@@ -61,6 +61,7 @@ def test_oracle_sync_stops_on_sigterm_after_its_pass(platform, db_url):
         key = "0x" + server.tester.backend.account_keys[0].to_bytes().hex()
         env = {**os.environ, "CHAINDB_URL": db_url, "CHAINDB_RPC_URL": server.url}
         env["CHAINDB_ORACLE_PRIVATE_KEY"] = key
+        env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT prints where a stuck command stands
         assert run_cli("creators", "deploy-oracle", env=env).returncode == 0
         running = subprocess.Popen(
             [sys.executable, "-m", "chaindb", "creators", "oracle-sync", "--interval", "600"],
@@ -72,4 +73,8 @@ def test_oracle_sync_stops_on_sigterm_after_its_pass(platform, db_url):
         first_line = running.stdout.readline()  # the first pass is over
         assert first_line.startswith("oracle pass: 2 sent")
         running.send_signal(signal.SIGTERM)
-        assert running.wait(timeout=120) == 0  # the 600 s wait ended at once
+        try:
+            assert running.wait(timeout=120) == 0  # the 600 s wait ended at once
+        except subprocess.TimeoutExpired:
+            running.send_signal(signal.SIGABRT)
+            raise AssertionError(f"oracle-sync did not stop: {running.communicate()[1]}")

@@ -25,6 +25,7 @@ from chaindb.chain.resilience import ChainUnavailable
 from chaindb.chain.tracker import Progress, TrackReport, track
 from chaindb.database import Database
 from chaindb.errors import InvalidInput
+from chaindb.stopping import set_from_handler
 
 PassCallback = Callable[[int, TrackReport, IngestReport | None], None]
 
@@ -146,10 +147,7 @@ def _stop_on_signals(stop: threading.Event, summary: WatchSummary) -> Iterator[N
 
     def request_stop(signum: int, _frame: Any) -> None:
         summary.stopped_by = signal.Signals(signum).name  # the loop reads it before a new pass
-        # The handler runs on the loop's own thread, possibly while the loop holds the event's
-        # lock (inside stop.wait): Event.set here would wait for that lock forever. A thread of
-        # its own takes the lock once the loop lets go of it, and ends the wait.
-        threading.Thread(target=stop.set, name="watch-stop", daemon=True).start()
+        set_from_handler(stop)
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from rich.table import Table
 from chaindb import assets
 from chaindb.cli.output import console, error_console, open_database, print_json
 from chaindb.errors import ConfigError
+from chaindb.stopping import stop_on_signals
 
 PAYER_ENV = "CHAINDB_SOLANA_PAYER_KEYPAIR"
 DELEGATE_ENV = "CHAINDB_SOLANA_TREE_DELEGATE_KEYPAIR"
@@ -56,8 +56,7 @@ def worker_command(
         raise typer.BadParameter(f"must be 1 to {CONCURRENCY_MAX}", param_hint="--concurrency")
     mint_function = _load_mint(mint)
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop_on_signals(stop)
     reports: list[assets.WorkerReport] = []
     with open_database(ctx, writes=True) as db:
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import threading
 from typing import Any
 
@@ -13,6 +12,7 @@ import typer
 from chaindb.cli.chain import _at_least, _show_retries_on_stderr
 from chaindb.cli.output import console, error_console, open_database, print_json
 from chaindb.errors import ConfigError
+from chaindb.stopping import stop_on_signals
 
 ORACLE_KEY_ENV = "CHAINDB_ORACLE_PRIVATE_KEY"
 EXIT_OF_HEALTH = {"ok": 0, "warning": 1, "critical": 2}
@@ -88,8 +88,7 @@ def oracle_sync_command(
     sender, node = _oracle_account(), _node(rpc_url)
     _show_retries_on_stderr()
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop_on_signals(stop)
     last: list[Any] = []
 
     def show(report: Any) -> None:
