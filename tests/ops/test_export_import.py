@@ -203,6 +203,22 @@ def test_postgresqls_lines_are_json_build_objects_byte_for_byte(ledger_db):
             assert ours == theirs, table.name
 
 
+def test_postgresqls_copy_writes_the_streamed_lines_where_libpq_cannot_stream(
+    ledger_db, monkeypatch
+):
+    """Before libpq 17 no result streams by chunks: the lines come through COPY instead,
+    the same bytes, escapes and NULLs too."""
+    if ledger_db.backend != "postgresql":
+        pytest.skip("PostgreSQL's two ways out")
+    tables = _every_kind_of_value(ledger_db)
+    with ledger_db.read() as conn:
+        streamed = [b"".join(c.lines for c in chunks_by_the_database(conn, t)) for t in tables]
+        monkeypatch.setattr(export_json, "_streams_by_chunks", lambda: False)
+        copied = [b"".join(c.lines for c in chunks_by_the_database(conn, t)) for t in tables]
+    assert copied == streamed
+    assert any(b"\\\\ backslash" in lines for lines in copied)  # the setting's text, escaped
+
+
 def _every_kind_of_value(db: chaindb.Database) -> list[sa.Table]:
     """Amounts, addresses, JSON, NULLs, timestamps with and without a fraction, and text that
     JSON must escape; the tables to export."""
