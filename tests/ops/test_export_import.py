@@ -219,6 +219,35 @@ def test_postgresqls_copy_writes_the_streamed_lines_where_libpq_cannot_stream(
     assert any(b"\\\\ backslash" in lines for lines in copied)  # the setting's text, escaped
 
 
+def test_a_listed_value_that_json_escapes_is_escaped(ledger_db):
+    """A CHECK listing plain words lets PostgreSQL quote a column's values as they are; a list
+    with a quote or a backslash in it does not."""
+    if ledger_db.backend != "postgresql":
+        pytest.skip("PostgreSQL's own JSON")
+    moods = ("calm", 'a "quoted" one', "back\\slash")
+    listed = ", ".join("'" + mood.replace("'", "''") + "'" for mood in moods)
+    table = sa.Table(
+        "moods",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("plain", sa.String(12), nullable=True),
+        sa.Column("mood", sa.String(20), nullable=False),
+        sa.CheckConstraint("plain IN ('calm', 'two words')", name="ck_moods_plain"),
+        sa.CheckConstraint(f"mood IN ({listed})", name="ck_moods_mood"),
+    )
+    dialect = ledger_db.engine.dialect
+    sql = sql_of(table, dialect)
+    assert "to_json(plain)" not in sql and "to_json(mood)" in sql  # each way, once
+    with ledger_db.transaction() as conn:
+        table.create(conn)
+        conn.execute(table.insert(), [{"id": n, "mood": m} for n, m in enumerate(moods)])
+        conn.execute(table.insert(), [{"id": 9, "plain": "two words", "mood": "calm"}])
+        ours = conn.exec_driver_sql(sql).scalars().all()
+        theirs = conn.exec_driver_sql(_json_build_object_sql(table, dialect)).scalars().all()
+    assert ours == theirs
+    assert [json.loads(line)["row"]["mood"] for line in ours] == [*moods, "calm"]
+
+
 def _every_kind_of_value(db: chaindb.Database) -> list[sa.Table]:
     """Amounts, addresses, JSON, NULLs, timestamps with and without a fraction, and text that
     JSON must escape; the tables to export."""

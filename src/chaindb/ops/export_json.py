@@ -12,6 +12,7 @@ writer (`sql_of` returns None); a test compares both on every table.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any, NamedTuple
@@ -24,6 +25,9 @@ from chaindb.types import AmountType, DecimalText, UtcDateTime
 # json_build_object and json_object take at most 100 arguments: a name and a value a column.
 COLUMNS_MAX = 49
 ROWS_PER_FETCH = 1_000  # what one write carries; memory stays this size whatever the table
+# A CHECK listing a column's values, as the modules write it: `kind IN ('deposit', 'transfer')`.
+LISTED_VALUES = re.compile(r'\s*"?(\w+)"?\s+IN\s*\((.*)\)\s*', re.ASCII | re.DOTALL)
+PLAIN_VALUE = re.compile(r"'[\w .:/+-]*'", re.ASCII)  # nothing JSON escapes, no quote inside
 
 
 class Chunk(NamedTuple):
@@ -137,9 +141,30 @@ def _postgres_json(column: sa.Column, value: str) -> str:
         text = f"{value}::text"
     elif _is(kind, sa.Boolean):
         text = f"CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' END"
+    elif _is(kind, sa.String) and _listed_plainly(column):
+        text = f"'\"' || {value} || '\"'"
     else:  # text, timestamps, days, floats: JSON's own forms
         text = f"to_json({value})::text"
     return f"coalesce({text}, 'null')"
+
+
+def _listed_plainly(column: sa.Column) -> bool:
+    """Whether a CHECK of the table holds the column to listed values that JSON quotes as they
+    are (`kind IN ('deposit', 'transfer')`): those are quoted without to_json, whose type
+    lookup on every row was a fifth of the server's work on ledger_transfers (two such
+    columns; measured: 0.39 -> 0.31 s of its CPU for 200k rows)."""
+    for constraint in column.table.constraints:
+        if not isinstance(constraint, sa.CheckConstraint):
+            continue
+        if not isinstance(constraint.sqltext, sa.TextClause):
+            continue  # a dialect's own SQL (types.DialectSQL): not a list
+        listed = LISTED_VALUES.fullmatch(constraint.sqltext.text)
+        if listed is None or listed[1] != column.name:
+            continue
+        values = [value.strip() for value in listed[2].split(",") if value.strip()]
+        if values and all(PLAIN_VALUE.fullmatch(value) for value in values):
+            return True
+    return False
 
 
 def _postgres(column: sa.Column, name: str) -> str | None:
