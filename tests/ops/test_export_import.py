@@ -177,6 +177,17 @@ def test_csv_round_trip_keeps_null_apart_from_empty_and_refuses_an_extra_column(
         import_rows(core_db, [extra])
 
 
+def test_an_applications_table_is_exported_by_name_beside_the_modules(core_db, tmp_path):
+    with core_db.transaction() as conn:
+        conn.exec_driver_sql("CREATE TABLE app_notes (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.exec_driver_sql("INSERT INTO app_notes VALUES (1, 'a \"note\"')")
+    dump = tmp_path / "notes.jsonl"
+    report = export_rows(core_db, output=dump, tables=["app_notes", "settings"])
+    assert report.rows == {"settings": 0, "app_notes": 1}
+    row = json.loads(dump.read_text().splitlines()[-1])
+    assert row == {"table": "app_notes", "row": {"id": 1, "body": 'a "note"'}}
+
+
 def test_the_databases_json_is_the_pythons_on_every_table(ledger_db, tmp_path):
     """The JSON Lines the database builds (export_json) say what the Python writer says."""
     tables = _every_kind_of_value(ledger_db)

@@ -112,7 +112,10 @@ def export_tables(
             theirs = [
                 n for n in existing if n not in skipped and not n.startswith(BOOKKEEPING_PREFIX)
             ]
-            others.reflect(conn, only=theirs)
+            if tables:  # only those asked for
+                theirs = [n for n in theirs if n in tables]
+            if theirs:  # reflect(only=[]) still runs its catalog queries: 30-70 ms, for nothing
+                others.reflect(conn, only=theirs)
     chosen = [t for t in typed if t.name in existing] + list(others.sorted_tables)
     if tables:
         missing = [name for name in tables if name not in {t.name for t in chosen}]
