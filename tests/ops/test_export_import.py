@@ -188,6 +188,27 @@ def test_an_applications_table_is_exported_by_name_beside_the_modules(core_db, t
     assert row == {"table": "app_notes", "row": {"id": 1, "body": 'a "note"'}}
 
 
+def test_a_table_read_for_longer_than_the_statement_timeout_is_exported_whole(
+    core_db, db_url, tmp_path, monkeypatch
+):
+    """A table's rows are one statement however many they are: the statement timeout (30 s by
+    default; 10M rows take about that) does not cut an export short."""
+    if core_db.backend != "postgresql":
+        pytest.skip("SQLite has no statement timeout")
+    core.set_setting(core_db, key="motd", value="hello", description="")
+    as_built = export_json.sql_of
+
+    def slowly(table: sa.Table, dialect: sa.Dialect) -> str:
+        return f"SELECT s.* FROM ({as_built(table, dialect)}) s, pg_sleep(1.5)"
+
+    monkeypatch.setattr(export_json, "sql_of", slowly)
+    monkeypatch.setenv("CHAINDB_STATEMENT_TIMEOUT_S", "1")
+    db = chaindb.connect(db_url)
+    report = export_rows(db, output=tmp_path / "settings.jsonl", tables=["settings"])
+    db.close()
+    assert report.rows == {"settings": 1}
+
+
 def test_the_databases_json_is_the_pythons_on_every_table(ledger_db, tmp_path):
     """The JSON Lines the database builds (export_json) say what the Python writer says."""
     tables = _every_kind_of_value(ledger_db)
