@@ -127,31 +127,42 @@ _FAILED_ON_A_RETRY = (IntegrityError, Conflict, ledger.InsufficientFunds)
 def _place(conn: Connection, new: list[_NewBet], *, actor: str) -> list[Bet]:
     """Hold each stake and store the bets, their games' pots and the audit trail."""
     now = utc_now()
-    games_before, audit_rows = _add_to_pots(conn, new, actor, now)
+    games_before, game_rows = _add_to_pots(conn, new, actor, now)
     _refuse_bets_the_games_do_not_take(new, games_before)
+    if len(new) == 1 and conn.dialect.name == "postgresql":
+        return [_place_one_postgresql(conn, new[0], games_before, game_rows, now)]
     # No savepoint: any error here rolls back the whole placement (_place_or_find). No
     # idempotency key: the bet's primary key, written in this transaction, makes a bet id
     # hold once.
     holds = ledger.transfer_batch(
         conn, [hold_request(b.player_id, b.amount, HOUSE) for b in new], savepoint=False
     )
-    placed = [
-        _new_bet(b, hold.id, games_before[b.game_id]["roll_count"], now)
-        for b, hold in zip(new, holds, strict=True)
-    ]
-    audit_rows += [
-        audit_row(now, bet.player_id, "bet", bet.id.hex(), "place", None, _audited(bet))
-        for bet in placed
-    ]
+    placed_at = [games_before[b.game_id]["roll_count"] for b in new]
+    bet_rows = [
+        (b.bet_id, b.game_id, b.player_id, b.bet_type, b.amount, roll, hold.id, now)
+        for b, roll, hold in zip(new, placed_at, holds, strict=True)
+    ]  # in bet_statements.BET_COLUMNS' order
     held: dict[str, int] = defaultdict(int)
-    for bet in placed:
-        held[bet.player_id] += bet.amount
-    bet_rows = [tuple(getattr(bet, name) for name in bet_statements.BET_COLUMNS) for bet in placed]
+    for b in new:
+        held[b.player_id] += b.amount
     # Each player's balance row records the available CRAP; the held side is each bet's row.
-    bet_statements.insert_bets_and_audit(
-        conn, bet_rows, audit_rows, dict(sorted(held.items())), now
-    )
-    return placed
+    bet_statements.insert_bets_and_audit(conn, bet_rows, game_rows, dict(sorted(held.items())), now)
+    return [_new_bet(b, row[6], row[5], now) for b, row in zip(new, bet_rows, strict=True)]
+
+
+def _place_one_postgresql(
+    conn: Connection,
+    b: _NewBet,
+    games_before: dict[str, Mapping[str, Any]],
+    game_rows: list[AuditRow],
+    now: datetime,
+) -> Bet:
+    """One bet on PostgreSQL: its rows go with its hold's own (ledger.hold_with)."""
+    roll = games_before[b.game_id]["roll_count"]
+    bet_row = (b.bet_id, b.game_id, b.player_id, b.bet_type, b.amount, roll, now)
+    rows = bet_statements.rows_with_hold(bet_row, game_rows, {b.player_id: b.amount}, now)
+    hold = ledger.hold_with(conn, hold_request(b.player_id, b.amount, HOUSE), rows)
+    return _new_bet(b, hold.id, roll, now)
 
 
 def _add_to_pots(
@@ -266,12 +277,3 @@ def _same_bet(existing: Bet, new: _NewBet) -> Bet:
     ):
         raise Conflict(f"bet_id: bet {new.bet_id.hex()} exists with other terms")
     return existing
-
-
-def _audited(bet: Bet) -> dict[str, object]:
-    return {
-        "game_id": bet.game_id,
-        "bet_type": bet.bet_type,
-        "amount": bet.amount,
-        "hold_transfer_id": bet.hold_transfer_id,
-    }
