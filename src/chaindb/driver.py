@@ -7,6 +7,7 @@ database's own work. Everything else goes through SQLAlchemy (database.py).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import operator
 import select
@@ -138,7 +139,10 @@ class LibpqStatement:
     cores, where that CPU is taken from the server). The values still go through the columns'
     bind processors, and errors are SQLAlchemy's, with the server's diagnostics (sqlstate,
     constraint name). libpq waits for the result without holding the GIL; a Ctrl-C is seen
-    once the statement ends (the statement timeout bounds it), never halfway.
+    once the statement ends (the statement timeout bounds it). Not so at a connection's first
+    run, whose wait is in select (with its prepare, in pipeline mode): a Ctrl-C there ends the
+    wait, the statement may still commit, and the pool drops the connection, its transaction
+    still active.
 
     The statement runs outside any transaction block: it is its own transaction (autocommit),
     whatever psycopg's autocommit says, so the connection must be idle (as the pool gives it).
@@ -204,18 +208,27 @@ class LibpqStatement:
     def _prepare_and_run(self, pgconn: Any, texts: list[Any]) -> tuple[Any, Any]:
         """Parse, then bind and execute, sent together before one Sync (libpq's pipeline
         mode): one round trip, and one implicit transaction on the server where a prepare of
-        its own is a transaction too (a short-lived process's one transfer cost two)."""
+        its own is a transaction too (a short-lived process's one transfer cost two). The
+        prepare's result, and the statement's: the first error after the prepare if there is
+        one (an error at the implicit commit comes after the statement's own success)."""
         pgconn.enter_pipeline_mode()
         try:
             pgconn.send_prepare(self._name, self._sql_bytes, self._types)
             pgconn.send_query_prepared(self._name, texts)
             pgconn.pipeline_sync()
             _flush(pgconn)
-            prepared, result = _pipeline_results(pgconn, expected=2)
+            results = _results_to_sync(pgconn)
         finally:
-            if pgconn.pipeline_status and not pgconn.is_busy():
-                pgconn.exit_pipeline_mode()
-        return prepared, result
+            _leave_pipeline(pgconn, self._driver_error)
+        prepared, after = results[0], results[1:]
+        if prepared.status not in self._succeeded:
+            return prepared, prepared
+        failed = [result for result in after if result.status not in self._succeeded]
+        if failed:
+            return prepared, failed[0]
+        if not after:
+            raise _connection_lost(pgconn)
+        return prepared, after[0]
 
     def _check(self, driver: Any, result: Any) -> None:
         """Raise psycopg's error for a failed result, as its own execute would."""
@@ -225,6 +238,7 @@ class LibpqStatement:
 
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
 _PIPELINE_SYNC = 10  # pq.ExecStatus.PIPELINE_SYNC
+_CONNECTION_OK = 0  # pq.ConnStatus.OK
 
 
 def _flush(pgconn: Any) -> None:
@@ -243,25 +257,37 @@ def _next_result(pgconn: Any) -> Any:
     return pgconn.get_result()
 
 
-def _pipeline_results(pgconn: Any, *, expected: int) -> list[Any]:
-    """The first result of each of `expected` commands sent before a Sync, then the Sync's.
-    libpq ends each command's results with None; a broken connection ends them early, with an
-    error result: the commands without one get the last result seen (the error)."""
+def _results_to_sync(pgconn: Any) -> list[Any]:
+    """Every result up to the pipeline's Sync (libpq ends each command's with None), or up to
+    the connection's loss."""
     results: list[Any] = []
     while True:
         result = _next_result(pgconn)
         if result is None:
-            if pgconn.status != 0:  # pq.ConnStatus.OK: no more results will come
+            if pgconn.status != _CONNECTION_OK:  # no more results will come
                 break
             continue
         if result.status == _PIPELINE_SYNC:
             break
         results.append(result)
     if not results:
-        from psycopg import OperationalError, pq
+        raise _connection_lost(pgconn)
+    return results
 
-        raise OperationalError(f"no result from the server: {pq.error_message(pgconn)}")
-    return (results + [results[-1]] * expected)[:expected]
+
+def _leave_pipeline(pgconn: Any, driver_error: type[Exception]) -> None:
+    """Out of pipeline mode when the connection allows it. It does not after a loss, or an
+    interrupt (Ctrl-C) in the wait, with results still to come: the error raising then is the
+    one to see, and the connection, its transaction still active, is one the pool drops."""
+    if pgconn.pipeline_status and pgconn.status == _CONNECTION_OK and not pgconn.is_busy():
+        with contextlib.suppress(driver_error):
+            pgconn.exit_pipeline_mode()
+
+
+def _connection_lost(pgconn: Any) -> Exception:
+    from psycopg import OperationalError, pq
+
+    return OperationalError(f"no result from the server: {pq.error_message(pgconn)}")
 
 
 # Parameter types as psycopg sends them: numeric and timestamptz by their oid (an operator such

@@ -290,6 +290,37 @@ def test_a_new_connections_first_transfer_is_one_server_transaction(pg_url, pg_a
         assert ledger.get_balance(db, "user:alice").available == 7
 
 
+def test_an_error_at_the_commit_of_a_first_transfer_is_raised(pg_url):
+    """A connection's first plain transfer is prepared and run in one message train: an error
+    the server raises only at the implicit commit (a deferred constraint trigger, as a
+    serializable server's 40001 would be) still reaches the caller, and nothing is kept."""
+    with chaindb.connect(pg_url) as setup:
+        migrations.migrate(setup)
+        core.create_user(setup, "alice")
+        ledger.transfer(
+            setup, debit="system:issuance", credit="user:alice", amount=9, kind="deposit"
+        )
+        ledger.transfer(
+            setup, debit="user:alice", credit="system:escrow", amount=1, kind="transfer"
+        )
+        with setup.transaction() as conn:
+            conn.exec_driver_sql(REFUSE_5_AT_COMMIT)
+    with chaindb.connect(pg_url) as db:  # a new connection: its first plain transfer
+        with pytest.raises(sa.exc.DBAPIError, match="5 refused at commit"):
+            ledger.transfer(
+                db, debit="user:alice", credit="system:escrow", amount=5, kind="transfer"
+            )
+        assert ledger.get_balance(db, "user:alice").available == 8
+
+
+REFUSE_5_AT_COMMIT = """
+CREATE FUNCTION refuse_5() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION '5 refused at commit'; END $$;
+CREATE CONSTRAINT TRIGGER refuse_5 AFTER INSERT ON ledger_transfers
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.amount = 5) EXECUTE FUNCTION refuse_5();
+"""
+
+
 def server_commits_of(work, admin_url: str, name: str) -> int:
     """The server transactions `work` committed in the database `name` (pg_stat_database,
     read once every backend of it has ended and so counted its own)."""

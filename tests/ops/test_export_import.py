@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -207,6 +208,44 @@ def test_a_table_read_for_longer_than_the_statement_timeout_is_exported_whole(
     report = export_rows(db, output=tmp_path / "settings.jsonl", tables=["settings"])
     db.close()
     assert report.rows == {"settings": 1}
+
+
+def test_a_write_that_fails_mid_table_raises_and_leaves_the_database_usable(ledger_db, tmp_path):
+    """A failed write (a closed pipe, a full disk: here the progress callback) in the middle of
+    a table of several chunks raises at once; the export's read ends (on PostgreSQL, a stream
+    left open would hold the connection's lock and its rollback would wait for ever)."""
+    deposits = [
+        {"debit": "system:issuance", "credit": "user:alice", "amount": n + 1, "kind": "deposit"}
+        for n in range(export_json.ROWS_PER_FETCH * 2 + 1)
+    ]
+    ledger.transfer_batch(ledger_db, deposits)
+
+    def full_disk(table: str, rows: int) -> None:
+        if rows:
+            raise OSError(28, "No space left on device")
+
+    outcome: list[BaseException | None] = []
+
+    def export() -> None:
+        try:
+            export_rows(
+                ledger_db,
+                output=tmp_path / "x.jsonl",
+                tables=["ledger_transfers"],
+                on_rows=full_disk,
+            )
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+
+    exporting_thread = threading.Thread(target=export, daemon=True)
+    exporting_thread.start()
+    exporting_thread.join(timeout=60)
+    assert not exporting_thread.is_alive(), "the export hung after its write failed"
+    assert isinstance(outcome[0], OSError) and "No space left" in str(outcome[0])
+    assert ledger.get_balance(ledger_db, "user:alice").available == sum(
+        d["amount"] for d in deposits
+    )
 
 
 def test_the_databases_json_is_the_pythons_on_every_table(ledger_db, tmp_path):

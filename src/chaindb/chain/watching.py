@@ -25,7 +25,7 @@ from chaindb.chain.resilience import ChainUnavailable
 from chaindb.chain.tracker import Progress, TrackReport, track
 from chaindb.database import Database
 from chaindb.errors import InvalidInput
-from chaindb.stopping import set_from_handler
+from chaindb.stopping import SignalStop
 
 PassCallback = Callable[[int, TrackReport, IngestReport | None], None]
 
@@ -138,20 +138,10 @@ def _retries_end_on(stop: threading.Event, chain: Chain) -> Iterator[None]:
         chain.resilience.interrupt = previous
 
 
-@contextmanager
-def _stop_on_signals(stop: threading.Event, summary: WatchSummary) -> Iterator[None]:
+def _stop_on_signals(stop: threading.Event, summary: WatchSummary) -> SignalStop:
     """Let SIGINT/SIGTERM end the loop after the current pass (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def request_stop(signum: int, _frame: Any) -> None:
+    def note(signum: int) -> None:
         summary.stopped_by = signal.Signals(signum).name  # the loop reads it before a new pass
-        set_from_handler(stop)
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return SignalStop(stop, on_signal=note)

@@ -15,7 +15,7 @@ from rich.table import Table
 from chaindb import assets
 from chaindb.cli.output import console, error_console, open_database, print_json
 from chaindb.errors import ConfigError
-from chaindb.stopping import stop_on_signals
+from chaindb.stopping import SignalStop
 
 PAYER_ENV = "CHAINDB_SOLANA_PAYER_KEYPAIR"
 DELEGATE_ENV = "CHAINDB_SOLANA_TREE_DELEGATE_KEYPAIR"
@@ -56,9 +56,8 @@ def worker_command(
         raise typer.BadParameter(f"must be 1 to {CONCURRENCY_MAX}", param_hint="--concurrency")
     mint_function = _load_mint(mint)
     stop = threading.Event()
-    stop_on_signals(stop)
     reports: list[assets.WorkerReport] = []
-    with open_database(ctx, writes=True) as db:
+    with open_database(ctx, writes=True) as db, SignalStop(stop):
 
         def work(number: int) -> None:
             reports.append(

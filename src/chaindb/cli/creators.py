@@ -12,7 +12,7 @@ import typer
 from chaindb.cli.chain import _at_least, _show_retries_on_stderr
 from chaindb.cli.output import console, error_console, open_database, print_json
 from chaindb.errors import ConfigError
-from chaindb.stopping import stop_on_signals
+from chaindb.stopping import SignalStop
 
 ORACLE_KEY_ENV = "CHAINDB_ORACLE_PRIVATE_KEY"
 EXIT_OF_HEALTH = {"ok": 0, "warning": 1, "critical": 2}
@@ -88,7 +88,6 @@ def oracle_sync_command(
     sender, node = _oracle_account(), _node(rpc_url)
     _show_retries_on_stderr()
     stop = threading.Event()
-    stop_on_signals(stop)
     last: list[Any] = []
 
     def show(report: Any) -> None:
@@ -98,7 +97,7 @@ def oracle_sync_command(
         else:
             console.print(f"oracle pass: {report}", markup=False)
 
-    with open_database(ctx, writes=True) as db:
+    with open_database(ctx, writes=True) as db, SignalStop(stop):
         error_console.print(f"chain: {node.describe()}", markup=False)
         creators.run_oracle(
             db, node, sender=sender, interval_s=interval_s, once=once, stop=stop, on_pass=show

@@ -20,7 +20,7 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -230,10 +230,13 @@ def _write_json(
         for table in tables:
             chunks = chunks_by_the_database(conn, table) or chunks_by_python(conn, table)
             count = 0
-            for chunk in chunks:
-                out.write(chunk.lines)
-                count += chunk.rows
-                say(table.name, count)
+            # Closed at once if a write fails (a closed pipe, a full disk): a PostgreSQL
+            # stream left open holds the connection's lock, and the rollback would wait on it.
+            with closing(chunks):
+                for chunk in chunks:
+                    out.write(chunk.lines)
+                    count += chunk.rows
+                    say(table.name, count)
             report.rows[table.name] = count
             say(table.name, count)
 
