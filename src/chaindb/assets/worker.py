@@ -19,15 +19,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chaindb.assets.queue import (
-    LEASE_S_DEFAULT,
-    BatchOutcome,
-    ClaimedBatch,
-    MintReceipt,
-    claim_batch,
-    complete_batch,
-    fail_batch,
-)
+from chaindb.assets.claiming import claim_batch
+from chaindb.assets.completing import complete_batch, fail_batch
+from chaindb.assets.queue import LEASE_S_DEFAULT, BatchOutcome, ClaimedBatch, MintReceipt
 from chaindb.database import Database
 
 log = logging.getLogger("chaindb.assets")
