@@ -18,6 +18,7 @@ from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from chaindb.assets import bubblegum
+from chaindb.assets.claim_leaves import take_with_leaves
 from chaindb.assets.queue import (
     BATCH_SIZE_MAX,
     LEASE_S_DEFAULT,
@@ -54,21 +55,23 @@ def claim_batch(
         candidates += ready[: worker.batch_size_max - len(candidates)]
         if not candidates:
             return None
-        # The tree's row stays locked from the leaves' allocation to the commit, and every
-        # claim needing leaves waits for it: the batch row is written before, to hold it less.
+        # Every write of the claim comes before its leaves: a claim needing leaves locks the
+        # tree's row, which every other such claim waits for, until it commits.
         batch_id = _open_batch(conn, worker.worker_id, len(candidates), until, now)
         _expire_batches(conn, {job.batch_id for job in candidates if job.batch_id}, now)
-        # Written before the leaves, as the batch row is (what it says is amended below, in
-        # this transaction, when the trees run short).
+        # What it says is amended below, in this transaction, when the trees run short.
         _audit_claim(conn, batch_id, worker.worker_id, candidates)
-        jobs = _with_leaves(conn, candidates)
-        if len(jobs) < len(candidates):  # the trees are full: the rest stay queued
-            _shrink_batch(conn, batch_id, worker.worker_id, jobs)
-            if not jobs:
+        lease = {"batch_id": batch_id, "worker_id": worker.worker_id, "until": until, "now": now}
+        claimed = _take_with_leaves(conn, candidates, lease)
+        if len(claimed) < len(candidates):  # the trees are full: the rest stay queued
+            _shrink_batch(conn, batch_id, worker.worker_id, claimed)
+            if not claimed:
                 return None
-        claimed = _take(conn, jobs, batch_id, worker.worker_id, until, now)
     return ClaimedBatch(
-        batch_id=batch_id, worker_id=worker.worker_id, lease_expires_at=until, jobs=claimed
+        batch_id=batch_id,
+        worker_id=worker.worker_id,
+        lease_expires_at=until,
+        jobs=sorted(claimed, key=lambda job: (job.priority, job.id)),
     )
 
 
@@ -174,6 +177,20 @@ def _shrink_batch(conn: Connection, batch_id: int, worker_id: str, jobs: list[Mi
     _audit_claim(conn, batch_id, worker_id, jobs)
 
 
+def _take_with_leaves(
+    conn: Connection, jobs: list[MintJob], lease: dict[str, Any]
+) -> list[MintJob]:
+    """The jobs into the lease's batch, each with its leaf (a job that had one keeps it); the
+    jobs no tree has a leaf for stay queued. PostgreSQL: the jobs needing a leaf go last, by
+    one statement (claim_leaves.py). SQLite writes one transaction at a time: the leaves are
+    allocated, then every job is taken by one UPDATE."""
+    if conn.dialect.name == "postgresql":
+        needing = [job for job in jobs if job.leaf_index is None]
+        having = [job for job in jobs if job.leaf_index is not None]
+        return _take(conn, having, lease) + take_with_leaves(conn, needing, lease)
+    return _take(conn, _with_leaves(conn, jobs), lease)
+
+
 def _with_leaves(conn: Connection, jobs: list[MintJob]) -> list[MintJob]:
     """The jobs that have a leaf, or get one now; the rest stay queued (no tree has room)."""
     needing = [job for job in jobs if job.leaf_index is None]
@@ -196,16 +213,11 @@ def _with_leaves(conn: Connection, jobs: list[MintJob]) -> list[MintJob]:
     return ready
 
 
-def _take(
-    conn: Connection,
-    jobs: list[MintJob],
-    batch_id: int,
-    worker_id: str,
-    until: datetime,
-    now: datetime,
-) -> list[MintJob]:
+def _take(conn: Connection, jobs: list[MintJob], lease: dict[str, Any]) -> list[MintJob]:
     """The jobs into the batch, each with its leaf: one UPDATE (the leaves by CASE on the id,
     which both backends take) RETURNING the jobs, one round trip for the batch."""
+    if not jobs:
+        return []
 
     def each(field: str) -> sa.Case[Any]:
         return sa.case({job.id: getattr(job, field) for job in jobs}, value=minting_queue.c.id)
@@ -215,19 +227,18 @@ def _take(
         .where(minting_queue.c.id.in_([job.id for job in jobs]))
         .values(
             status="processing",
-            batch_id=batch_id,
-            worker_id=worker_id,
+            batch_id=lease["batch_id"],
+            worker_id=lease["worker_id"],
             attempts=minting_queue.c.attempts + 1,
-            lease_expires_at=until,
+            lease_expires_at=lease["until"],
             merkle_tree=each("merkle_tree"),
             leaf_index=each("leaf_index"),
             asset_id=each("asset_id"),
-            updated_at=now,
+            updated_at=lease["now"],
         )
         .returning(*minting_queue.c)
     )
-    taken = [MintJob.model_validate(row) for row in rows]
-    return sorted(taken, key=lambda job: (job.priority, job.id))
+    return [MintJob.model_validate(row) for row in rows]
 
 
 def _bury(conn: Connection, jobs: list[MintJob], reason: str) -> None:
