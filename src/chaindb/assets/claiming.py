@@ -31,7 +31,7 @@ from chaindb.assets.records import audit, audit_many
 from chaindb.assets.schema import blockchain_audit_logs, memory_batches, minting_queue
 from chaindb.assets.trees import allocate_leaves
 from chaindb.database import Database, writing
-from chaindb.types import utc_now
+from chaindb.types import UtcDateTime, utc_now
 from chaindb.validation import Input, validated
 
 
@@ -44,29 +44,37 @@ def claim_batch(
 ) -> ClaimedBatch | None:
     """Take up to batch_size_max jobs into a new batch held until now + lease_s; None when no
     job is ready (or no tree has a leaf for the ready ones)."""
+    with writing(target) as conn:
+        return claim_into(conn, worker_id=worker_id, batch_size_max=batch_size_max, lease_s=lease_s)
+
+
+def claim_into(
+    conn: Connection, *, worker_id: str, batch_size_max: int, lease_s: float
+) -> ClaimedBatch | None:
+    """claim_batch's writes, in the caller's transaction (the worker's, which completes its
+    last batch in it first)."""
     worker = validated(_Claim, worker_id=worker_id, batch_size_max=batch_size_max, lease_s=lease_s)
     now = utc_now()
     until = now + timedelta(seconds=worker.lease_s)
-    with writing(target) as conn:
-        expired, ready = _lock_candidates(conn, now, worker.batch_size_max)
-        spent = [job for job in expired if job.attempts >= job.max_attempts]
-        _bury(conn, spent, "its lease ran out on every attempt (the worker died or hung)")
-        candidates = [job for job in expired if job not in spent]
-        candidates += ready[: worker.batch_size_max - len(candidates)]
-        if not candidates:
+    expired, ready = _lock_candidates(conn, now, worker.batch_size_max)
+    spent = [job for job in expired if job.attempts >= job.max_attempts]
+    _bury(conn, spent, "its lease ran out on every attempt (the worker died or hung)")
+    candidates = [job for job in expired if job not in spent]
+    candidates += ready[: worker.batch_size_max - len(candidates)]
+    if not candidates:
+        return None
+    # Every write of the claim comes before its leaves: a claim needing leaves locks the
+    # tree's row, which every other such claim waits for, until it commits.
+    batch_id = _open_batch(conn, worker.worker_id, len(candidates), until, now)
+    _expire_batches(conn, {job.batch_id for job in candidates if job.batch_id}, now)
+    # What it says is amended below, in this transaction, when the trees run short.
+    _audit_claim(conn, batch_id, worker.worker_id, candidates)
+    lease = {"batch_id": batch_id, "worker_id": worker.worker_id, "until": until, "now": now}
+    claimed = _take_with_leaves(conn, candidates, lease)
+    if len(claimed) < len(candidates):  # the trees are full: the rest stay queued
+        _shrink_batch(conn, batch_id, worker.worker_id, claimed)
+        if not claimed:
             return None
-        # Every write of the claim comes before its leaves: a claim needing leaves locks the
-        # tree's row, which every other such claim waits for, until it commits.
-        batch_id = _open_batch(conn, worker.worker_id, len(candidates), until, now)
-        _expire_batches(conn, {job.batch_id for job in candidates if job.batch_id}, now)
-        # What it says is amended below, in this transaction, when the trees run short.
-        _audit_claim(conn, batch_id, worker.worker_id, candidates)
-        lease = {"batch_id": batch_id, "worker_id": worker.worker_id, "until": until, "now": now}
-        claimed = _take_with_leaves(conn, candidates, lease)
-        if len(claimed) < len(candidates):  # the trees are full: the rest stay queued
-            _shrink_batch(conn, batch_id, worker.worker_id, claimed)
-            if not claimed:
-                return None
     return ClaimedBatch(
         batch_id=batch_id,
         worker_id=worker.worker_id,
@@ -103,13 +111,10 @@ class _Claim(Input):
     lease_s: Annotated[float, Field(gt=0, le=LEASE_S_MAX, allow_inf_nan=False)] = LEASE_S_DEFAULT
 
 
-def _lock_candidates(
-    conn: Connection, now: datetime, limit: int
-) -> tuple[list[MintJob], list[MintJob]]:
-    """Locked for us, in one statement: up to `limit` jobs whose worker's lease ran out (index
-    ix_minting_queue_lease), and up to `limit` ready jobs by priority, schedule and id (index
-    ix_minting_queue_ready). The ready jobs beyond what the batch takes stay locked only until
-    this claim commits (others skip them meanwhile)."""
+def _candidates_statement() -> sa.CompoundSelect:
+    """Built once (a CTE makes a copy of each of the table's columns: per claim, that was a
+    tenth of a worker's CPU time); `now` and `limit` are bound per claim."""
+    now, limit = sa.bindparam("now", type_=UtcDateTime()), sa.bindparam("limit")
     expired = (
         sa.select(minting_queue)
         .where(minting_queue.c.status == "processing", minting_queue.c.lease_expires_at <= now)
@@ -126,7 +131,20 @@ def _lock_candidates(
         .with_for_update(skip_locked=True)
         .cte("ready")
     )
-    rows = conn.execute(sa.union_all(sa.select(expired), sa.select(ready)))
+    return sa.union_all(sa.select(expired), sa.select(ready))
+
+
+_CANDIDATES = _candidates_statement()
+
+
+def _lock_candidates(
+    conn: Connection, now: datetime, limit: int
+) -> tuple[list[MintJob], list[MintJob]]:
+    """Locked for us, in one statement: up to `limit` jobs whose worker's lease ran out (index
+    ix_minting_queue_lease), and up to `limit` ready jobs by priority, schedule and id (index
+    ix_minting_queue_ready). The ready jobs beyond what the batch takes stay locked only until
+    this claim commits (others skip them meanwhile)."""
+    rows = conn.execute(_CANDIDATES, {"now": now, "limit": limit})
     jobs = [MintJob.model_validate(row) for row in rows]
     expired_jobs = sorted(
         (job for job in jobs if job.status == "processing"), key=lambda j: j.lease_expires_at
