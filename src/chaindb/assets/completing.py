@@ -41,34 +41,38 @@ def complete_batch(
     """Record what the mint function did, in one transaction: for each job this batch still
     holds, its asset (owner, metadata, tree, leaf, signature), version 1, its cost and audit
     rows, and the job completed; then the batch's counts, costs and signatures."""
+    with writing(target) as conn:
+        return record_completion(conn, batch, receipt)
+
+
+def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceipt) -> BatchOutcome:
+    """complete_batch's writes, in the caller's transaction (the worker's, which claims its
+    next batch in it too)."""
     receipt = validated(MintReceipt, **receipt.model_dump())
     items = {item.job_id: item for item in receipt.items}
     if set(items) != {job.id for job in batch.jobs}:
         raise InvalidInput("receipt.items", sorted(items), "must name each job of the batch once")
     now = utc_now()
-    with writing(target) as conn:
-        held = _complete_jobs(conn, batch, now)
-        jobs = [job for job in batch.jobs if job.id in held]
-        _write_assets(conn, batch, jobs, items, now)
-        minted = [items[job.id] for job in jobs]
-        insert_costs(conn, [_cost(job, items[job.id], batch.batch_id) for job in jobs])
-        audit_many(conn, [_mint_audit(batch, job, items[job.id]) for job in jobs])
-        status = "completed" if jobs else "expired"
-        conn.execute(
-            memory_batches.update()
-            .where(memory_batches.c.batch_id == batch.batch_id)
-            .values(
-                status=status,
-                minted_count=len(jobs),
-                total_cost_lamports=sum(
-                    _cost(j, items[j.id], None).total_cost_lamports for j in jobs
-                ),
-                storage_cost_winston=sum(item.storage_cost_winston for item in minted),
-                transaction_signatures=[i.mint_signature for i in minted if i.mint_signature],
-                completed_at=now,
-                updated_at=now,
-            )
+    held = _complete_jobs(conn, batch, now)
+    jobs = [job for job in batch.jobs if job.id in held]
+    _write_assets(conn, batch, jobs, items, now)
+    minted = [items[job.id] for job in jobs]
+    insert_costs(conn, [_cost(job, items[job.id], batch.batch_id) for job in jobs])
+    audit_many(conn, [_mint_audit(batch, job, items[job.id]) for job in jobs])
+    status = "completed" if jobs else "expired"
+    conn.execute(
+        memory_batches.update()
+        .where(memory_batches.c.batch_id == batch.batch_id)
+        .values(
+            status=status,
+            minted_count=len(jobs),
+            total_cost_lamports=sum(_cost(j, items[j.id], None).total_cost_lamports for j in jobs),
+            storage_cost_winston=sum(item.storage_cost_winston for item in minted),
+            transaction_signatures=[i.mint_signature for i in minted if i.mint_signature],
+            completed_at=now,
+            updated_at=now,
         )
+    )
     return BatchOutcome(
         batch_id=batch.batch_id,
         status=status,
