@@ -36,7 +36,19 @@ WINDOW_CLAIMS = 4
 ASSET_IDS_CACHED_MAX = BATCH_SIZE_MAX * WINDOW_CLAIMS * 4
 ATTEMPTS_PER_TREE = 4  # reads of one tree's next free leaf before the claim gives up
 
-_JOB_COLUMNS = ", ".join(f"q.{column.name}" for column in minting_queue.c)
+# What the statement changes in a job (the rest, its metadata among them, the claim has read).
+_TAKEN = (
+    "status",
+    "batch_id",
+    "worker_id",
+    "attempts",
+    "lease_expires_at",
+    "merkle_tree",
+    "leaf_index",
+    "asset_id",
+    "updated_at",
+)
+_TAKEN_COLUMNS = ", ".join(f"q.{name}" for name in _TAKEN)
 _TAKE_WITH_LEAVES = (
     sa.text(
         f"""WITH tree AS (
@@ -66,7 +78,7 @@ SET status = 'processing', batch_id = :batch_id, worker_id = :worker_id,
     asset_id = (:asset_ids)[leaves.leaf_index - :window_start + 1], updated_at = :now
 FROM leaves
 WHERE q.id = leaves.id
-RETURNING {_JOB_COLUMNS}"""
+RETURNING q.id, {_TAKEN_COLUMNS}"""
     )
     .bindparams(
         sa.bindparam("job_ids", type_=ARRAY(sa.BigInteger)),
@@ -74,7 +86,7 @@ RETURNING {_JOB_COLUMNS}"""
         sa.bindparam("until", type_=UtcDateTime()),
         sa.bindparam("now", type_=UtcDateTime()),
     )
-    .columns(*minting_queue.c)
+    .columns(*(sa.column(name, minting_queue.c[name].type) for name in ("id", *_TAKEN)))
 )
 _FIRST_WITH_ROOM = (
     sa.select(merkle_trees.c.tree_address, merkle_trees.c.next_leaf_index, merkle_trees.c.capacity)
@@ -112,8 +124,12 @@ def take_with_leaves(conn: Connection, jobs: list[MintJob], lease: dict[str, Any
                 "asset_ids": [_asset_id(tree.tree_address, leaf) for leaf in window],
             },
         ).all()
-        given = {row.id for row in rows}
-        taken += [MintJob.model_validate(row) for row in rows]
+        given = {row.id: row._mapping for row in rows}
+        taken += [
+            job.model_copy(update={name: given[job.id][name] for name in _TAKEN})
+            for job in waiting
+            if job.id in given
+        ]
         waiting = [job for job in waiting if job.id not in given]
     return taken
 

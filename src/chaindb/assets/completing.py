@@ -57,7 +57,8 @@ def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceip
     jobs = [job for job in batch.jobs if job.id in held]
     _write_assets(conn, batch, jobs, items, now)
     minted = [items[job.id] for job in jobs]
-    insert_costs(conn, [_cost(job, items[job.id], batch.batch_id) for job in jobs])
+    costs = [_cost(job, items[job.id], batch.batch_id) for job in jobs]
+    insert_costs(conn, costs)
     audit_many(conn, [_mint_audit(batch, job, items[job.id]) for job in jobs])
     status = "completed" if jobs else "expired"
     conn.execute(
@@ -66,7 +67,7 @@ def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceip
         .values(
             status=status,
             minted_count=len(jobs),
-            total_cost_lamports=sum(_cost(j, items[j.id], None).total_cost_lamports for j in jobs),
+            total_cost_lamports=sum(cost.total_cost_lamports for cost in costs),
             storage_cost_winston=sum(item.storage_cost_winston for item in minted),
             transaction_signatures=[i.mint_signature for i in minted if i.mint_signature],
             completed_at=now,
