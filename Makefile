@@ -48,8 +48,13 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
+# Each prints JSON; the PostgreSQL server is fsync on (WITH_POSTGRES_DURABLE).
+BENCHES ?= migrate ledger ledger_workers ops chain assets games creators storage studio \
+	partitions partitions_plays
+
 bench: install
-	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c "$(BIN)/python bench/migrate.py && $(BIN)/python bench/ledger.py && $(BIN)/python bench/ledger_workers.py && $(BIN)/python bench/ops.py && $(BIN)/python bench/chain.py && $(BIN)/python bench/games.py && $(BIN)/python bench/creators.py && $(BIN)/python bench/storage.py && $(BIN)/python bench/partitions.py && $(BIN)/python bench/partitions_plays.py"
+	WITH_POSTGRES_DURABLE=1 scripts/with-postgres sh -c \
+		'for b in $(BENCHES); do $(BIN)/python bench/$$b.py || exit 1; done'
 
 # The ledger at volume (bench/ledger_volume.py): BENCH_VOLUME_TRANSFERS (default 200,000;
 # 10000000 for the full run), BENCH_VOLUME_USERS (default 10000,100000).

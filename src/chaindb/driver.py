@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import select
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -208,9 +209,26 @@ class LibpqStatement:
             result = pgconn.exec_prepared(self._name, texts)
             if result.error_field(self._sqlstate_field) != _NO_SUCH_STATEMENT:
                 return result
-        self._check(driver, pgconn.prepare(self._name, self._sql_bytes, self._types))
+        prepared, result = self._prepare_and_run(pgconn, texts)
+        self._check(driver, prepared)
         pooled.info[self._name] = True
-        return pgconn.exec_prepared(self._name, texts)
+        return result
+
+    def _prepare_and_run(self, pgconn: Any, texts: list[Any]) -> tuple[Any, Any]:
+        """Parse, then bind and execute, sent together before one Sync (libpq's pipeline
+        mode): one round trip, and one implicit transaction on the server where a prepare of
+        its own is a transaction too (a short-lived process's one transfer cost two)."""
+        pgconn.enter_pipeline_mode()
+        try:
+            pgconn.send_prepare(self._name, self._sql_bytes, self._types)
+            pgconn.send_query_prepared(self._name, texts)
+            pgconn.pipeline_sync()
+            _flush(pgconn)
+            prepared, result = _pipeline_results(pgconn, expected=2)
+        finally:
+            if pgconn.pipeline_status and not pgconn.is_busy():
+                pgconn.exit_pipeline_mode()
+        return prepared, result
 
     def _check(self, driver: Any, result: Any) -> None:
         """Raise psycopg's error for a failed result, as its own execute would."""
@@ -219,6 +237,46 @@ class LibpqStatement:
 
 
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
+_PIPELINE_SYNC = 10  # pq.ExecStatus.PIPELINE_SYNC
+
+
+def _flush(pgconn: Any) -> None:
+    """Send what libpq holds (psycopg's connections are non-blocking: a flush may stop short
+    when the socket's buffer is full)."""
+    while pgconn.flush():
+        select.select([], [pgconn.socket], [])
+
+
+def _next_result(pgconn: Any) -> Any:
+    """libpq's next result, waited for in select (which lets go of the GIL: get_result blocked
+    in libpq holds it, and the thread whose commit the server waits for could not run)."""
+    while pgconn.is_busy():
+        select.select([pgconn.socket], [], [])
+        pgconn.consume_input()
+    return pgconn.get_result()
+
+
+def _pipeline_results(pgconn: Any, *, expected: int) -> list[Any]:
+    """The first result of each of `expected` commands sent before a Sync, then the Sync's.
+    libpq ends each command's results with None; a broken connection ends them early, with an
+    error result: the commands without one get the last result seen (the error)."""
+    results: list[Any] = []
+    while True:
+        result = _next_result(pgconn)
+        if result is None:
+            if pgconn.status != 0:  # pq.ConnStatus.OK: no more results will come
+                break
+            continue
+        if result.status == _PIPELINE_SYNC:
+            break
+        results.append(result)
+    if not results:
+        from psycopg import OperationalError, pq
+
+        raise OperationalError(f"no result from the server: {pq.error_message(pgconn)}")
+    return (results + [results[-1]] * expected)[:expected]
+
+
 # Parameter types as psycopg sends them: numeric and timestamptz by their oid (an operator such
 # as `-$1` needs one), the others as 'unknown' (the statement's context or cast gives theirs).
 _NUMERIC_OID, _TIMESTAMPTZ_OID, _TIMESTAMP_OID, _UNKNOWN_OID = 1700, 1184, 1114, 0

@@ -443,30 +443,29 @@ def amount_check(column: str) -> sa.CheckConstraint:
 
 
 def address_check(column: str) -> sa.CheckConstraint:
-    return sa.CheckConstraint(
-        DialectSQL(
-            column,
-            sqlite=_SQLITE_EVM_LOWER.replace("{n}", "42")
-            + " OR (length({col}) BETWEEN 32 AND 44 AND "
-            + _SQLITE_BASE58
-            + ")",
-            postgresql="{col} ~ '^0x[0-9a-f]{{40}}$' OR {col} ~ '^[1-9A-HJ-NP-Za-km-z]{{32,44}}$'",
-        ),
-        name=f"{column}_address",
-    )
+    return _hex_or_base58_check(column, hex_digits=40, base58_lengths=(32, 44), kind="address")
 
 
 def tx_hash_check(column: str) -> sa.CheckConstraint:
+    return _hex_or_base58_check(column, hex_digits=64, base58_lengths=(64, 88), kind="tx_hash")
+
+
+def _hex_or_base58_check(
+    column: str, *, hex_digits: int, base58_lengths: tuple[int, int], kind: str
+) -> sa.CheckConstraint:
+    """EVM's lower-case 0x hex of `hex_digits`, or Solana's base58 of a length in the range."""
+    shortest, longest = base58_lengths
     return sa.CheckConstraint(
         DialectSQL(
             column,
-            sqlite=_SQLITE_EVM_LOWER.replace("{n}", "66")
-            + " OR (length({col}) BETWEEN 64 AND 88 AND "
+            sqlite=_SQLITE_EVM_LOWER.replace("{n}", str(hex_digits + 2))
+            + f" OR (length({{col}}) BETWEEN {shortest} AND {longest} AND "
             + _SQLITE_BASE58
             + ")",
-            postgresql="{col} ~ '^0x[0-9a-f]{{64}}$' OR {col} ~ '^[1-9A-HJ-NP-Za-km-z]{{64,88}}$'",
+            postgresql=f"{{col}} ~ '^0x[0-9a-f]{{{{{hex_digits}}}}}$' OR "
+            f"{{col}} ~ '^[1-9A-HJ-NP-Za-km-z]{{{{{shortest},{longest}}}}}$'",
         ),
-        name=f"{column}_tx_hash",
+        name=f"{column}_{kind}",
     )
 
 

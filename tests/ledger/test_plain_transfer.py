@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -252,6 +253,70 @@ def test_its_statement_deallocated_meanwhile_is_prepared_again(pg_url):
     ledger.transfer(db, debit="user:alice", credit="system:escrow", amount=1, kind="transfer")
     assert ledger.get_balance(db, "user:alice").available == 7
     db.close()
+
+
+def test_a_new_connections_first_transfer_is_one_server_transaction(pg_url, pg_admin_url):
+    """Its statement is prepared in the same message train as its first run: a process that
+    sends one transfer costs the server what one autocommit statement of its own costs (the
+    login's transaction, and one), not a transaction more for the prepare. (Straight to the
+    server, also in the PgBouncer pass: the pooler keeps its server connections.)"""
+    name = sa.engine.make_url(pg_url).database
+    pg_url = sa.engine.make_url(pg_admin_url).set(database=name).render_as_string(False)
+    with chaindb.connect(pg_url) as setup:
+        migrations.migrate(setup)
+        core.create_user(setup, "alice")
+        ledger.transfer(
+            setup, debit="system:issuance", credit="user:alice", amount=9, kind="deposit"
+        )  # (the plain path moves between accounts that exist: this makes them)
+        ledger.transfer(
+            setup, debit="user:alice", credit="system:escrow", amount=1, kind="transfer"
+        )
+    name = sa.engine.make_url(pg_url).database
+
+    def one_transfer() -> None:
+        with chaindb.connect(pg_url) as db:
+            ledger.transfer(
+                db, debit="user:alice", credit="system:escrow", amount=1, kind="transfer"
+            )
+
+    def one_statement() -> None:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+
+    assert server_commits_of(one_transfer, pg_admin_url, name) == server_commits_of(
+        one_statement, pg_admin_url, name
+    )
+    with chaindb.connect(pg_url) as db:
+        assert ledger.get_balance(db, "user:alice").available == 7
+
+
+def server_commits_of(work, admin_url: str, name: str) -> int:
+    """The server transactions `work` committed in the database `name` (pg_stat_database,
+    read once every backend of it has ended and so counted its own)."""
+    admin = sa.create_engine(
+        sa.engine.make_url(admin_url).set(drivername="postgresql+psycopg"),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.pool.NullPool,
+    )
+    query = sa.text(
+        "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = :n), "
+        "(SELECT count(*) FROM pg_stat_activity WHERE datname = :n)"
+    )
+
+    def committed() -> int:
+        for _ in range(400):
+            with admin.connect() as conn:
+                count, alive = conn.execute(query, {"n": name}).one()
+            if alive == 0:
+                return int(count)
+            time.sleep(0.05)
+        raise AssertionError(f"the backends of {name} did not end")
+
+    before = committed()
+    work()
+    after = committed()
+    admin.dispose()
+    return after - before
 
 
 def test_it_waits_for_the_pools_connection_and_gives_it_back(pg_url):
