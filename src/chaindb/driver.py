@@ -81,19 +81,6 @@ class DriverStatement:
         except self._driver_error as error:
             raise DBAPIError.instance(self.sql, None, error, self._driver_error) from error
 
-    def executemany_pipelined(
-        self, conn: Connection, many_params: Sequence[Mapping[str, Any] | Sequence[Any]]
-    ) -> None:
-        """PostgreSQL: the statement once per set of parameters by psycopg's executemany, which
-        sends them all in one pipeline (one round trip) and prepares the statement once it has
-        run a few times on the connection."""
-        driver = conn.connection.driver_connection
-        try:
-            with driver.cursor() as cursor:  # type: ignore[union-attr]
-                cursor.executemany(self.sql, [self._values(params) for params in many_params])
-        except self._driver_error as error:
-            raise DBAPIError.instance(self.sql, None, error, self._driver_error) from error
-
     def insert_rows(
         self, conn: Connection, rows: Sequence[Mapping[str, Any] | Sequence[Any]]
     ) -> None:
