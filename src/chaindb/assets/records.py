@@ -169,13 +169,14 @@ class _UnnestInsert:
     """PostgreSQL: rows into `table` by one INSERT of one array per column. Each value goes
     through its column type's bind processor, as SQLAlchemy would send it; the arrays are cast
     to the columns' types without their modifiers (an explicit cast to varchar(44) would cut a
-    longer value where the column's own check refuses it)."""
+    longer value where the column's own check refuses it). The arrays go in binary (`%b`):
+    psycopg quotes each element of a text array with a regex."""
 
     def __init__(self, dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> None:
         quote = dialect.identifier_preparer
         names = ", ".join(quote.quote(name) for name in columns)
         arrays = ", ".join(
-            f"CAST(%({name})s AS {_base_type(table.c[name].type, dialect)}[])" for name in columns
+            f"CAST(%({name})b AS {_base_type(table.c[name].type, dialect)}[])" for name in columns
         )
         self.sql = (
             f"INSERT INTO {quote.format_table(table)} ({names}) SELECT * FROM unnest({arrays})"
