@@ -77,4 +77,4 @@ def test_oracle_sync_stops_on_sigterm_after_its_pass(platform, db_url):
             assert running.wait(timeout=120) == 0  # the 600 s wait ended at once
         except subprocess.TimeoutExpired:
             running.send_signal(signal.SIGABRT)
-            raise AssertionError(f"oracle-sync did not stop: {running.communicate()[1]}")
+            raise AssertionError(f"oracle-sync did not stop: {running.communicate()[1]}") from None

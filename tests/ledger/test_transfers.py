@@ -463,3 +463,21 @@ def test_settling_a_hold_is_idempotent_by_key(ledger_db):
     assert ledger.post_pending(ledger_db, held.id, idempotency_key="settle:1") == first
     with pytest.raises(Conflict, match="differs in kind, phase"):
         ledger.void_pending(ledger_db, held.id, idempotency_key="settle:1")
+
+
+def test_hold_with_writes_the_callers_rows_with_the_hold(ledger_db):
+    issue(ledger_db, "alice", 100)
+    request = {"debit": "user:alice", "credit": "system:escrow", "amount": 40,
+               "kind": "locked_escrow", "pending": True}  # fmt: skip
+    noted = ledger.RowsWithHold("noted AS (INSERT INTO held_notes VALUES (:hold_id))", (), {})
+    with ledger_db.transaction() as conn:
+        if ledger_db.backend == "sqlite":  # one statement there saves no round trip
+            with pytest.raises(InvalidInput, match=r"conn: .* must be PostgreSQL"):
+                ledger.hold_with(conn, request, noted)
+            return
+        conn.execute(sa.text("CREATE TEMPORARY TABLE held_notes (hold_id BIGINT)"))
+        with pytest.raises(InvalidInput, match=r"request: .* must be a hold"):
+            ledger.hold_with(conn, {**request, "pending": False}, noted)
+        held = ledger.hold_with(conn, request, noted)
+        assert conn.execute(sa.text("SELECT hold_id FROM held_notes")).scalar_one() == held.id
+    assert balance(ledger_db, "alice") == ledger.Balance(posted=100, held=40, available=60)

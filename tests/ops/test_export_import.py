@@ -177,6 +177,38 @@ def test_csv_round_trip_keeps_null_apart_from_empty_and_refuses_an_extra_column(
         import_rows(core_db, [extra])
 
 
+def test_an_applications_table_is_exported_by_name_beside_the_modules(core_db, tmp_path):
+    with core_db.transaction() as conn:
+        conn.exec_driver_sql("CREATE TABLE app_notes (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.exec_driver_sql("INSERT INTO app_notes VALUES (1, 'a \"note\"')")
+    dump = tmp_path / "notes.jsonl"
+    report = export_rows(core_db, output=dump, tables=["app_notes", "settings"])
+    assert report.rows == {"settings": 0, "app_notes": 1}
+    row = json.loads(dump.read_text().splitlines()[-1])
+    assert row == {"table": "app_notes", "row": {"id": 1, "body": 'a "note"'}}
+
+
+def test_a_table_read_for_longer_than_the_statement_timeout_is_exported_whole(
+    core_db, db_url, tmp_path, monkeypatch
+):
+    """A table's rows are one statement however many they are: the statement timeout (30 s by
+    default; 10M rows take about that) does not cut an export short."""
+    if core_db.backend != "postgresql":
+        pytest.skip("SQLite has no statement timeout")
+    core.set_setting(core_db, key="motd", value="hello", description="")
+    as_built = export_json.sql_of
+
+    def slowly(table: sa.Table, dialect: sa.Dialect) -> str:
+        return f"SELECT s.* FROM ({as_built(table, dialect)}) s, pg_sleep(1.5)"
+
+    monkeypatch.setattr(export_json, "sql_of", slowly)
+    monkeypatch.setenv("CHAINDB_STATEMENT_TIMEOUT_S", "1")
+    db = chaindb.connect(db_url)
+    report = export_rows(db, output=tmp_path / "settings.jsonl", tables=["settings"])
+    db.close()
+    assert report.rows == {"settings": 1}
+
+
 def test_the_databases_json_is_the_pythons_on_every_table(ledger_db, tmp_path):
     """The JSON Lines the database builds (export_json) say what the Python writer says."""
     tables = _every_kind_of_value(ledger_db)
@@ -201,6 +233,51 @@ def test_postgresqls_lines_are_json_build_objects_byte_for_byte(ledger_db):
             ours = conn.exec_driver_sql(sql_of(table, dialect)).scalars().all()
             theirs = conn.exec_driver_sql(_json_build_object_sql(table, dialect)).scalars().all()
             assert ours == theirs, table.name
+
+
+def test_postgresqls_copy_writes_the_streamed_lines_where_libpq_cannot_stream(
+    ledger_db, monkeypatch
+):
+    """Before libpq 17 no result streams by chunks: the lines come through COPY instead,
+    the same bytes, escapes and NULLs too."""
+    if ledger_db.backend != "postgresql":
+        pytest.skip("PostgreSQL's two ways out")
+    tables = _every_kind_of_value(ledger_db)
+    with ledger_db.read() as conn:
+        streamed = [b"".join(c.lines for c in chunks_by_the_database(conn, t)) for t in tables]
+        monkeypatch.setattr(export_json, "_streams_by_chunks", lambda: False)
+        copied = [b"".join(c.lines for c in chunks_by_the_database(conn, t)) for t in tables]
+    assert copied == streamed
+    assert any(b"\\\\ backslash" in lines for lines in copied)  # the setting's text, escaped
+
+
+def test_a_listed_value_that_json_escapes_is_escaped(ledger_db):
+    """A CHECK listing plain words lets PostgreSQL quote a column's values as they are; a list
+    with a quote or a backslash in it does not."""
+    if ledger_db.backend != "postgresql":
+        pytest.skip("PostgreSQL's own JSON")
+    moods = ("calm", 'a "quoted" one', "back\\slash")
+    listed = ", ".join("'" + mood.replace("'", "''") + "'" for mood in moods)
+    table = sa.Table(
+        "moods",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("plain", sa.String(12), nullable=True),
+        sa.Column("mood", sa.String(20), nullable=False),
+        sa.CheckConstraint("plain IN ('calm', 'two words')", name="ck_moods_plain"),
+        sa.CheckConstraint(f"mood IN ({listed})", name="ck_moods_mood"),
+    )
+    dialect = ledger_db.engine.dialect
+    sql = sql_of(table, dialect)
+    assert "to_json(plain)" not in sql and "to_json(mood)" in sql  # each way, once
+    with ledger_db.transaction() as conn:
+        table.create(conn)
+        conn.execute(table.insert(), [{"id": n, "mood": m} for n, m in enumerate(moods)])
+        conn.execute(table.insert(), [{"id": 9, "plain": "two words", "mood": "calm"}])
+        ours = conn.exec_driver_sql(sql).scalars().all()
+        theirs = conn.exec_driver_sql(_json_build_object_sql(table, dialect)).scalars().all()
+    assert ours == theirs
+    assert [json.loads(line)["row"]["mood"] for line in ours] == [*moods, "calm"]
 
 
 def _every_kind_of_value(db: chaindb.Database) -> list[sa.Table]:

@@ -28,6 +28,7 @@ from chaindb.ledger.leaderboard import refill_closed_boards
 from chaindb.ledger.requests import (
     Item,
     PostRequest,
+    RowsWithHold,
     Transfer,
     TransferItem,
     VoidRequest,
@@ -37,9 +38,15 @@ from chaindb.types import utc_now
 
 
 def apply(
-    conn: Connection, requests: list[Item], *, skip_resolved: bool, name_positions: bool = False
+    conn: Connection,
+    requests: list[Item],
+    *,
+    skip_resolved: bool,
+    name_positions: bool = False,
+    rows_with_hold: RowsWithHold | None = None,
 ) -> list[Transfer]:
-    """With name_positions, an error about one request names its position in `requests`."""
+    """With name_positions, an error about one request names its position in `requests`.
+    rows_with_hold: a lone hold's caller's rows, written with the hold's own (PostgreSQL)."""
     now = utc_now()
     conn.info.pop(BOARDS_CLOSED, None)  # a rolled-back transaction's, on this connection
     singles = [r for r in requests if isinstance(r, TransferItem)]
@@ -85,7 +92,7 @@ def apply(
         planned.append(row)
         if key is not None:
             seen_keys[key] = row
-    _write(conn, batch)
+    _write(conn, batch, rows_with_hold)
     refill_closed_boards(conn)  # boards closed while accounts were created in bulk
     # A lone request's transfer got its id from the insert: the row _write stored is the one.
     return batch.rows if len(requests) == 1 and batch.rows else planned
@@ -227,7 +234,7 @@ def _plan_resolution(
     )
 
 
-def _write(conn: Connection, batch: Batch) -> None:
+def _write(conn: Connection, batch: Batch, rows_with_hold: RowsWithHold | None = None) -> None:
     if not batch.rows:
         return
     accounts = batch.changed()
@@ -247,7 +254,9 @@ def _write(conn: Connection, batch: Batch) -> None:
         for row in batch.rows
         if row.phase == "pending"
     ]
-    if new_holds:
+    if rows_with_hold is not None:  # hold_with: one request, a hold (checked there)
+        statements.insert_hold_with(conn, new_holds[0], rows_with_hold)
+    elif new_holds:
         conn.execute(statements.INSERT_HOLDS, new_holds)
     holds_ended = [row.pending_id for row in batch.rows if row.pending_id]
     if holds_ended:

@@ -227,6 +227,17 @@ def plain_transfer_item(
     return _item_of_values((debit_key, credit_key, amount, kind, *_DEFAULTS))
 
 
+class RowsWithHold(NamedTuple):
+    """A caller's rows, written by the same statement as a hold's own row (ledger.hold_with):
+    PostgreSQL WITH items (`name AS (INSERT ...), ...`, data-modifying), whose SQL may use
+    `:hold_id`, the new hold's transfer id. `binds`: the SQL's typed parameters, `params`
+    their values."""
+
+    ctes: str
+    binds: tuple[Any, ...]  # sqlalchemy BindParameters
+    params: Mapping[str, Any]
+
+
 class Transfer(NamedTuple):
     """One immutable ledger entry. (A named tuple, not a pydantic model or a frozen dataclass:
     batches make thousands, and a named tuple is built several times faster.)"""

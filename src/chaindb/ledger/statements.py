@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from chaindb.driver import CopyStatement, DriverStatement
-from chaindb.ledger.requests import Transfer
+from chaindb.ledger.requests import RowsWithHold, Transfer
 from chaindb.ledger.schema import ledger_accounts, ledger_holds, ledger_transfers
 from chaindb.types import utc_now
 
@@ -43,6 +43,30 @@ END_HOLDS = sa.delete(ledger_holds).where(
 BY_IDEMPOTENCY_KEY = sa.select(ledger_transfers).where(
     ledger_transfers.c.idempotency_key.in_(sa.bindparam("keys", expanding=True))
 )
+
+
+def insert_hold_with(conn: Connection, hold: Mapping[str, Any], rows: RowsWithHold) -> None:
+    """PostgreSQL: a hold's row and the caller's rows in one statement (one round trip)."""
+    statement = _hold_with_statement(conn.dialect, rows.ctes, rows.binds)
+    params = {f"h_{name}": value for name, value in hold.items() if name != "transfer_id"}
+    statement.execute(conn, {**rows.params, **params, "hold_id": hold["transfer_id"]})
+
+
+@functools.lru_cache(maxsize=64)
+def _hold_with_statement(
+    dialect: sa.Dialect, ctes: str, caller_binds: tuple[sa.BindParameter[Any], ...]
+) -> DriverStatement:
+    h = ledger_holds.c
+    names = ("debit_account_id", "credit_account_id", "amount", "expires_at")
+    sql = (
+        f"WITH {ctes} INSERT INTO ledger_holds (transfer_id, {', '.join(names)}) "
+        f"VALUES (:hold_id, {', '.join(f':h_{name}' for name in names)})"
+    )
+    binds = [sa.bindparam("hold_id", type_=h.transfer_id.type)]
+    binds += [sa.bindparam(f"h_{name}", type_=h[name].type) for name in names]
+    return DriverStatement(sa.text(sql).bindparams(*binds, *caller_binds), dialect, [])
+
+
 _NEXT_IDS = {
     # Sequence values, taken up front so the inserts need no RETURNING: one array, and the
     # sequence looked up once (a subquery), not once per value.

@@ -32,7 +32,9 @@ from chaindb.ledger.requests import (
     Kind,
     PostRequest,
     Request,
+    RowsWithHold,
     Transfer,
+    TransferItem,
     TransferRequest,
     VoidRequest,
     as_item,
@@ -161,6 +163,20 @@ def transfer_batch(
     if not items:
         return []
     return run(target, parse_requests(items), name_positions=True, savepoint=savepoint)
+
+
+def hold_with(conn: Connection, request: Mapping[str, Any], rows: RowsWithHold) -> Transfer:
+    """PostgreSQL: one hold (a pending transfer, as transfer_batch takes it, without an
+    idempotency key) in the caller's transaction, joined as it is (as transfer_batch with
+    savepoint=False: the caller rolls its whole transaction back on any error), and the
+    caller's rows written by the statement that writes the hold's own row: one round trip
+    where they were two (a bet is a hold and a few rows)."""
+    if conn.dialect.name != "postgresql" or not conn.in_transaction():
+        raise InvalidInput("conn", conn.dialect.name, "must be PostgreSQL, in a transaction")
+    (item,) = map(as_item, parse_requests([request]))
+    if not isinstance(item, TransferItem) or not item.pending or item.idempotency_key:
+        raise InvalidInput("request", request, "must be a hold without an idempotency_key")
+    return apply(conn, [item], skip_resolved=False, rows_with_hold=rows)[0]
 
 
 def get_transfer(target: Database | Connection, transfer_id: int) -> Transfer | None:
@@ -327,12 +343,14 @@ __all__ = [
     "InsufficientFunds",
     "PostRequest",
     "Request",
+    "RowsWithHold",
     "Transfer",
     "TransferRequest",
     "VoidRequest",
     "expire_holds",
     "get_hold_states",
     "get_transfer",
+    "hold_with",
     "post_pending",
     "run",
     "transfer",

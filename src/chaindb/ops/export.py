@@ -74,8 +74,17 @@ def export_rows(
     report = ExportReport(file_format, str(output) if output else "-")
     writer = {"json": _write_json, "csv": _write_csv, "sql": _write_sql}[file_format]
     with db.replica_read() as conn, one_pass_reads(conn):  # a snapshot, maybe a little behind
+        _without_statement_timeout(conn)
         writer(conn, chosen, output, report, on_rows or (lambda _table, _rows: None))
     return report
+
+
+def _without_statement_timeout(conn: Connection) -> None:
+    """PostgreSQL reads each table in one statement, however many its rows: the statement
+    timeout (CHAINDB_STATEMENT_TIMEOUT_S, 30 s) would cut a large table short (10M ledger
+    rows take about that on 2 busy cores). This read transaction's alone."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
 
 
 def export_schema(db: Database, *, tables: Sequence[str] = (), modules: Sequence[str] = ()) -> str:
@@ -112,7 +121,10 @@ def export_tables(
             theirs = [
                 n for n in existing if n not in skipped and not n.startswith(BOOKKEEPING_PREFIX)
             ]
-            others.reflect(conn, only=theirs)
+            if tables:  # only those asked for
+                theirs = [n for n in theirs if n in tables]
+            if theirs:  # reflect(only=[]) still runs its catalog queries: 30-70 ms, for nothing
+                others.reflect(conn, only=theirs)
     chosen = [t for t in typed if t.name in existing] + list(others.sorted_tables)
     if tables:
         missing = [name for name in tables if name not in {t.name for t in chosen}]
