@@ -1,9 +1,9 @@
 """One worker process of the queue concurrency test.
 
     python queue_worker.py URL NAME LEASE_S [MARKER]
-Works batches until the queue has nothing pending or processing (or its deadline passes),
-then prints a JSON tally. With MARKER it is the victim: its first mint writes MARKER and
-hangs, until the test kills it with SIGKILL.
+Works batches (run_worker) until the queue has nothing pending or processing (or its
+deadline passes), then prints a JSON tally. With MARKER it is the victim: its first mint
+writes MARKER and hangs, until the test kills it with SIGKILL.
 """
 
 from __future__ import annotations
@@ -38,16 +38,17 @@ def main() -> None:
     tally = {"batches": 0, "completed": 0, "lost": 0}
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
-        outcome = assets.work_once(db, mint=mint, worker_id=name, batch_size_max=3, lease_s=lease_s)
-        if outcome is None:
-            counts = assets.queue_counts(db)
-            if not counts.get("pending") and not counts.get("processing"):
-                break
-            time.sleep(IDLE_WAIT_S)
-            continue
-        tally["batches"] += 1
-        tally["completed"] += len(outcome.completed_job_ids)
-        tally["lost"] += len(outcome.lost_job_ids)
+        # Until nothing is ready; each batch completed in the transaction claiming the next.
+        report = assets.run_worker(
+            db, mint=mint, worker_id=name, batch_size_max=3, lease_s=lease_s, once=True
+        )
+        tally["batches"] += report.batches
+        tally["completed"] += report.completed
+        tally["lost"] += report.lost
+        counts = assets.queue_counts(db)
+        if not counts.get("pending") and not counts.get("processing"):
+            break
+        time.sleep(IDLE_WAIT_S)
     db.close()
     print(json.dumps(tally))
 

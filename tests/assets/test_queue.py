@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from chaindb import Conflict, InvalidInput, assets
+from chaindb.assets import worker
 from chaindb.types import utc_now
 from tests.assets.conftest import ALICE, BOB, enqueue, minter, register
 
@@ -175,3 +176,19 @@ def test_run_worker_once_drains_the_queue(tree_db):
     report = assets.run_worker(tree_db, mint=minter(), once=True, batch_size_max=3)
     assert (report.batches, report.completed) == (3, 7)
     assert assets.queue_counts(tree_db) == {"completed": 7}
+
+
+def test_a_claim_failing_with_the_completion_does_not_undo_it(tree_db, monkeypatch):
+    """run_worker claims its next batch in the transaction completing the last: when that
+    claim fails, the batch is still recorded completed, and the claim's error is raised."""
+    first, second = (enqueue(tree_db, f"job{n}").id for n in range(2))
+
+    def failing_claim(conn, **claim):
+        raise sa.exc.OperationalError("a claim", {}, Exception("the server went away"))
+
+    monkeypatch.setattr(worker, "claim_into", failing_claim)
+    with pytest.raises(sa.exc.OperationalError, match="the server went away"):
+        assets.run_worker(tree_db, mint=minter(), once=True, batch_size_max=1)
+    assert assets.get_job(tree_db, first).status == "completed"
+    assert assets.get_job(tree_db, second).status == "pending"
+    assert len(assets.list_assets(tree_db, ALICE)) == 1

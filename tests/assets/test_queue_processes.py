@@ -43,7 +43,8 @@ def test_four_workers_one_killed_mid_batch_complete_every_job_once(core_db, db_u
     marker = tmp_path / "victim-holds"
     victim = start_worker(db_url, "victim", marker)
     deadline = time.monotonic() + MARKER_WAIT_S
-    while not marker.exists() and time.monotonic() < deadline:
+    # Written by write_text, which creates the file before it writes: wait for its content.
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.exists(), victim.stderr.read() if victim.poll() is not None else "no claim"
     held = json.loads(marker.read_text())

@@ -8,6 +8,8 @@ This is the module's one door (other modules, ops/ and the CLI use only these na
 """
 
 from chaindb.assets.bubblegum import asset_id, tree_config
+from chaindb.assets.claiming import claim_batch, extend_lease
+from chaindb.assets.completing import complete_batch, fail_batch
 from chaindb.assets.demo import story
 from chaindb.assets.grants import (
     Access,
@@ -36,11 +38,7 @@ from chaindb.assets.queue import (
     MintedItem,
     MintJob,
     MintReceipt,
-    claim_batch,
-    complete_batch,
     enqueue_mint,
-    extend_lease,
-    fail_batch,
     get_job,
     queue_counts,
 )

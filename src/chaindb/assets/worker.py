@@ -18,16 +18,13 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from chaindb.assets.queue import (
-    LEASE_S_DEFAULT,
-    BatchOutcome,
-    ClaimedBatch,
-    MintReceipt,
-    claim_batch,
-    complete_batch,
-    fail_batch,
-)
+from sqlalchemy.exc import SQLAlchemyError
+
+from chaindb.assets.claiming import claim_batch, claim_into
+from chaindb.assets.completing import complete_batch, fail_batch, record_completion
+from chaindb.assets.queue import LEASE_S_DEFAULT, BatchOutcome, ClaimedBatch, MintReceipt
 from chaindb.database import Database
 
 log = logging.getLogger("chaindb.assets")
@@ -45,6 +42,14 @@ class WorkerReport:
     dead: int = 0
     lost: int = 0
     outcomes: list[BatchOutcome] = field(default_factory=list)
+
+    def record(self, outcome: BatchOutcome) -> None:
+        self.batches += 1
+        self.completed += len(outcome.completed_job_ids)
+        self.retried += len(outcome.retried_job_ids)
+        self.dead += len(outcome.dead_job_ids)
+        self.lost += len(outcome.lost_job_ids)
+        self.outcomes.append(outcome)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -73,12 +78,7 @@ def work_once(
     batch = claim_batch(db, worker_id=worker_id, batch_size_max=batch_size_max, lease_s=lease_s)
     if batch is None:
         return None
-    try:
-        receipt = mint(batch)
-    except Exception as error:  # the application's task failed: retry it, whatever it was
-        log.warning("batch %s failed: %s", batch.batch_id, error)
-        return fail_batch(db, batch, error=f"{type(error).__name__}: {error}")
-    return complete_batch(db, batch, receipt)
+    return _see_through(db, batch, mint=mint, claim=None)[0]
 
 
 def run_worker(
@@ -93,28 +93,48 @@ def run_worker(
     idle_wait_s: float = IDLE_WAIT_S,
 ) -> WorkerReport:
     """Work batches until `stop` is set (or, with `once`, until the queue has nothing ready).
-    A batch in hand is always finished and recorded before the worker stops."""
+    A batch in hand is always finished and recorded before the worker stops. A batch is
+    completed and the next one claimed in one transaction (one commit a batch, not two)."""
     stop = stop or threading.Event()
     report = WorkerReport(worker_id=worker_id or default_worker_id())
+    claim = {"worker_id": report.worker_id, "batch_size_max": batch_size_max, "lease_s": lease_s}
+    batch: ClaimedBatch | None = None
     for _batch in range(BATCHES_PER_RUN_MAX):
-        if stop.is_set():
-            break
-        outcome = work_once(
-            db,
-            mint=mint,
-            worker_id=report.worker_id,
-            batch_size_max=batch_size_max,
-            lease_s=lease_s,
-        )
-        if outcome is None:
-            if once:
+        if batch is None:
+            batch = None if stop.is_set() else claim_batch(db, **claim)
+        if batch is None:  # stopped, or nothing ready
+            if once or stop.is_set():
                 break
             stop.wait(idle_wait_s)
             continue
-        report.batches += 1
-        report.completed += len(outcome.completed_job_ids)
-        report.retried += len(outcome.retried_job_ids)
-        report.dead += len(outcome.dead_job_ids)
-        report.lost += len(outcome.lost_job_ids)
-        report.outcomes.append(outcome)
+        claiming = None if stop.is_set() else claim
+        outcome, batch = _see_through(db, batch, mint=mint, claim=claiming)
+        report.record(outcome)
+        if batch is None and claiming is not None and outcome.status != "failed":
+            if once:  # the claim made with the completion found nothing ready
+                break
+            stop.wait(idle_wait_s)
     return report
+
+
+def _see_through(
+    db: Database, batch: ClaimedBatch, *, mint: MintFunction, claim: dict[str, Any] | None
+) -> tuple[BatchOutcome, ClaimedBatch | None]:
+    """Mint the batch and record what happened; with `claim` (claim_batch's arguments), the
+    next batch is claimed in the transaction that completes this one."""
+    try:
+        receipt = mint(batch)
+    except Exception as error:  # the application's task failed: retry it, whatever it was
+        log.warning("batch %s failed: %s", batch.batch_id, error)
+        return fail_batch(db, batch, error=f"{type(error).__name__}: {error}"), None
+    if claim is None:
+        return complete_batch(db, batch, receipt), None
+    try:
+        with db.transaction() as conn:
+            outcome = record_completion(conn, batch, receipt)
+            return outcome, claim_into(conn, **claim)
+    except SQLAlchemyError:
+        # The claim's failure must not undo the completion: recorded on its own, the
+        # claim's error raised after it (the completion's own error is raised by it).
+        complete_batch(db, batch, receipt)
+        raise

@@ -1,0 +1,139 @@
+"""PostgreSQL: a claim's jobs that have no leaf yet are taken with their leaves in one
+statement, the claim's last before its commit.
+
+Every claim needing leaves waits for the lock on the tree's row, which is held until the claim
+commits. Held across round trips to a worker (allocate, take, commit), it made 4 workers on 2
+cores slower than 1: the holder often waited for its own process to be scheduled (measured:
+pg_stat_activity showed most backends waiting on that row). Here the lock is taken by the one
+statement that moves the tree's next_leaf_index and takes the jobs, and only the commit follows.
+
+A leaf's asset id is a PDA, computed in Python, and must be written with the leaf (a CHECK
+says so): the ids of a window of leaves from the tree's next free one are computed before the
+statement, and the statement gives leaves only inside that window. When other claims moved
+the tree past the window meanwhile, it gives none and the claim reads the tree again (bounded).
+The ids are cached: the next claims' windows overlap this one.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection
+
+from chaindb.assets import bubblegum
+from chaindb.assets.queue import BATCH_SIZE_MAX, MintJob
+from chaindb.assets.schema import merkle_trees, minting_queue
+from chaindb.assets.trees import TREES_PER_ALLOCATION_MAX
+from chaindb.types import UtcDateTime
+
+# A window spans this many claims' leaves: as many claims may allocate between the tree's read
+# and this claim's statement before it must read again.
+WINDOW_CLAIMS = 4
+# The windows' asset ids kept per process (the leaves of a few windows ahead).
+ASSET_IDS_CACHED_MAX = BATCH_SIZE_MAX * WINDOW_CLAIMS * 4
+ATTEMPTS_PER_TREE = 4  # reads of one tree's next free leaf before the claim gives up
+
+# What the statement changes in a job (the rest, its metadata among them, the claim has read).
+_TAKEN = (
+    "status",
+    "batch_id",
+    "worker_id",
+    "attempts",
+    "lease_expires_at",
+    "merkle_tree",
+    "leaf_index",
+    "asset_id",
+    "updated_at",
+)
+_TAKEN_COLUMNS = ", ".join(f"q.{name}" for name in _TAKEN)
+_TAKE_WITH_LEAVES = (
+    sa.text(
+        f"""WITH tree AS (
+    SELECT tree_address, next_leaf_index AS first_leaf,
+           LEAST(capacity, :window_end, next_leaf_index + :wanted) AS end_leaf
+    FROM merkle_trees
+    WHERE status = 'active' AND next_leaf_index < capacity
+    ORDER BY created_at, tree_address
+    LIMIT 1
+    FOR NO KEY UPDATE
+), moved AS (
+    UPDATE merkle_trees m SET next_leaf_index = tree.end_leaf, updated_at = :now
+    FROM tree
+    WHERE m.tree_address = tree.tree_address AND m.next_leaf_index = tree.first_leaf
+      AND tree.tree_address = :tree AND tree.first_leaf >= :window_start
+      AND tree.end_leaf > tree.first_leaf
+    RETURNING tree.tree_address, tree.first_leaf, tree.end_leaf
+), leaves AS (
+    SELECT j.id, moved.tree_address, moved.first_leaf + j.n - 1 AS leaf_index
+    FROM moved, unnest(:job_ids) WITH ORDINALITY AS j(id, n)
+    WHERE moved.first_leaf + j.n - 1 < moved.end_leaf
+)
+UPDATE minting_queue q
+SET status = 'processing', batch_id = :batch_id, worker_id = :worker_id,
+    attempts = q.attempts + 1, lease_expires_at = :until,
+    merkle_tree = leaves.tree_address, leaf_index = leaves.leaf_index,
+    asset_id = (:asset_ids)[leaves.leaf_index - :window_start + 1], updated_at = :now
+FROM leaves
+WHERE q.id = leaves.id
+RETURNING q.id, {_TAKEN_COLUMNS}"""
+    )
+    .bindparams(
+        sa.bindparam("job_ids", type_=ARRAY(sa.BigInteger)),
+        sa.bindparam("asset_ids", type_=ARRAY(sa.Text)),
+        sa.bindparam("until", type_=UtcDateTime()),
+        sa.bindparam("now", type_=UtcDateTime()),
+    )
+    .columns(*(sa.column(name, minting_queue.c[name].type) for name in ("id", *_TAKEN)))
+)
+_FIRST_WITH_ROOM = (
+    sa.select(merkle_trees.c.tree_address, merkle_trees.c.next_leaf_index, merkle_trees.c.capacity)
+    .where(
+        merkle_trees.c.status == "active", merkle_trees.c.next_leaf_index < merkle_trees.c.capacity
+    )
+    .order_by(merkle_trees.c.created_at, merkle_trees.c.tree_address)
+    .limit(1)
+)
+
+
+def take_with_leaves(conn: Connection, jobs: list[MintJob], lease: dict[str, Any]) -> list[MintJob]:
+    """The jobs (none has a leaf) taken into the lease's batch, in order, each with the next
+    free leaf; those left when every tree is full stay queued. `lease`: batch_id, worker_id,
+    until, now."""
+    taken: list[MintJob] = []
+    waiting = list(jobs)
+    for _attempt in range(TREES_PER_ALLOCATION_MAX * ATTEMPTS_PER_TREE):
+        if not waiting:
+            break
+        tree = conn.execute(_FIRST_WITH_ROOM).first()
+        if tree is None:
+            break  # every tree is full
+        window_end = min(tree.capacity, tree.next_leaf_index + len(waiting) * WINDOW_CLAIMS)
+        window = range(tree.next_leaf_index, window_end)
+        rows = conn.execute(
+            _TAKE_WITH_LEAVES,
+            {
+                **lease,
+                "tree": tree.tree_address,
+                "window_start": window.start,
+                "window_end": window.stop,
+                "wanted": len(waiting),
+                "job_ids": [job.id for job in waiting],
+                "asset_ids": [_asset_id(tree.tree_address, leaf) for leaf in window],
+            },
+        ).all()
+        given = {row.id: row._mapping for row in rows}
+        taken += [
+            job.model_copy(update={name: given[job.id][name] for name in _TAKEN})
+            for job in waiting
+            if job.id in given
+        ]
+        waiting = [job for job in waiting if job.id not in given]
+    return taken
+
+
+@functools.lru_cache(maxsize=ASSET_IDS_CACHED_MAX)
+def _asset_id(tree: str, leaf_index: int) -> str:
+    return bubblegum.asset_id(tree, leaf_index)
