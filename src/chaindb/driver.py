@@ -177,6 +177,20 @@ class LibpqStatement:
         `pooled`: a pooled connection (its `info` notes what is prepared on it, and is emptied
         with it). `prepare`: False behind a transaction pooler, where the next statement may
         reach another server connection (the statement is then parsed each time)."""
+        result = self._run(pooled, params, prepare=prepare)
+        if result.ntuples == 0:
+            return None
+        return [result.get_value(0, column) for column in range(result.nfields)]
+
+    def rows(
+        self, pooled: ManagesConnection, params: Mapping[str, Any], *, prepare: bool
+    ) -> list[list[bytes | None]]:
+        """Every row of the result, as the server's text (as first_row)."""
+        result = self._run(pooled, params, prepare=prepare)
+        get, columns = result.get_value, range(result.nfields)
+        return [[get(row, column) for column in columns] for row in range(result.ntuples)]
+
+    def _run(self, pooled: ManagesConnection, params: Mapping[str, Any], *, prepare: bool) -> Any:
         texts = [encode(params[name]) for name, encode in self._encoders]
         driver = pooled.driver_connection
         try:
@@ -187,9 +201,7 @@ class LibpqStatement:
             self._check(driver, result)
         except self._driver_error as error:  # the same exceptions as through SQLAlchemy
             raise DBAPIError.instance(self.sql, params, error, self._driver_error) from error
-        if result.ntuples == 0:
-            return None
-        return [result.get_value(0, column) for column in range(result.nfields)]
+        return result
 
     def _exec_prepared(self, pooled: ManagesConnection, driver: Any, texts: list[Any]) -> Any:
         """Prepared on this connection at its first use, and again when it is gone: psycopg

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from chaindb import core, ledger, migrations
+from chaindb.errors import NotFound
 from chaindb.ledger.schema import ACCOUNT_COUNTERS
 from chaindb.types import UINT256_MAX
 
@@ -227,7 +228,7 @@ def test_postgres_sets_fillfactor_and_autovacuum_on_accounts(pg_url):
             "SELECT reloptions FROM pg_class WHERE relname = 'ledger_accounts'"
         ).scalar_one()
     db.close()
-    assert "fillfactor=75" in options
+    assert "fillfactor=60" in options
     assert "autovacuum_vacuum_scale_factor=0.05" in options
 
 
@@ -288,3 +289,20 @@ def test_concurrent_writers_and_floor_moves_keep_the_board_exact(core_db, small_
     assert_exact(core_db)
     report = ledger.check_ledger(core_db)
     assert report.ok, report.problems()
+
+
+def test_a_token_board_and_an_unknown_asset(core_db):
+    """Another asset's board is read by its code (on PostgreSQL in the one prepared
+    statement); a code no asset has is an error naming it, not an empty board."""
+    gold = ledger.ensure_token_asset(
+        core_db, chain_id=1, token_address=None, symbol="ETH", decimals=18
+    ).code
+    for user, amount in (("a", 5), ("b", 2**70), ("c", 5)):
+        core.create_user(core_db, user)
+        ledger.transfer(core_db, debit="system:issuance", credit=f"user:{user}", amount=amount,
+                        kind="deposit", asset=gold)  # fmt: skip
+    top = ledger.leaderboard(core_db, asset=gold, limit=2)
+    assert [(e.rank, e.user_id, e.balance) for e in top] == [(1, "b", 2**70), (2, "a", 5)]
+    assert ledger.leaderboard(core_db) == []  # no points were moved
+    with pytest.raises(NotFound, match="'eip155:2/native' is unknown"):
+        ledger.leaderboard(core_db, asset="eip155:2/native")
