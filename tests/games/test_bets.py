@@ -231,3 +231,49 @@ def test_a_large_batch_is_audited_bet_by_bet_and_retried_whole(games_db):
     )  # fmt: skip
     with pytest.raises(Conflict, match="some of these bet ids exist"):
         place_bets(games_db, [batch[0], {**batch[1], "bet_id": b"\xff" * 16}])
+
+
+@pytest.mark.parametrize(
+    ("changed", "field", "rule"),
+    [
+        ({"amount": 0}, "amount", "must be > 0"),
+        ({"amount": True}, "amount", "must be an integer"),
+        ({"amount": 2**256}, "amount", "uint256"),
+        ({"bet_id": b"short"}, "bet_id", "16 bytes"),
+        ({"bet_type": "roulette"}, "bet_type", "Input should be"),
+        ({"player_id": ""}, "player_id", "at least 1 character"),
+        ({"player_id": "a" * 65}, "player_id", "at most 64 characters"),
+        ({"player_id": 7}, "player_id", "valid string"),
+        ({"table": 3}, "table", "Extra inputs"),
+    ],
+)
+def test_a_batch_names_the_item_and_rule_it_refuses_and_writes_nothing(
+    games_db, changed, field, rule
+):
+    """A batch of plain items is checked once per distinct player and bet type: whatever
+    breaks a rule in one item still refuses the batch, naming that item."""
+    create_game(games_db, game_id="g1")
+    batch = [
+        {"game_id": "g1", "player_id": "alice", "bet_type": "field", "amount": 5,
+         "bet_id": bytes([n]) * 16}
+        for n in range(1, 4)
+    ]  # fmt: skip
+    batch[2] |= changed
+    with pytest.raises(InvalidInput, match=rule) as refused:
+        place_bets(games_db, batch)
+    assert refused.value.field == f"bets[2].{field}"
+    assert get_bets(games_db, "g1") == []
+    assert get_token_balance(games_db, "alice").locked_balance == 0
+
+
+def test_a_batch_takes_amounts_and_ids_as_text_as_a_single_bet_does(games_db):
+    create_game(games_db, game_id="g1")
+    batch = [
+        {"game_id": "g1", "player_id": "bob", "bet_type": "pass", "amount": 5,
+         "bet_id": b"\x01" * 16},
+        {"game_id": "g1", "player_id": "bob", "bet_type": "pass", "amount": "7",
+         "bet_id": (b"\x02" * 16).hex()},
+    ]  # fmt: skip
+    placed = place_bets(games_db, batch)
+    assert [(bet.id, bet.amount) for bet in placed] == [(b"\x01" * 16, 5), (b"\x02" * 16, 7)]
+    assert get_token_balance(games_db, "bob").locked_balance == 12

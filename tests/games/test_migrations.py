@@ -1,4 +1,4 @@
-"""games_0001 … games_0008 walked up and down, one at a time, with rows in every table."""
+"""games_0001 … games_0009 walked up and down, one at a time, with rows in every table."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from chaindb.games import schema
 from chaindb.migrations.lint import DESTRUCTIVE, lint_statements
 from chaindb.types import utc_now
 
-REVISIONS = [f"games_{n:04d}" for n in range(1, 9)]
+REVISIONS = [f"games_{n:04d}" for n in range(1, 10)]
 TABLES = {
     "games_0001": ["games_players", "games", "game_rolls", "bets"],
     "games_0002": ["peer_connections"],
@@ -23,6 +23,7 @@ TABLES = {
     "games_0006": ["staking_positions"],
     "games_0007": ["performance_metrics", "performance_metric_rollups"],
     "games_0008": [],  # token_balances replaced: no table
+    "games_0009": [],  # an index dropped: no table
 }
 
 
@@ -132,10 +133,10 @@ def test_a_rollback_names_the_tables_it_drops_with_their_rows(core_db):
             metric_name="m", value=1.0, labels={}, labels_key="{}", recorded_at=utc_now()
         ))  # fmt: skip
     plan = migrations.rollback(core_db, "games_0006", dry_run=True)
-    assert [step.revision for step in plan.steps] == ["games_0008", "games_0007"]
+    assert [step.revision for step in plan.steps] == ["games_0009", "games_0008", "games_0007"]
     dropped = {table.name: table.rows for table in plan.dropped_tables}
     assert dropped == {"performance_metric_rollups": 0, "performance_metrics": 1}
-    findings = lint_statements("games_0007", plan.steps[1].sql)
+    findings = lint_statements("games_0007", plan.steps[2].sql)
     assert {f.code for f in findings if f.kind == DESTRUCTIVE} == {"drop-table"}
     assert migrations.status(core_db).modules  # nothing was rolled back
     with core_db.read() as conn:
@@ -154,18 +155,18 @@ def test_a_downgrade_that_drops_rows_is_refused_without_allow_data_loss(core_db)
     # the empty rollups table is no loss: not named
     assert "performance_metric_rollups" not in str(refused.value)
     games_status = [m for m in migrations.status(core_db).modules if m.name == "games"]
-    assert games_status[0].current == "games_0008"
+    assert games_status[0].current == "games_0009"
     with core_db.read() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM performance_metrics")).scalar_one() == 1
     plan = migrations.rollback(core_db, "games_0006", dry_run=True)
     assert plan.destructive and "performance_metrics" in plan.destructive[0]
     run = migrations.rollback(core_db, "games_0006", allow_data_loss=True)
-    assert [step.revision for step in run.steps] == ["games_0008", "games_0007"]
+    assert [step.revision for step in run.steps] == ["games_0009", "games_0008", "games_0007"]
 
 
 def test_a_downgrade_of_empty_tables_needs_no_flag(core_db):
     run = migrations.rollback(core_db, "games_0006")
-    assert [step.revision for step in run.steps] == ["games_0008", "games_0007"]
+    assert [step.revision for step in run.steps] == ["games_0009", "games_0008", "games_0007"]
     assert "performance_metrics" not in sa.inspect(core_db.engine).get_table_names()
 
 
@@ -177,3 +178,19 @@ def test_lint_names_what_a_downgrade_drops():
     assert "games_0007 (downgrade) drop-table" in str(findings[0])
     upgrades = migrations.lint(["games_0007"])
     assert not [f for f in upgrades if f.kind == DESTRUCTIVE]
+
+
+def test_bets_keep_only_the_index_their_queries_read(db):
+    """games_0009: no query reads bets by player (ix_bets_player cost every bet a write);
+    its downgrade builds the index again."""
+    migrations.migrate(db, modules=["ledger", "games"])
+    assert bet_indexes(db) == {"ix_bets_game"}
+    migrations.rollback(db, "games_0008", module="games")
+    assert bet_indexes(db) == {"ix_bets_game", "ix_bets_player"}
+
+
+def bet_indexes(db) -> set[str]:
+    with db.connection() as conn:
+        return {
+            i["name"] for i in sa.inspect(conn).get_indexes("bets") if i["name"].startswith("ix_")
+        }

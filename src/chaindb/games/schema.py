@@ -1,5 +1,5 @@
 """Games (seed 002, BitCraps): players, craps games, bets, peers, consensus, statistics,
-audit, staking and metrics (migrations games_0001 … games_0008 build exactly these).
+audit, staking and metrics (migrations games_0001 … games_0009 build exactly these).
 
 The CRAP token lives in the ledger (asset `bitcraps:mesh/native`): a bet is a hold from the
 player's account towards 'system:games_house', a staking position a hold towards
@@ -138,8 +138,9 @@ bets = sa.Table(
         "(outcome IS NULL) = (resolved_at IS NULL) AND (outcome IS NULL) = (payout IS NULL)",
         name="ck_bets_resolved",
     ),
+    # The one index a query of the module reads (settlement, get_bets); none reads bets by
+    # player (games_0009 dropped ix_bets_player).
     sa.Index("ix_bets_game", "game_id", "outcome"),
-    sa.Index("ix_bets_player", "player_id", "created_at"),
 )
 
 # --- games_0002: peer connections --------------------------------------------------------------
