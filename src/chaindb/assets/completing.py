@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from chaindb.assets.completing_pg import complete_held
 from chaindb.assets.queue import (
     BACKOFF_BASE_S,
     BACKOFF_JITTER,
@@ -53,6 +54,9 @@ def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceip
     if set(items) != {job.id for job in batch.jobs}:
         raise InvalidInput("receipt.items", sorted(items), "must name each job of the batch once")
     now = utc_now()
+    if conn.dialect.name == "postgresql":
+        held = complete_held(conn, batch, batch.jobs, items, now)
+        return _outcome(batch, held)
     held = _complete_jobs(conn, batch, now)
     jobs = [job for job in batch.jobs if job.id in held]
     _write_assets(conn, batch, jobs, items, now)
@@ -74,10 +78,14 @@ def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceip
             updated_at=now,
         )
     )
+    return _outcome(batch, held)
+
+
+def _outcome(batch: ClaimedBatch, held: set[int]) -> BatchOutcome:
     return BatchOutcome(
         batch_id=batch.batch_id,
-        status=status,
-        completed_job_ids=[job.id for job in jobs],
+        status="completed" if held else "expired",
+        completed_job_ids=[job.id for job in batch.jobs if job.id in held],
         lost_job_ids=[job.id for job in batch.jobs if job.id not in held],
     )
 
