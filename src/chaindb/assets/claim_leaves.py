@@ -20,7 +20,6 @@ import functools
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from chaindb.assets import bubblegum
@@ -71,21 +70,22 @@ _TAKE_WITH_LEAVES = (
     RETURNING tree.tree_address, tree.first_leaf, tree.end_leaf
 ), leaves AS (
     SELECT j.id, moved.tree_address, moved.first_leaf + j.n - 1 AS leaf_index
-    FROM moved, unnest(:job_ids) WITH ORDINALITY AS j(id, n)
+    FROM moved, unnest(CAST(string_to_array(:job_ids, ',') AS bigint[])) WITH ORDINALITY
+         AS j(id, n)
     WHERE moved.first_leaf + j.n - 1 < moved.end_leaf
+), window_ids AS MATERIALIZED (
+    SELECT string_to_array(:asset_ids, ',') AS ids
 )
 UPDATE minting_queue q
 SET status = 'processing', batch_id = :batch_id, worker_id = :worker_id,
     attempts = q.attempts + 1, lease_expires_at = :until,
     merkle_tree = leaves.tree_address, leaf_index = leaves.leaf_index,
-    asset_id = (:asset_ids)[leaves.leaf_index - :window_start + 1], updated_at = :now
-FROM leaves
+    asset_id = window_ids.ids[leaves.leaf_index - :window_start + 1], updated_at = :now
+FROM leaves, window_ids
 WHERE q.id = leaves.id
 RETURNING q.id, {_TAKEN_COLUMNS}"""
     )
     .bindparams(
-        sa.bindparam("job_ids", type_=ARRAY(sa.BigInteger)),
-        sa.bindparam("asset_ids", type_=ARRAY(sa.Text)),
         sa.bindparam("until", type_=UtcDateTime()),
         sa.bindparam("now", type_=UtcDateTime()),
     )
@@ -155,8 +155,10 @@ def _take(
             "window_start": window.start,
             "window_end": window.stop,
             "wanted": len(waiting),
-            "job_ids": [job.id for job in waiting],
-            "asset_ids": [_asset_id(tree.tree_address, leaf) for leaf in window],
+            # Each list as one text, split on the server: psycopg encodes an array element
+            # by element in Python (base58 and digits hold no comma).
+            "job_ids": ",".join(str(job.id) for job in waiting),
+            "asset_ids": ",".join(_asset_id(tree.tree_address, leaf) for leaf in window),
         },
     ).all()
     if rows:
