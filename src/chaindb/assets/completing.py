@@ -3,7 +3,8 @@
 - complete_batch: the assets, their first version, costs, audit rows, the batch and the jobs,
   in one transaction, for the jobs the batch still holds (compare-and-set on the job's
   batch_id and status: a worker whose lease ran out and whose jobs another worker took back
-  completes nothing, so each job is completed exactly once).
+  completes nothing, so each job is completed exactly once). On PostgreSQL by one statement
+  per owner (completing_pg.py); on SQLite, one transaction at a time, by a statement per table.
 - fail_batch: each job retried with exponential backoff, or `dead` with its error kept once
   its attempts are spent.
 """
