@@ -250,3 +250,21 @@ def _batch_row(db, batch_id: int):
     batches = assets.metadata.tables["memory_batches"]
     with db.read() as conn:
         return conn.execute(sa.select(batches).where(batches.c.batch_id == batch_id)).one()
+
+
+def test_a_completions_amounts_past_64_bits_are_recorded_exactly(tree_db):
+    """The receipt's amounts reach the cost row and the batch's sums exactly (PostgreSQL sends
+    them in a JSON document: read as numeric, never as a float)."""
+    enqueue(tree_db, "costly")
+    batch = assets.claim_batch(tree_db, worker_id="w")
+    (job,) = batch.jobs
+    item = assets.MintedItem(
+        job_id=job.id, transaction_fee_lamports=2**70 + 1, storage_cost_winston=2**255 + 3
+    )
+    assets.complete_batch(tree_db, batch, assets.MintReceipt(items=[item]))
+    row = _batch_row(tree_db, batch.batch_id)
+    assert (row.total_cost_lamports, row.storage_cost_winston) == (2**70 + 1, 2**255 + 3)
+    costs = assets.metadata.tables["cost_tracking"]
+    with tree_db.read() as conn:
+        cost = conn.execute(sa.select(costs).where(costs.c.batch_id == batch.batch_id)).one()
+    assert (cost.total_cost_lamports, cost.storage_cost_winston) == (2**70 + 1, 2**255 + 3)
