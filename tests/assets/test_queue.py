@@ -15,16 +15,16 @@ from chaindb.types import utc_now
 from tests.assets.conftest import ALICE, BOB, enqueue, minter, register
 
 
-def expire_leases(db) -> None:
-    """Move every lease into the past: as if the workers holding them had died."""
+def expire_leases(db, *, only: int | None = None) -> None:
+    """Move every lease (or job `only`'s) into the past: as if the workers holding them had
+    died."""
     past = utc_now() - timedelta(seconds=1)
+    queue = assets.metadata.tables["minting_queue"]
+    jobs = queue.update().where(sa.text("status = 'processing'"))
+    if only is not None:
+        jobs = jobs.where(queue.c.id == only)
     with db.transaction() as conn:
-        conn.execute(
-            assets.metadata.tables["minting_queue"]
-            .update()
-            .where(sa.text("status = 'processing'"))
-            .values(lease_expires_at=past)
-        )
+        conn.execute(jobs.values(lease_expires_at=past))
 
 
 def make_ready(db) -> None:
@@ -192,3 +192,79 @@ def test_a_claim_failing_with_the_completion_does_not_undo_it(tree_db, monkeypat
     assert assets.get_job(tree_db, first).status == "completed"
     assert assets.get_job(tree_db, second).status == "pending"
     assert len(assets.list_assets(tree_db, ALICE)) == 1
+
+
+def test_a_batch_of_several_owners_records_each_owners_rows_and_its_totals(tree_db):
+    """Jobs of two owners in one batch, one of them taken back by another worker: the batch's
+    row counts, sums and lists (in the jobs' order) what this batch minted, of both owners
+    (PostgreSQL writes each owner's rows by a statement of its own)."""
+    a1, b1, a2, b2 = (enqueue(tree_db, key, owner=o) for key, o in _OWNED)
+    batch = assets.claim_batch(tree_db, worker_id="a", batch_size_max=4)
+    assert [job.id for job in batch.jobs] == [a1.id, b1.id, a2.id, b2.id]
+    expire_leases(tree_db, only=b2.id)
+    (taken,) = assets.claim_batch(tree_db, worker_id="b", batch_size_max=1).jobs
+    signed = {item.job_id: item.mint_signature for item in minter()(batch).items}
+    receipt = assets.MintReceipt(
+        items=[
+            assets.MintedItem(
+                job_id=job.id,
+                mint_signature=signed[job.id],
+                transaction_fee_lamports=1_000 * (n + 1),
+                rent_lamports=5,
+                storage_cost_winston=7,
+            )
+            for n, job in enumerate(batch.jobs)
+        ]
+    )
+    outcome = assets.complete_batch(tree_db, batch, receipt)
+    assert (outcome.completed_job_ids, outcome.lost_job_ids) == ([a1.id, b1.id, a2.id], (b2.id,))
+    assert taken.id == b2.id and assets.get_job(tree_db, b2.id).status == "processing"
+    row = _batch_row(tree_db, batch.batch_id)
+    assert (row.status, row.minted_count, row.item_count) == ("completed", 3, 4)
+    assert (row.total_cost_lamports, row.storage_cost_winston) == (6_015, 21)
+    assert row.transaction_signatures == [signed[a1.id], signed[b1.id], signed[a2.id]]
+    assert len(assets.list_assets(tree_db, ALICE)) == 2
+    (bobs,) = assets.list_assets(tree_db, BOB)
+    assert (bobs.queue_id, bobs.version, bobs.batch_id) == (b1.id, 1, batch.batch_id)
+    mints = assets.get_audit_log(tree_db, operation="mint")
+    assert sorted(e.queue_id for e in mints) == [a1.id, b1.id, a2.id]
+    bob_mint = next(e for e in mints if e.queue_id == b1.id)
+    assert bob_mint.details == {"tree": bobs.merkle_tree, "leaf_index": bobs.leaf_index}
+    assert bob_mint.transaction_signature == signed[b1.id] == bobs.mint_signature
+    costs = assets.metadata.tables["cost_tracking"]
+    with tree_db.read() as conn:
+        bobs_costs = conn.execute(
+            sa.select(costs.c.total_cost_lamports, costs.c.batch_id, costs.c.asset_id).where(
+                costs.c.wallet_address == BOB
+            )
+        ).all()
+    assert [tuple(c) for c in bobs_costs] == [(2_005, batch.batch_id, bobs.asset_id)]
+    versions = assets.get_versions(tree_db, bobs.asset_id)
+    assert [(v.version, v.changed_by, v.change_note) for v in versions] == [(1, BOB, "minted")]
+
+
+_OWNED = (("a1", ALICE), ("b1", BOB), ("a2", ALICE), ("b2", BOB))
+
+
+def _batch_row(db, batch_id: int):
+    batches = assets.metadata.tables["memory_batches"]
+    with db.read() as conn:
+        return conn.execute(sa.select(batches).where(batches.c.batch_id == batch_id)).one()
+
+
+def test_a_completions_amounts_past_64_bits_are_recorded_exactly(tree_db):
+    """The receipt's amounts reach the cost row and the batch's sums exactly (PostgreSQL sends
+    them in a JSON document: read as numeric, never as a float)."""
+    enqueue(tree_db, "costly")
+    batch = assets.claim_batch(tree_db, worker_id="w")
+    (job,) = batch.jobs
+    item = assets.MintedItem(
+        job_id=job.id, transaction_fee_lamports=2**70 + 1, storage_cost_winston=2**255 + 3
+    )
+    assets.complete_batch(tree_db, batch, assets.MintReceipt(items=[item]))
+    row = _batch_row(tree_db, batch.batch_id)
+    assert (row.total_cost_lamports, row.storage_cost_winston) == (2**70 + 1, 2**255 + 3)
+    costs = assets.metadata.tables["cost_tracking"]
+    with tree_db.read() as conn:
+        cost = conn.execute(sa.select(costs).where(costs.c.batch_id == batch.batch_id)).one()
+    assert (cost.total_cost_lamports, cost.storage_cost_winston) == (2**70 + 1, 2**255 + 3)

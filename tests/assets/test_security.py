@@ -120,3 +120,20 @@ def test_roles_are_refused_on_sqlite(tmp_path):
     db = chaindb.connect(f"sqlite:///{tmp_path}/x.sqlite3")
     with pytest.raises(ChaindbError, match="roles are PostgreSQL's"):
         assets.create_service_role(db, name="svc", password=PASSWORD)
+
+
+def test_the_service_role_completes_a_batch_of_several_owners(owner_db, service_db):
+    """Row-level security checks each minted asset against the wallet the completion acts
+    for: a batch of two owners' jobs, completed as the service role, gives each its own."""
+    register(service_db)
+    for key, owner in (("a1", ALICE), ("b1", BOB), ("a2", ALICE)):
+        enqueue(service_db, key, owner=owner)
+    report = assets.run_worker(service_db, mint=minter(), once=True, batch_size_max=3)
+    assert (report.batches, report.completed) == (1, 3)
+    assert [a.owner_address for a in assets.list_assets(owner_db, ALICE)] == [ALICE, ALICE]
+    (bobs,) = assets.list_assets(owner_db, BOB)
+    assert assets.get_asset(service_db, bobs.asset_id, as_wallet=BOB) == bobs
+    assert [a.asset_id for a in assets.search_assets(service_db, "b1", as_wallet=BOB)] == [
+        bobs.asset_id
+    ]
+    assert assets.search_assets(service_db, "a1", as_wallet=BOB) == []

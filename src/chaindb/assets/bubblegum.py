@@ -89,11 +89,26 @@ def signed_transaction(
     instructions: list[Instruction], *, payer: Keypair, signers: list[Keypair], blockhash: Hash
 ) -> Transaction:
     """A legacy transaction paid by `payer`, signed locally by it and `signers`."""
-    # Keypair.pubkey() derives the key again at each call (about 18 us): once per signer here.
-    unique = {key.pubkey(): key for key in (payer, *signers)}
-    payer_key = next(iter(unique))
-    message = Message.new_with_blockhash(instructions, payer_key, blockhash)
-    return Transaction(list(unique.values()), message, blockhash)
+    return Signers.of(payer, signers).sign(instructions, blockhash)
+
+
+@dataclass(frozen=True)
+class Signers:
+    """A transaction's payer and other signers, each once, with the payer's public key:
+    Keypair.pubkey() derives the key again at each call (about 18 us), so a minter signing
+    many transactions makes this once."""
+
+    keypairs: tuple[Keypair, ...]
+    payer_key: Pubkey
+
+    @classmethod
+    def of(cls, payer: Keypair, signers: list[Keypair]) -> Signers:
+        unique = {key.pubkey(): key for key in (payer, *signers)}
+        return cls(keypairs=tuple(unique.values()), payer_key=next(iter(unique)))
+
+    def sign(self, instructions: list[Instruction], blockhash: Hash) -> Transaction:
+        message = Message.new_with_blockhash(instructions, self.payer_key, blockhash)
+        return Transaction(list(self.keypairs), message, blockhash)
 
 
 def _metadata_args(args: MintArgs) -> bytes:

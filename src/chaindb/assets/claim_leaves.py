@@ -17,10 +17,9 @@ The ids are cached: the next claims' windows overlap this one.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from chaindb.assets import bubblegum
@@ -35,6 +34,9 @@ WINDOW_CLAIMS = 4
 # The windows' asset ids kept per process (the leaves of a few windows ahead).
 ASSET_IDS_CACHED_MAX = BATCH_SIZE_MAX * WINDOW_CLAIMS * 4
 ATTEMPTS_PER_TREE = 4  # reads of one tree's next free leaf before the claim gives up
+# From where this process last left a tree, the others' claims have moved it on since: the
+# window spans more claims.
+WINDOW_CLAIMS_GUESSED = WINDOW_CLAIMS * 2
 
 # What the statement changes in a job (the rest, its metadata among them, the claim has read).
 _TAKEN = (
@@ -68,21 +70,22 @@ _TAKE_WITH_LEAVES = (
     RETURNING tree.tree_address, tree.first_leaf, tree.end_leaf
 ), leaves AS (
     SELECT j.id, moved.tree_address, moved.first_leaf + j.n - 1 AS leaf_index
-    FROM moved, unnest(:job_ids) WITH ORDINALITY AS j(id, n)
+    FROM moved, unnest(CAST(string_to_array(:job_ids, ',') AS bigint[])) WITH ORDINALITY
+         AS j(id, n)
     WHERE moved.first_leaf + j.n - 1 < moved.end_leaf
+), window_ids AS MATERIALIZED (
+    SELECT string_to_array(:asset_ids, ',') AS ids
 )
 UPDATE minting_queue q
 SET status = 'processing', batch_id = :batch_id, worker_id = :worker_id,
     attempts = q.attempts + 1, lease_expires_at = :until,
     merkle_tree = leaves.tree_address, leaf_index = leaves.leaf_index,
-    asset_id = (:asset_ids)[leaves.leaf_index - :window_start + 1], updated_at = :now
-FROM leaves
+    asset_id = window_ids.ids[leaves.leaf_index - :window_start + 1], updated_at = :now
+FROM leaves, window_ids
 WHERE q.id = leaves.id
 RETURNING q.id, {_TAKEN_COLUMNS}"""
     )
     .bindparams(
-        sa.bindparam("job_ids", type_=ARRAY(sa.BigInteger)),
-        sa.bindparam("asset_ids", type_=ARRAY(sa.Text)),
         sa.bindparam("until", type_=UtcDateTime()),
         sa.bindparam("now", type_=UtcDateTime()),
     )
@@ -101,37 +104,72 @@ _FIRST_WITH_ROOM = (
 def take_with_leaves(conn: Connection, jobs: list[MintJob], lease: dict[str, Any]) -> list[MintJob]:
     """The jobs (none has a leaf) taken into the lease's batch, in order, each with the next
     free leaf; those left when every tree is full stay queued. `lease`: batch_id, worker_id,
-    until, now."""
+    until, now. The first try goes by where this process last saw a tree's next free leaf
+    (no read of the tree: a round trip less a claim); when other claims moved it past that
+    window, or the tree is full, the tree is read."""
     taken: list[MintJob] = []
     waiting = list(jobs)
+    if waiting and _last_seen:
+        waiting = _take(conn, waiting, lease, _last_seen[0], WINDOW_CLAIMS_GUESSED, taken)
     for _attempt in range(TREES_PER_ALLOCATION_MAX * ATTEMPTS_PER_TREE):
         if not waiting:
             break
         tree = conn.execute(_FIRST_WITH_ROOM).first()
         if tree is None:
             break  # every tree is full
-        window_end = min(tree.capacity, tree.next_leaf_index + len(waiting) * WINDOW_CLAIMS)
-        window = range(tree.next_leaf_index, window_end)
-        rows = conn.execute(
-            _TAKE_WITH_LEAVES,
-            {
-                **lease,
-                "tree": tree.tree_address,
-                "window_start": window.start,
-                "window_end": window.stop,
-                "wanted": len(waiting),
-                "job_ids": [job.id for job in waiting],
-                "asset_ids": [_asset_id(tree.tree_address, leaf) for leaf in window],
-            },
-        ).all()
-        given = {row.id: row._mapping for row in rows}
-        taken += [
-            job.model_copy(update={name: given[job.id][name] for name in _TAKEN})
-            for job in waiting
-            if job.id in given
-        ]
-        waiting = [job for job in waiting if job.id not in given]
+        seen = _Seen(tree.tree_address, tree.next_leaf_index, tree.capacity)
+        waiting = _take(conn, waiting, lease, seen, WINDOW_CLAIMS, taken)
     return taken
+
+
+class _Seen(NamedTuple):
+    """A tree's next free leaf, as read (or as this process's last claim left it)."""
+
+    tree_address: str
+    next_leaf_index: int
+    capacity: int
+
+
+# The last tree this process took leaves from (threads share it: only a guess, checked by the
+# statement).
+_last_seen: list[_Seen] = []
+
+
+def _take(
+    conn: Connection,
+    waiting: list[MintJob],
+    lease: dict[str, Any],
+    tree: _Seen,
+    window_claims: int,
+    taken: list[MintJob],
+) -> list[MintJob]:
+    """One statement: leaves from the window of `tree` from its next free leaf as seen; the
+    jobs given one are added to `taken`, those still waiting returned."""
+    window_end = min(tree.capacity, tree.next_leaf_index + len(waiting) * window_claims)
+    window = range(tree.next_leaf_index, window_end)
+    rows = conn.execute(
+        _TAKE_WITH_LEAVES,
+        {
+            **lease,
+            "tree": tree.tree_address,
+            "window_start": window.start,
+            "window_end": window.stop,
+            "wanted": len(waiting),
+            # Each list as one text, split on the server: psycopg encodes an array element
+            # by element in Python (base58 and digits hold no comma).
+            "job_ids": ",".join(str(job.id) for job in waiting),
+            "asset_ids": ",".join(_asset_id(tree.tree_address, leaf) for leaf in window),
+        },
+    ).all()
+    if rows:
+        _last_seen[:] = [tree._replace(next_leaf_index=max(row.leaf_index for row in rows) + 1)]
+    given = {row.id: row._mapping for row in rows}
+    taken += [
+        job.model_copy(update={name: given[job.id][name] for name in _TAKEN})
+        for job in waiting
+        if job.id in given
+    ]
+    return [job for job in waiting if job.id not in given]
 
 
 @functools.lru_cache(maxsize=ASSET_IDS_CACHED_MAX)

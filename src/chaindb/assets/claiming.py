@@ -65,10 +65,10 @@ def claim_into(
         return None
     # Every write of the claim comes before its leaves: a claim needing leaves locks the
     # tree's row, which every other such claim waits for, until it commits.
-    batch_id = _open_batch(conn, worker.worker_id, len(candidates), until, now)
+    # Its audit row's list of jobs is amended below, in this transaction, when the trees run
+    # short.
+    batch_id = _open_batch(conn, worker.worker_id, candidates, until, now)
     _expire_batches(conn, {job.batch_id for job in candidates if job.batch_id}, now)
-    # What it says is amended below, in this transaction, when the trees run short.
-    _audit_claim(conn, batch_id, worker.worker_id, candidates)
     lease = {"batch_id": batch_id, "worker_id": worker.worker_id, "until": until, "now": now}
     claimed = _take_with_leaves(conn, candidates, lease)
     if len(claimed) < len(candidates):  # the trees are full: the rest stay queued
@@ -156,15 +156,38 @@ def _lock_candidates(
     return expired_jobs, ready_jobs
 
 
+# PostgreSQL: the batch and its claim's audit row by one statement (a round trip less).
+_OPEN_BATCH = sa.text(
+    """WITH batch AS (
+    INSERT INTO memory_batches (worker_id, item_count, lease_expires_at, created_at, updated_at)
+    VALUES (:worker_id, :item_count, :until, :now, :now)
+    RETURNING batch_id
+), claim AS (
+    INSERT INTO blockchain_audit_logs (operation, batch_id, status, details, timestamp)
+    SELECT 'claim_batch', batch_id, 'success', :details, :now FROM batch
+)
+SELECT batch_id FROM batch"""
+).bindparams(
+    sa.bindparam("until", type_=UtcDateTime()),
+    sa.bindparam("now", type_=UtcDateTime()),
+    sa.bindparam("details", type_=blockchain_audit_logs.c.details.type),
+)
+
+
 def _open_batch(
-    conn: Connection, worker_id: str, item_count: int, until: datetime, now: datetime
+    conn: Connection, worker_id: str, jobs: list[MintJob], until: datetime, now: datetime
 ) -> int:
-    return int(
+    """The batch, and the audit row of its claim."""
+    if conn.dialect.name == "postgresql":
+        values = {"worker_id": worker_id, "item_count": len(jobs), "until": until, "now": now}
+        details = _claim_details(worker_id, jobs)
+        return int(conn.execute(_OPEN_BATCH, {**values, "details": details}).scalar_one())
+    batch_id = int(
         conn.execute(
             memory_batches.insert()
             .values(
                 worker_id=worker_id,
-                item_count=item_count,
+                item_count=len(jobs),
                 lease_expires_at=until,
                 created_at=now,
                 updated_at=now,
@@ -172,11 +195,16 @@ def _open_batch(
             .returning(memory_batches.c.batch_id)
         ).scalar_one()
     )
+    _audit_claim(conn, batch_id, worker_id, jobs)
+    return batch_id
+
+
+def _claim_details(worker_id: str, jobs: list[MintJob]) -> dict[str, Any]:
+    return {"worker": worker_id, "jobs": [job.id for job in jobs]}
 
 
 def _audit_claim(conn: Connection, batch_id: int, worker_id: str, jobs: list[MintJob]) -> None:
-    details = {"worker": worker_id, "jobs": [job.id for job in jobs]}
-    audit(conn, "claim_batch", batch_id=batch_id, details=details)
+    audit(conn, "claim_batch", batch_id=batch_id, details=_claim_details(worker_id, jobs))
 
 
 def _shrink_batch(conn: Connection, batch_id: int, worker_id: str, jobs: list[MintJob]) -> None:

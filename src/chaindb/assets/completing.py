@@ -3,7 +3,8 @@
 - complete_batch: the assets, their first version, costs, audit rows, the batch and the jobs,
   in one transaction, for the jobs the batch still holds (compare-and-set on the job's
   batch_id and status: a worker whose lease ran out and whose jobs another worker took back
-  completes nothing, so each job is completed exactly once).
+  completes nothing, so each job is completed exactly once). On PostgreSQL by one statement
+  per owner (completing_pg.py); on SQLite, one transaction at a time, by a statement per table.
 - fail_batch: each job retried with exponential backoff, or `dead` with its error kept once
   its attempts are spent.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from chaindb.assets.completing_pg import complete_held
 from chaindb.assets.queue import (
     BACKOFF_BASE_S,
     BACKOFF_JITTER,
@@ -53,6 +55,9 @@ def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceip
     if set(items) != {job.id for job in batch.jobs}:
         raise InvalidInput("receipt.items", sorted(items), "must name each job of the batch once")
     now = utc_now()
+    if conn.dialect.name == "postgresql":
+        held = complete_held(conn, batch, batch.jobs, items, now)
+        return _outcome(batch, held)
     held = _complete_jobs(conn, batch, now)
     jobs = [job for job in batch.jobs if job.id in held]
     _write_assets(conn, batch, jobs, items, now)
@@ -74,10 +79,14 @@ def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceip
             updated_at=now,
         )
     )
+    return _outcome(batch, held)
+
+
+def _outcome(batch: ClaimedBatch, held: set[int]) -> BatchOutcome:
     return BatchOutcome(
         batch_id=batch.batch_id,
-        status=status,
-        completed_job_ids=[job.id for job in jobs],
+        status="completed" if held else "expired",
+        completed_job_ids=[job.id for job in batch.jobs if job.id in held],
         lost_job_ids=[job.id for job in batch.jobs if job.id not in held],
     )
 

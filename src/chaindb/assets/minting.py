@@ -46,6 +46,7 @@ class SolanaMinter:
         # Keypair.pubkey() derives the key again at each call (about 18 us): once here.
         self._payer_key = self.payer.pubkey()
         self._tree_delegate_key = self.tree_delegate.pubkey()
+        self._signers = bubblegum.Signers.of(self.payer, [self.tree_delegate])
 
     @classmethod
     def from_environment(cls, payer: Keypair, tree_delegate: Keypair) -> SolanaMinter:
@@ -84,9 +85,7 @@ class SolanaMinter:
             tree_delegate=self._tree_delegate_key,
             args=args,
         )
-        return bubblegum.signed_transaction(
-            [instruction], payer=self.payer, signers=[self.tree_delegate], blockhash=blockhash
-        )
+        return self._signers.sign([instruction], blockhash)
 
     def _latest_blockhash(self) -> Hash:
         if not self.rpc_url:

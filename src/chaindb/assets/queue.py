@@ -183,7 +183,7 @@ def get_job(target: Database | Connection, job_id: int) -> MintJob | None:
 
 
 def queue_counts(target: Database | Connection) -> dict[str, int]:
-    """Jobs per status (index ix_minting_queue_status_completed)."""
+    """Jobs per status (a read of the whole table)."""
     with reading(target) as conn:
         rows = conn.execute(
             sa.select(minting_queue.c.status, sa.func.count()).group_by(minting_queue.c.status)

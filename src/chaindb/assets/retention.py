@@ -105,7 +105,7 @@ def cleanup(db: Database) -> list[str]:
 
 
 def _delete_jobs(db: Database, old: sa.ColumnElement[bool], batch_rows: int) -> int:
-    """One batch of old completed jobs, oldest first (index ix_minting_queue_status_completed)."""
+    """One batch of old completed jobs, oldest first (index ix_minting_queue_completed)."""
     with db.transaction() as conn:
         ids = sa.select(minting_queue.c.id).where(old).order_by(minting_queue.c.completed_at)
         ids = [row.id for row in conn.execute(ids.limit(batch_rows))]
