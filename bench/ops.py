@@ -3,6 +3,7 @@
     make bench                  # a throwaway PostgreSQL (fsync on) and SQLite
     python bench/ops.py         # SQLite only, unless CHAINDB_TEST_PG_URL is set
     BENCH_OPS_ROWS=100000 python bench/ops.py     # a quicker run
+    BENCH_OPS_BACKENDS=postgresql python bench/ops.py     # one backend (default: both)
 
 A ledger of BENCH_OPS_ROWS transfers (default 1M) between 1,000 users is written by batches,
 then:
@@ -51,6 +52,7 @@ START = 2**200
 BATCH = 1_000
 BACKUP_MB = int(os.environ.get("BENCH_OPS_BACKUP_MB", "1024"))
 METRIC_SEED_ROWS = 10_000
+BACKENDS = os.environ.get("BENCH_OPS_BACKENDS", "sqlite,postgresql").split(",")
 EXPORTED_TABLES = ["users", "ledger_assets", "ledger_accounts", "ledger_transfers", "ledger_holds"]
 
 
@@ -263,13 +265,14 @@ def main() -> None:
         "rows_target": ROWS,
         "results": [],
     }
-    with sqlite_url() as a, sqlite_url() as b, sqlite_url() as c:
-        report["results"].append(bench(a, b, c))
+    if "sqlite" in BACKENDS:
+        with sqlite_url() as a, sqlite_url() as b, sqlite_url() as c:
+            report["results"].append(bench(a, b, c))
     admin = postgres_admin_url()
-    if admin:
+    if "postgresql" in BACKENDS and admin:
         with postgres_url(admin) as a, postgres_url(admin) as b, postgres_url(admin) as c:
             report["results"].append(bench(a, b, c))
-    else:
+    elif "postgresql" in BACKENDS:
         report["results"].append({"backend": "postgresql", "status": PG_SKIPPED})
     json.dump(report, sys.stdout, indent=2)
     print()

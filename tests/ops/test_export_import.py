@@ -199,8 +199,8 @@ def test_a_table_read_for_longer_than_the_statement_timeout_is_exported_whole(
     core.set_setting(core_db, key="motd", value="hello", description="")
     as_built = export_json.sql_of
 
-    def slowly(table: sa.Table, dialect: sa.Dialect) -> str:
-        return f"SELECT s.* FROM ({as_built(table, dialect)}) s, pg_sleep(1.5)"
+    def slowly(table: sa.Table, dialect: sa.Dialect, **kw) -> str:
+        return f"SELECT s.* FROM ({as_built(table, dialect, **kw)}) s, pg_sleep(1.5)"
 
     monkeypatch.setattr(export_json, "sql_of", slowly)
     monkeypatch.setenv("CHAINDB_STATEMENT_TIMEOUT_S", "1")

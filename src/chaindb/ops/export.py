@@ -35,6 +35,7 @@ from chaindb.catalog import table_names
 from chaindb.database import Database
 from chaindb.errors import InvalidInput
 from chaindb.ops.export_json import ROWS_PER_FETCH, Chunk, chunks_by_the_database
+from chaindb.ops.export_split import split_chunks
 from chaindb.ops.modules import installed_faces
 from chaindb.sqlite_engine import one_pass_reads
 from chaindb.types import AddressType, AmountType, parse_address, utc_now
@@ -228,7 +229,11 @@ def _write_json(
         }
         out.write((json.dumps(header) + "\n").encode())
         for table in tables:
-            chunks = chunks_by_the_database(conn, table) or chunks_by_python(conn, table)
+            chunks = (
+                split_chunks(conn, table)
+                or chunks_by_the_database(conn, table)
+                or chunks_by_python(conn, table)
+            )
             count = 0
             # Closed at once if a write fails (a closed pipe, a full disk): a PostgreSQL
             # stream left open holds the connection's lock, and the rollback would wait on it.

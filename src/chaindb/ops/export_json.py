@@ -37,14 +37,23 @@ class Chunk(NamedTuple):
     rows: int
 
 
-def chunks_by_the_database(conn: Connection, table: sa.Table) -> Iterator[Chunk] | None:
-    """The table's JSON Lines as the database writes them, ROWS_PER_FETCH at a time; None for
-    a table left to Python."""
-    sql = sql_of(table, conn.dialect)
+def chunks_by_the_database(
+    conn: Connection, table: sa.Table, *, where: str | None = None
+) -> Iterator[Chunk] | None:
+    """The table's JSON Lines as the database writes them, ROWS_PER_FETCH at a time (those
+    `where` keeps, if given: export_split's key ranges); None for a table left to Python."""
+    return chunks_of(conn.connection.driver_connection, conn.dialect, table, where=where)
+
+
+def chunks_of(
+    driver: Any, dialect: sa.Dialect, table: sa.Table, *, where: str | None = None
+) -> Iterator[Chunk] | None:
+    """As chunks_by_the_database, on a driver's connection (export_split's helpers, each in a
+    thread of its own: SQLAlchemy's Connection is not to be shared between threads)."""
+    sql = sql_of(table, dialect, where=where)
     if sql is None:
         return None
-    driver = conn.connection.driver_connection
-    if conn.dialect.name != "postgresql":
+    if dialect.name != "postgresql":
         return _selected(driver, sql)
     driver.execute("SET LOCAL TimeZone = 'UTC'")  # timestamps in JSON's own form, as UTC
     return _streamed(driver, sql) if _streams_by_chunks() else _copied(driver, sql)
@@ -96,8 +105,9 @@ def _copied(driver: Any, sql: str) -> Iterator[Chunk]:
             yield Chunk(b"".join(rows), len(rows))
 
 
-def sql_of(table: sa.Table, dialect: sa.Dialect) -> str | None:
-    """`SELECT <the row's JSON line> FROM table ORDER BY <key>` for this dialect, or None."""
+def sql_of(table: sa.Table, dialect: sa.Dialect, *, where: str | None = None) -> str | None:
+    """`SELECT <the row's JSON line> FROM table [WHERE where] ORDER BY <key>` for this
+    dialect, or None."""
     columns = list(table.columns)
     if len(columns) > COLUMNS_MAX:
         return None
@@ -115,7 +125,9 @@ def sql_of(table: sa.Table, dialect: sa.Dialect) -> str | None:
         pairs = ", ".join(f"'{c.name}', {value}" for c, value in zip(columns, values, strict=True))
         line = f"json_object('table', '{table.name}', 'row', json_object({pairs}))"
     order = ", ".join(quote(c.name) for c in (table.primary_key.columns or columns))
-    return f"SELECT {line} FROM {dialect.identifier_preparer.format_table(table)} ORDER BY {order}"
+    source = dialect.identifier_preparer.format_table(table)
+    kept = f" WHERE {where}" if where else ""
+    return f"SELECT {line} FROM {source}{kept} ORDER BY {order}"
 
 
 def _postgres_line(table: sa.Table, values: list[str]) -> str:
