@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 import chaindb
 from chaindb import core, ledger, migrations
+from chaindb.core import schema as core_schema
 from chaindb.ops import export as exporting
 from chaindb.ops import export_json
 from chaindb.ops.export import export_rows
@@ -288,6 +289,27 @@ def test_postgresqls_copy_writes_the_streamed_lines_where_libpq_cannot_stream(
         copied = [b"".join(c.lines for c in chunks_by_the_database(conn, t)) for t in tables]
     assert copied == streamed
     assert any(b"\\\\ backslash" in lines for lines in copied)  # the setting's text, escaped
+
+
+def test_postgresqls_lines_are_utf_8_whatever_the_clients_encoding(ledger_db):
+    """The streamed lines come as the server's bytes of each line (no decode per row), which
+    are UTF-8 only on a UTF-8 client encoding: on any other, they are decoded and written
+    as UTF-8, the same bytes."""
+    if ledger_db.backend != "postgresql":
+        pytest.skip("PostgreSQL's client encoding")
+    core.set_setting(ledger_db, key="greeting", value="café crème", description="")
+    with ledger_db.read() as conn:
+        as_utf_8 = b"".join(c.lines for c in chunks_by_the_database(conn, core_schema.settings))
+    latin9_db = chaindb.connect(ledger_db.url.update_query_dict({"client_encoding": "LATIN9"}))
+    try:
+        with latin9_db.read() as conn:
+            assert conn.connection.driver_connection.info.encoding == "iso8859-15"
+            chunks = chunks_by_the_database(conn, core_schema.settings)
+            as_latin9 = b"".join(c.lines for c in chunks)
+    finally:
+        latin9_db.close()
+    assert "café crème".encode() in as_utf_8
+    assert as_latin9 == as_utf_8
 
 
 def test_a_listed_value_that_json_escapes_is_escaped(ledger_db):
