@@ -32,7 +32,7 @@ from chaindb.assets.schema import blockchain_audit_logs, memory_batches, minting
 from chaindb.assets.trees import allocate_leaves
 from chaindb.database import Database, writing
 from chaindb.types import UtcDateTime, utc_now
-from chaindb.validation import Input, validated
+from chaindb.validation import Input, rows_as, validated
 
 
 def claim_batch(
@@ -144,8 +144,7 @@ def _lock_candidates(
     ix_minting_queue_lease), and up to `limit` ready jobs by priority, schedule and id (index
     ix_minting_queue_ready). The ready jobs beyond what the batch takes stay locked only until
     this claim commits (others skip them meanwhile)."""
-    rows = conn.execute(_CANDIDATES, {"now": now, "limit": limit})
-    jobs = [MintJob.model_validate(row) for row in rows]
+    jobs = rows_as(MintJob, conn.execute(_CANDIDATES, {"now": now, "limit": limit}))
     expired_jobs = sorted(
         (job for job in jobs if job.status == "processing"), key=lambda j: j.lease_expires_at
     )
@@ -284,7 +283,7 @@ def _take(conn: Connection, jobs: list[MintJob], lease: dict[str, Any]) -> list[
         )
         .returning(*minting_queue.c)
     )
-    return [MintJob.model_validate(row) for row in rows]
+    return rows_as(MintJob, rows)
 
 
 def _bury(conn: Connection, jobs: list[MintJob], reason: str) -> None:
