@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -42,6 +42,13 @@ def validated_list(model: type[M], items: list[Mapping[str, Any]]) -> list[M]:
         return _list_adapter(model).validate_python(items)
     except ValidationError as error:
         raise _invalid(error.errors()[0], model.__name__) from None
+
+
+def rows_as(model: type[M], rows: Iterable[Any]) -> list[M]:
+    """Rows read from the database (SQLAlchemy Rows) as `model`s, by one call into pydantic
+    over plain dicts: a row validated by its attributes (from_attributes) costs about three
+    times as much, which a hot path such as the minting queue's claim feels."""
+    return _list_adapter(model).validate_python([dict(row._mapping) for row in rows])
 
 
 @functools.cache

@@ -268,3 +268,38 @@ def test_a_completions_amounts_past_64_bits_are_recorded_exactly(tree_db):
     with tree_db.read() as conn:
         cost = conn.execute(sa.select(costs).where(costs.c.batch_id == batch.batch_id)).one()
     assert (cost.total_cost_lamports, cost.storage_cost_winston) == (2**70 + 1, 2**255 + 3)
+
+
+_NOT_COPIED = {"id", "client_key", "status"}
+
+
+def test_a_claims_statement_is_planned_once_on_postgresql(tree_db):
+    # Its statuses and limit are written in the statement: with them bound, the generic plan
+    # of the prepared statement could not use the partial indexes and PostgreSQL planned it
+    # again at every claim. It goes generic after psycopg prepares it (5 runs) and the
+    # server's 5 custom plans.
+    if tree_db.backend != "postgresql" or tree_db.settings.pooled:
+        pytest.skip("PostgreSQL's plan cache, on a connection of its own")
+    for n in range(12):
+        enqueue(tree_db, f"plan-{n}")
+    # A queue at work: many more jobs done than pending (dead ones here, copies of one).
+    copied = ", ".join(
+        c.name for c in assets.metadata.tables["minting_queue"].c if c.name not in _NOT_COPIED
+    )
+    with tree_db.transaction() as conn:
+        conn.execute(
+            sa.text(
+                f"INSERT INTO minting_queue (client_key, status, {copied})"
+                f" SELECT 'done-' || g, 'dead', {copied} FROM minting_queue,"
+                " generate_series(1, 2000) g WHERE client_key = 'plan-0'"
+            )
+        )
+        conn.execute(sa.text("ANALYZE minting_queue"))
+    with tree_db.connection() as conn:
+        for n in range(12):
+            assert assets.claim_batch(conn, worker_id=f"w{n}", batch_size_max=1) is not None
+        plans = conn.exec_driver_sql(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE 'WITH expired AS%%'"
+        ).one()
+    assert plans.generic_plans >= 1 and plans.custom_plans == 5

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from chaindb import InvalidInput, assets
 from chaindb.types import utc_now
-from tests.assets.conftest import ALICE, BOB, arweave_id, content_hash, mint
+from tests.assets.conftest import ALICE, BOB, arweave_id, content_hash, enqueue, mint, minter
 
 
 def meta(name: str, description: str, tags: list[str]) -> dict:
@@ -60,6 +60,22 @@ def test_a_new_version_is_searched_by_its_new_metadata(library):
     )
     assert assets.search_assets(db, "chocolate") == []
     assert ids(assets.search_assets(db, "lemon")) == ids([cake])
+
+
+def test_every_asset_of_a_batch_gets_its_search_row(tree_db):
+    # One completion inserts the batch's assets by one multi-row INSERT per owner: the
+    # search rows (a statement-level trigger on PostgreSQL) must cover every row of it.
+    words = ["amber", "basalt", "cobalt", "dune", "ember"]
+    jobs = [
+        enqueue(tree_db, word, owner=ALICE if n % 2 else BOB, metadata=meta(word, "x", []))
+        for n, word in enumerate(words)
+    ]
+    outcome = assets.work_once(tree_db, mint=minter(), worker_id="w", batch_size_max=5)
+    assert outcome is not None and sorted(outcome.completed_job_ids) == sorted(j.id for j in jobs)
+    for word, job in zip(words, jobs, strict=True):
+        found = assets.search_assets(tree_db, word)
+        assert ids(found) == [assets.get_job(tree_db, job.id).asset_id]
+    assert len(assets.search_assets(tree_db, "x")) == len(words)
 
 
 def age(db, table: str, column: str, days: int) -> None:
