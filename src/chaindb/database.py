@@ -311,7 +311,10 @@ def _create_postgres_engine(
         raise ConfigError(
             "PostgreSQL needs the psycopg driver: pip install 'chaindb[postgres]'"
         ) from None
-    connect_args: dict[str, Any] = {"application_name": "chaindb"}
+    # UTF-8 whatever the server's or the URL's encoding: the hot paths that read the
+    # server's bytes themselves (driver.LibpqStatement's rows, the export's lines) take them
+    # as UTF-8, and the server converts from any database encoding.
+    connect_args: dict[str, Any] = {"application_name": "chaindb", "client_encoding": "UTF8"}
     if connect_timeout_s is not None:
         connect_args["connect_timeout"] = connect_timeout_s
     timeout_ms = int(settings.statement_timeout_s * 1000)

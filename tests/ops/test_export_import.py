@@ -291,25 +291,29 @@ def test_postgresqls_copy_writes_the_streamed_lines_where_libpq_cannot_stream(
     assert any(b"\\\\ backslash" in lines for lines in copied)  # the setting's text, escaped
 
 
-def test_postgresqls_lines_are_utf_8_whatever_the_clients_encoding(ledger_db):
-    """The streamed lines come as the server's bytes of each line (no decode per row), which
-    are UTF-8 only on a UTF-8 client encoding: on any other, they are decoded and written
-    as UTF-8, the same bytes."""
+def test_postgresqls_lines_are_utf_8_whatever_the_clients_encoding(ledger_db, monkeypatch):
+    """The lines come as the server's bytes (no decode per row): chaindb's connections ask
+    for UTF-8 whatever the URL says, and a session that set another encoding gets its lines
+    decoded and written as UTF-8, streamed or copied: the same bytes."""
     if ledger_db.backend != "postgresql":
         pytest.skip("PostgreSQL's client encoding")
     core.set_setting(ledger_db, key="greeting", value="café crème", description="")
     with ledger_db.read() as conn:
         as_utf_8 = b"".join(c.lines for c in chunks_by_the_database(conn, core_schema.settings))
+    assert "café crème".encode() in as_utf_8
     latin9_db = chaindb.connect(ledger_db.url.update_query_dict({"client_encoding": "LATIN9"}))
     try:
         with latin9_db.read() as conn:
+            assert conn.connection.driver_connection.info.encoding == "utf-8"
+            conn.exec_driver_sql("SET LOCAL client_encoding = 'LATIN9'")  # é is one byte there
             assert conn.connection.driver_connection.info.encoding == "iso8859-15"
-            chunks = chunks_by_the_database(conn, core_schema.settings)
-            as_latin9 = b"".join(c.lines for c in chunks)
+            streamed = b"".join(c.lines for c in chunks_by_the_database(conn, core_schema.settings))
+            monkeypatch.setattr(export_json, "_streams_by_chunks", lambda: False)
+            copied = b"".join(c.lines for c in chunks_by_the_database(conn, core_schema.settings))
     finally:
         latin9_db.close()
-    assert "café crème".encode() in as_utf_8
-    assert as_latin9 == as_utf_8
+    assert streamed == as_utf_8
+    assert copied == as_utf_8
 
 
 def test_a_listed_value_that_json_escapes_is_escaped(ledger_db):

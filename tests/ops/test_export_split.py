@@ -200,3 +200,46 @@ def test_a_table_a_ddl_waits_for_is_exported_unsplit(app_rows, tmp_path, monkeyp
     assert len(lines) == ROWS and read == []
     assert altered.wait(30)  # and the ALTER went through once the export was done
     other.close()
+
+
+def test_the_helpers_spool_beside_the_output(app_rows, tmp_path, monkeypatch):
+    """A helper's spool is as large as its range: beside the export's file (its disk), not
+    in the system's temporary directory, which may be memory (tmpfs)."""
+    monkeypatch.setattr(export_split, "SPLIT_ROWS_MIN", 1)
+    spools: list[Path] = []  # an unnamed temporary file: its descriptor's link names its place
+    read = spy_on_helpers(
+        monkeypatch,
+        before=lambda part: spools.append(Path(f"/proc/self/fd/{part.spool.fileno()}").readlink()),
+    )
+    out = tmp_path / "beside" / "rows.jsonl"
+    out.parent.mkdir()
+    lines = exported(app_rows, out)
+    assert len(lines) == ROWS
+    if app_rows.backend == "postgresql":
+        assert len(read) == 1
+        assert [spool.parent for spool in spools] == [out.parent]
+    else:
+        assert read == []
+
+
+def test_no_helper_connection_to_be_had_in_time_means_an_unsplit_export(
+    app_rows, tmp_path, monkeypatch
+):
+    """A pool counted with a spare connection that another thread takes first: the helper's
+    checkout times out, and the table is read unsplit, not failed."""
+    monkeypatch.setattr(export_split, "SPLIT_ROWS_MIN", 1)
+    monkeypatch.setattr(export_split, "_spare_connections", lambda _engine, _wanted: True)
+    read = spy_on_helpers(monkeypatch)
+    whole = [json.loads(line)["row"]["id"] for line in exported(app_rows, tmp_path / "a")]
+
+    class ExhaustedPool:
+        def connect(self):
+            raise sa.exc.TimeoutError("QueuePool limit of size 1 overflow 0 reached")
+
+    as_built = export_split._helper
+    monkeypatch.setattr(
+        export_split, "_helper", lambda _engine, *args: as_built(ExhaustedPool(), *args)
+    )
+    split = [json.loads(line)["row"]["id"] for line in exported(app_rows, tmp_path / "b")]
+    assert split == whole == [n * STEP for n in range(1, ROWS + 1)]
+    assert len(read) == (1 if app_rows.backend == "postgresql" else 0)  # before the pool ran dry

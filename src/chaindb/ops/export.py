@@ -230,7 +230,7 @@ def _write_json(
         out.write((json.dumps(header) + "\n").encode())
         for table in tables:
             chunks = (
-                split_chunks(conn, table)
+                split_chunks(conn, table, spool_dir=output.parent if output else None)
                 or chunks_by_the_database(conn, table)
                 or chunks_by_python(conn, table)
             )

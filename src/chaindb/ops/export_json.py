@@ -117,15 +117,21 @@ def _copied(driver: Any, sql: str) -> Iterator[Chunk]:
     message per row (the protocol says so), a line with its newline: the messages are joined,
     never split or decoded."""
     copy_sql = f"COPY ({sql}) TO STDOUT (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+    encoding = driver.info.encoding
     with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
         rows: list[Any] = []
         for row in copy:
             rows.append(row)
             if len(rows) == ROWS_PER_FETCH:
-                yield Chunk(b"".join(rows), len(rows))
+                yield Chunk(_utf_8(b"".join(rows), encoding), len(rows))
                 rows = []
         if rows:
-            yield Chunk(b"".join(rows), len(rows))
+            yield Chunk(_utf_8(b"".join(rows), encoding), len(rows))
+
+
+def _utf_8(lines: bytes, encoding: str) -> bytes:
+    """The lines in UTF-8 (chaindb's connections ask for it; a session may have set another)."""
+    return lines if encoding == "utf-8" else lines.decode(encoding).encode()
 
 
 def sql_of(table: sa.Table, dialect: sa.Dialect, *, where: str | None = None) -> str | None:

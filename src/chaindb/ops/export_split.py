@@ -4,8 +4,9 @@ One backend builds a line in about 1.3 µs where COPY takes 0.55 (export_json): 
 sets an export's pace. A table of SPLIT_ROWS_MIN rows or more, with an integer key, is read
 in PARTS key ranges, each on its own connection: the export's own reads the first range and
 its lines go straight out; each other range is read by a helper connection in a thread of its
-own and spooled to a temporary file (disk, not memory), which is appended when the ranges
-before it are out. The lines come in key order, as unsplit.
+own and spooled to a temporary file beside the output (the system's temporary directory when
+the export goes to stdout; not memory), which is appended when the ranges before it are out.
+The lines come in key order, as unsplit.
 
 Every helper imports the export's snapshot (pg_export_snapshot, SET TRANSACTION SNAPSHOT):
 all ranges, and all tables, see the database as of one moment. A helper first takes its lock
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from itertools import pairwise
+from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
@@ -51,9 +53,12 @@ class _Part:
     thread: threading.Thread | None = None
 
 
-def split_chunks(conn: Connection, table: sa.Table) -> Iterator[Chunk] | None:
+def split_chunks(
+    conn: Connection, table: sa.Table, *, spool_dir: Path | None = None
+) -> Iterator[Chunk] | None:
     """The table's JSON Lines built by PARTS connections on the export's snapshot, or None
-    where it is not worth it (SQLite, a small table, a key that is not one integer)."""
+    where it is not worth it (SQLite, a small table, a key that is not one integer). The
+    helpers' spools go to `spool_dir` (None: the system's temporary directory)."""
     if conn.dialect.name != "postgresql" or sql_of(table, conn.dialect) is None:
         return None
     key = _integer_key(table)
@@ -63,7 +68,7 @@ def split_chunks(conn: Connection, table: sa.Table) -> Iterator[Chunk] | None:
     bounds = _bounds(conn, table, quoted)
     if bounds is None:
         return None
-    return _in_parts(conn, table, _ranges(quoted, bounds))
+    return _in_parts(conn, table, _ranges(quoted, bounds), spool_dir)
 
 
 def _integer_key(table: sa.Table) -> sa.Column | None:
@@ -103,9 +108,11 @@ def _ranges(key: str, bounds: list[int]) -> list[str]:
     return [*ranges, f"{key} > {bounds[-1]}"]
 
 
-def _in_parts(conn: Connection, table: sa.Table, ranges: list[str]) -> Iterator[Chunk]:
+def _in_parts(
+    conn: Connection, table: sa.Table, ranges: list[str], spool_dir: Path | None
+) -> Iterator[Chunk]:
     with ExitStack() as stack:
-        parts = _helpers(stack, conn, table, ranges[1:])
+        parts = _helpers(stack, conn, table, ranges[1:], spool_dir)
         if parts is None:  # no lock or no connection to be had: unsplit
             yield from _closing(stack, chunks_by_the_database(conn, table))
             return
@@ -127,7 +134,7 @@ def _in_parts(conn: Connection, table: sa.Table, ranges: list[str]) -> Iterator[
 
 
 def _helpers(
-    stack: ExitStack, conn: Connection, table: sa.Table, ranges: list[str]
+    stack: ExitStack, conn: Connection, table: sa.Table, ranges: list[str], spool_dir: Path | None
 ) -> list[_Part] | None:
     """A helper connection for each range, on the export's snapshot, its table locked; None
     if one cannot be had (those opened are closed with the stack)."""
@@ -139,7 +146,7 @@ def _helpers(
         driver = stack.enter_context(_helper(conn.engine, snapshot, table))
         if driver is None:
             return None
-        spool = tempfile.TemporaryFile(prefix="chaindb-export-")  # noqa: SIM115 (the stack's)
+        spool = tempfile.TemporaryFile(prefix="chaindb-export-", dir=spool_dir)  # noqa: SIM115 (the stack's)
         stack.enter_context(spool)
         parts.append(_Part(where, driver, conn.dialect, spool))
     return parts
@@ -160,7 +167,8 @@ def _helper(engine: Engine, snapshot: str, table: sa.Table) -> Iterator[Any]:
     None if the lock or the connection cannot be had at once."""
     try:
         helper = engine.connect().execution_options(isolation_level="REPEATABLE READ")
-    except DBAPIError:  # the server's max_connections reached: unsplit
+    except (DBAPIError, sa.exc.TimeoutError):  # the server's max_connections, or the pool's
+        # (another thread took the spare connection since it was counted): unsplit
         yield None
         return
     try:
