@@ -306,3 +306,44 @@ def test_a_token_board_and_an_unknown_asset(core_db):
     assert ledger.leaderboard(core_db) == []  # no points were moved
     with pytest.raises(NotFound, match="'eip155:2/native' is unknown"):
         ledger.leaderboard(core_db, asset="eip155:2/native")
+
+
+def test_postgresql_reads_the_top_in_one_prepared_statement(core_db, monkeypatch):
+    """On PostgreSQL the board's top is one statement through libpq (the general path is not
+    taken while the board can answer alone); names past ASCII come back as they were."""
+    for user, amount in (("józef", 9), ("zoë", 2**64)):
+        core.create_user(core_db, user, f"{user} ✓")
+        ledger.transfer(core_db, debit="system:issuance", credit=f"user:{user}", amount=amount,
+                        kind="deposit")  # fmt: skip
+    general = board._top
+    taken: list[str] = []
+    monkeypatch.setattr(board, "_top", lambda *args: taken.append("general") or general(*args))
+    top = ledger.leaderboard(core_db, limit=5)
+    assert [(e.rank, e.user_id, e.username, e.balance) for e in top] == [
+        (1, "zoë", "zoë ✓", 2**64), (2, "józef", "józef ✓", 9),
+    ]  # fmt: skip
+    assert taken == ([] if core_db.backend == "postgresql" else ["general"])
+
+
+def test_ledger_0005_gives_ledger_accounts_its_room_and_takes_it_back(pg_url):
+    """PostgreSQL only (SQLite has no fillfactor): 60 up, ledger_0003's 75 down."""
+    import chaindb
+
+    db = chaindb.connect(pg_url)
+    migrations.migrate(db)
+
+    def fillfactor() -> str:
+        with db.read() as conn:
+            options = conn.exec_driver_sql(
+                "SELECT reloptions FROM pg_class WHERE relname = 'ledger_accounts'"
+            ).scalar_one()
+        return next(o for o in options if o.startswith("fillfactor="))
+
+    try:
+        assert fillfactor() == "fillfactor=60"
+        migrations.rollback(db, module="ledger", steps=1)
+        assert fillfactor() == "fillfactor=75"
+        migrations.migrate(db)
+        assert fillfactor() == "fillfactor=60"
+    finally:
+        db.close()
