@@ -75,6 +75,31 @@ def test_a_claim_takes_jobs_by_priority_into_one_batch_with_their_leaves(tree_db
     assert day.total_cost_lamports == 3 * 10_000
 
 
+def test_a_completion_run_again_leaves_the_batch_as_the_first_recorded_it(tree_db):
+    """A worker whose commit's acknowledgement was lost records the same receipt again: the
+    jobs are not minted twice, and the batch keeps its status and figures (both backends)."""
+    for n in range(2):
+        enqueue(tree_db, f"again{n}")
+    batch = assets.claim_batch(tree_db, worker_id="w1", batch_size_max=2)
+    receipt = minter()(batch)
+    first = assets.complete_batch(tree_db, batch, receipt)
+    assert first.status == "completed"
+    again = assets.complete_batch(tree_db, batch, receipt)
+    assert again.completed_job_ids == []  # nothing recorded twice
+    with tree_db.read() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT status, minted_count, total_cost_lamports FROM memory_batches "
+                "WHERE batch_id = :b"
+            ),
+            {"b": batch.batch_id},
+        ).one()
+    assert (row.status, row.minted_count, int(row.total_cost_lamports)) == ("completed", 2, 20_000)
+    (day,) = assets.get_batch_statistics(tree_db)
+    assert (day.total_assets, day.successful_batches) == (2, 1)
+    assert len(assets.list_assets(tree_db, ALICE)) == 2
+
+
 def test_a_crashed_workers_jobs_are_taken_back_and_completed_once(tree_db):
     job = enqueue(tree_db, "crash")
     dead_worker = assets.claim_batch(tree_db, worker_id="dies", batch_size_max=1, lease_s=30)

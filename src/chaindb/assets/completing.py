@@ -15,6 +15,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from chaindb.assets.completing_pg import complete_held
@@ -61,18 +62,25 @@ def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceip
     held = _complete_jobs(conn, batch, now)
     jobs = [job for job in batch.jobs if job.id in held]
     _write_assets(conn, batch, jobs, items, now)
-    minted = [items[job.id] for job in jobs]
     costs = [_cost(job, items[job.id], batch.batch_id) for job in jobs]
     insert_costs(conn, costs)
     audit_many(conn, [_mint_audit(batch, job, items[job.id]) for job in jobs])
-    status = "completed" if jobs else "expired"
+    # The batch's figures count every job it completed, in this call or an earlier one (a
+    # completion run again after a lost acknowledgement leaves them as they were), as
+    # PostgreSQL's statement counts them.
+    recorded = _completed_by(conn, batch)
+    minted = [items[job.id] for job in batch.jobs if job.id in recorded]
     conn.execute(
         memory_batches.update()
         .where(memory_batches.c.batch_id == batch.batch_id)
         .values(
-            status=status,
-            minted_count=len(jobs),
-            total_cost_lamports=sum(cost.total_cost_lamports for cost in costs),
+            status="completed" if minted else "expired",
+            minted_count=len(minted),
+            total_cost_lamports=sum(
+                _cost(job, items[job.id], batch.batch_id).total_cost_lamports
+                for job in batch.jobs
+                if job.id in recorded
+            ),
             storage_cost_winston=sum(item.storage_cost_winston for item in minted),
             transaction_signatures=[i.mint_signature for i in minted if i.mint_signature],
             completed_at=now,
@@ -80,6 +88,19 @@ def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceip
         )
     )
     return _outcome(batch, held)
+
+
+def _completed_by(conn: Connection, batch: ClaimedBatch) -> set[int]:
+    q = minting_queue.c
+    return set(
+        conn.execute(
+            sa.select(q.id).where(
+                q.batch_id == batch.batch_id,
+                q.status == "completed",
+                q.id.in_([job.id for job in batch.jobs]),
+            )
+        ).scalars()
+    )
 
 
 def _outcome(batch: ClaimedBatch, held: set[int]) -> BatchOutcome:
