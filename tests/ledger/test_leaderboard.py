@@ -228,7 +228,7 @@ def test_postgres_sets_fillfactor_and_autovacuum_on_accounts(pg_url):
             "SELECT reloptions FROM pg_class WHERE relname = 'ledger_accounts'"
         ).scalar_one()
     db.close()
-    assert "fillfactor=60" in options
+    assert "fillfactor=75" in options
     assert "autovacuum_vacuum_scale_factor=0.05" in options
 
 
@@ -323,27 +323,3 @@ def test_postgresql_reads_the_top_in_one_prepared_statement(core_db, monkeypatch
         (1, "zoë", "zoë ✓", 2**64), (2, "józef", "józef ✓", 9),
     ]  # fmt: skip
     assert taken == ([] if core_db.backend == "postgresql" else ["general"])
-
-
-def test_ledger_0005_gives_ledger_accounts_its_room_and_takes_it_back(pg_url):
-    """PostgreSQL only (SQLite has no fillfactor): 60 up, ledger_0003's 75 down."""
-    import chaindb
-
-    db = chaindb.connect(pg_url)
-    migrations.migrate(db)
-
-    def fillfactor() -> str:
-        with db.read() as conn:
-            options = conn.exec_driver_sql(
-                "SELECT reloptions FROM pg_class WHERE relname = 'ledger_accounts'"
-            ).scalar_one()
-        return next(o for o in options if o.startswith("fillfactor="))
-
-    try:
-        assert fillfactor() == "fillfactor=60"
-        migrations.rollback(db, module="ledger", steps=1)
-        assert fillfactor() == "fillfactor=75"
-        migrations.migrate(db)
-        assert fillfactor() == "fillfactor=60"
-    finally:
-        db.close()
