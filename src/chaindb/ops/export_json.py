@@ -70,28 +70,18 @@ def _streamed(driver: Any, sql: str) -> Iterator[Chunk]:
     mode): the server writes on while Python joins, with neither COPY's scan of every line
     for its quoting nor a Python call per row in the driver's COPY reader (bench/ops.py at 1M
     rows, with _listed_plainly: 0.31 -> 0.64 of COPY's floor, under load)."""
-    if driver.info.encoding != "utf-8":  # lines are written as UTF-8: decoded, encoded
-        yield from _streamed_as_text(driver, sql)
-        return
+    as_bytes = driver.info.encoding == "utf-8"  # else a session set another: decode, encode
     with driver.cursor() as cursor:
-        # Each line as the server's bytes (a text value's binary form is the text in the
-        # client's encoding, UTF-8, which the bytea loader hands over as it is): no decode to
-        # str and encode back per row (bench/ops.py: 0.49 -> 0.64 of COPY's floor).
-        cursor.adapters.register_loader("text", _bytes_loader())
-        rows = cursor.stream(sql, binary=True, size=ROWS_PER_FETCH)
+        if as_bytes:
+            # Each line as the server's bytes (a text value's binary form is the text in the
+            # client's encoding, UTF-8, which the bytea loader hands over as it is): no decode
+            # to str and encode back per row (bench/ops.py: 0.49 -> 0.64 of COPY's floor).
+            cursor.adapters.register_loader("text", _bytes_loader())
+        rows = cursor.stream(sql, binary=as_bytes, size=ROWS_PER_FETCH)
         try:
             while lines := [row[0] for row in islice(rows, ROWS_PER_FETCH)]:
-                yield Chunk(b"\n".join(lines) + b"\n", len(lines))
-        finally:  # a stream holds the connection's lock until it is closed (or read to its end)
-            rows.close()
-
-
-def _streamed_as_text(driver: Any, sql: str) -> Iterator[Chunk]:
-    with driver.cursor() as cursor:
-        rows = cursor.stream(sql, size=ROWS_PER_FETCH)
-        try:
-            while lines := [row[0] for row in islice(rows, ROWS_PER_FETCH)]:
-                yield Chunk(("\n".join(lines) + "\n").encode(), len(lines))
+                joined = b"\n".join(lines) if as_bytes else "\n".join(lines).encode()
+                yield Chunk(joined + b"\n", len(lines))
         finally:  # a stream holds the connection's lock until it is closed (or read to its end)
             rows.close()
 
