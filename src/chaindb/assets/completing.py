@@ -60,27 +60,27 @@ def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceip
         held = complete_held(conn, batch, batch.jobs, items, now)
         return _outcome(batch, held)
     held = _complete_jobs(conn, batch, now)
-    jobs = [job for job in batch.jobs if job.id in held]
-    _write_assets(conn, batch, jobs, items, now)
-    costs = [_cost(job, items[job.id], batch.batch_id) for job in jobs]
-    insert_costs(conn, costs)
-    audit_many(conn, [_mint_audit(batch, job, items[job.id]) for job in jobs])
     # The batch's figures count every job it completed, in this call or an earlier one (a
     # completion run again after a lost acknowledgement leaves them as they were), as
-    # PostgreSQL's statement counts them.
+    # PostgreSQL's statement counts them; rows are written for the jobs completed now.
     recorded = _completed_by(conn, batch)
-    minted = [items[job.id] for job in batch.jobs if job.id in recorded]
+    costs = {
+        job.id: _cost(job, items[job.id], batch.batch_id)
+        for job in batch.jobs
+        if job.id in recorded
+    }
+    jobs = [job for job in batch.jobs if job.id in held]
+    _write_assets(conn, batch, jobs, items, now)
+    insert_costs(conn, [costs[job.id] for job in jobs])
+    audit_many(conn, [_mint_audit(batch, job, items[job.id]) for job in jobs])
+    minted = [items[job_id] for job_id in costs]
     conn.execute(
         memory_batches.update()
         .where(memory_batches.c.batch_id == batch.batch_id)
         .values(
             status="completed" if minted else "expired",
             minted_count=len(minted),
-            total_cost_lamports=sum(
-                _cost(job, items[job.id], batch.batch_id).total_cost_lamports
-                for job in batch.jobs
-                if job.id in recorded
-            ),
+            total_cost_lamports=sum(cost.total_cost_lamports for cost in costs.values()),
             storage_cost_winston=sum(item.storage_cost_winston for item in minted),
             transaction_signatures=[i.mint_signature for i in minted if i.mint_signature],
             completed_at=now,
