@@ -23,6 +23,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from chaindb.assets.queue import ClaimedBatch, MintedItem, MintJob
+from chaindb.assets.records import lamports_total
+from chaindb.database import set_current_wallet
 from chaindb.types import UtcDateTime, amount_rule
 
 # Each job's values: one JSON document of them all (one parameter, encoded by json in C: as
@@ -101,7 +103,6 @@ _STATEMENT = """WITH item AS MATERIALIZED (
     WHERE batch_id = %(batch_id)s
 )
 SELECT id FROM done"""
-_SET_WALLET = "SELECT set_config('app.current_user', %(owner)s, true)"
 
 
 def complete_held(
@@ -119,18 +120,13 @@ def complete_held(
     held: set[int] = set()
     driver = conn.connection.driver_connection
     for owner in sorted({job.owner_address for job in jobs}):
+        set_current_wallet(conn, owner)  # row-level security: acting for the owner
         params = {"items": document, "owner": owner, "batch_id": batch.batch_id, "now": now}
         held |= statement.run(driver, params)
     return held
 
 
 def _item(n: int, job: MintJob, item: MintedItem) -> dict[str, Any]:
-    total = (
-        item.transaction_fee_lamports
-        + item.priority_fee_lamports
-        + item.rent_lamports
-        + item.storage_cost_lamports
-    )
     return {
         "n": n,
         "job_id": job.id,
@@ -143,7 +139,8 @@ def _item(n: int, job: MintJob, item: MintedItem) -> dict[str, Any]:
         "merkle_tree": job.merkle_tree,
         "leaf_index": job.leaf_index,
         "mint_signature": item.mint_signature,
-        "total_cost_lamports": amount_rule(total),  # the parts' sum may pass the maximum
+        # the parts' sum may pass the maximum
+        "total_cost_lamports": amount_rule(lamports_total(item)),
         "transaction_fee_lamports": item.transaction_fee_lamports,
         "priority_fee_lamports": item.priority_fee_lamports,
         "rent_lamports": item.rent_lamports,
@@ -167,12 +164,11 @@ class _Completion:
         return _Completion(dialect)
 
     def run(self, driver: Any, params: dict[str, Any]) -> set[int]:
-        """Acting for the owner (row-level security), its jobs completed; their ids."""
+        """The owner's jobs completed (the transaction acting for it); their ids."""
         if self._now is not None:
             params = {**params, "now": self._now(params["now"])}
         try:
             with driver.cursor() as cursor:
-                cursor.execute(_SET_WALLET, {"owner": params["owner"]})
                 cursor.execute(self.sql, params)
                 return {row[0] for row in cursor.fetchall()}
         except self._driver_error as error:  # the same exceptions as through SQLAlchemy

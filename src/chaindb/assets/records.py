@@ -50,14 +50,19 @@ class NewCost(Input):
 
     @property
     def total_cost_lamports(self) -> int:
-        """The sum of the parts in lamports (the winston figure is the storage part's source,
-        already counted in lamports by storage_cost_lamports)."""
-        return (
-            self.transaction_fee_lamports
-            + self.priority_fee_lamports
-            + self.rent_lamports
-            + self.storage_cost_lamports
-        )
+        return lamports_total(self)
+
+
+def lamports_total(parts: Any) -> int:
+    """The sum of a cost's parts in lamports (of a NewCost, or a MintedItem's: the winston
+    figure is the storage part's source, already counted in lamports by
+    storage_cost_lamports)."""
+    return (
+        parts.transaction_fee_lamports
+        + parts.priority_fee_lamports
+        + parts.rent_lamports
+        + parts.storage_cost_lamports
+    )
 
 
 class Cost(Row):
