@@ -232,6 +232,35 @@ def test_postgres_sets_fillfactor_and_autovacuum_on_accounts(pg_url):
     assert "autovacuum_vacuum_scale_factor=0.05" in options
 
 
+def test_postgres_samples_few_transfer_rows_for_statistics(pg_url):
+    """PostgreSQL alone (SQLite keeps no statistics sample): ANALYZE of ledger_transfers
+    holds a snapshot while it samples, and no account row can be pruned meanwhile."""
+    import chaindb
+
+    db = chaindb.connect(pg_url)
+    migrations.migrate(db)
+    with db.read() as conn:
+        targets = conn.exec_driver_sql(
+            "SELECT attname, attstattarget FROM pg_attribute WHERE attnum > 0"
+            " AND attrelid = 'ledger_transfers'::regclass AND NOT attisdropped"
+        ).all()
+    migrations.rollback(db, "ledger_0004")
+    with db.read() as conn:
+        after_rollback = (
+            conn.exec_driver_sql(
+                "SELECT DISTINCT attstattarget FROM pg_attribute WHERE attnum > 0"
+                " AND attrelid = 'ledger_transfers'::regclass AND NOT attisdropped"
+            )
+            .scalars()
+            .all()
+        )
+    db.close()
+    assert {name: target for name, target in targets} == dict.fromkeys(
+        (name for name, _target in targets), 10
+    )
+    assert after_rollback == [-1]
+
+
 def test_the_migration_walks_down_and_up_with_rows(core_db, small_band):
     fund(core_db, users=30)
     board.rebalance(core_db, 1)
