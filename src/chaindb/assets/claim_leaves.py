@@ -12,6 +12,12 @@ says so): the ids of a window of leaves from the tree's next free one are comput
 statement, and the statement gives leaves only inside that window. When other claims moved
 the tree past the window meanwhile, it gives none and the claim reads the tree again (bounded).
 The ids are cached: the next claims' windows overlap this one.
+
+The tree's row is moved by its address alone, not also by the next free leaf the lock read:
+a claim that waited for the lock reads the row as the other claim committed it, but the
+UPDATE's own scan sees the row as of the statement's start, and a test of the old next free
+leaf there matched nothing (measured: with 4 workers, 40 % of the claims took no leaf and
+read the tree again, holding its lock through two more round trips).
 """
 
 from __future__ import annotations
@@ -64,7 +70,7 @@ _TAKE_WITH_LEAVES = (
 ), moved AS (
     UPDATE merkle_trees m SET next_leaf_index = tree.end_leaf, updated_at = :now
     FROM tree
-    WHERE m.tree_address = tree.tree_address AND m.next_leaf_index = tree.first_leaf
+    WHERE m.tree_address = tree.tree_address
       AND tree.tree_address = :tree AND tree.first_leaf >= :window_start
       AND tree.end_leaf > tree.first_leaf
     RETURNING tree.tree_address, tree.first_leaf, tree.end_leaf
