@@ -299,10 +299,10 @@ _NOT_COPIED = {"id", "client_key", "status"}
 
 
 def test_a_claim_reads_a_few_pages_of_a_backlog_its_statistics_do_not_know(tree_db):
-    # PostgreSQL's alone (its planner and statistics). Analyzed at work (2,000 jobs done, one
-    # pending), the queue then takes 3,000 more: planned by those statistics, a claim scanned
-    # and sorted every pending job; assets_0005's function reads the first few in the
-    # index's order.
+    # PostgreSQL's alone (its planner and statistics). Analyzed at work (2,000 jobs finished,
+    # dead here, one pending), the queue then takes 3,000 more: planned by those statistics,
+    # a claim scanned and sorted every pending job; assets_0005's function reads the first
+    # few in the index's order.
     if tree_db.backend != "postgresql":
         pytest.skip("PostgreSQL's planner")
     enqueue(tree_db, "first")

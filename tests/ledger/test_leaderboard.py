@@ -241,14 +241,14 @@ def test_postgres_samples_few_transfer_rows_for_statistics(pg_url):
     migrations.migrate(db)
     with db.read() as conn:
         targets = conn.exec_driver_sql(
-            "SELECT attname, attstattarget FROM pg_attribute WHERE attnum > 0"
+            "SELECT attname, coalesce(attstattarget, -1) FROM pg_attribute WHERE attnum > 0"
             " AND attrelid = 'ledger_transfers'::regclass AND NOT attisdropped"
         ).all()
     migrations.rollback(db, "ledger_0004")
     with db.read() as conn:
         after_rollback = (
             conn.exec_driver_sql(
-                "SELECT DISTINCT attstattarget FROM pg_attribute WHERE attnum > 0"
+                "SELECT DISTINCT coalesce(attstattarget, -1) FROM pg_attribute WHERE attnum > 0"
                 " AND attrelid = 'ledger_transfers'::regclass AND NOT attisdropped"
             )
             .scalars()

@@ -92,6 +92,35 @@ def test_enable_moves_every_transfer_and_keeps_the_ledger_whole(pg_db):
 
 
 @on_postgres
+def test_the_transfers_short_statistics_sample_follows_every_partition(pg_db):
+    """ledger_0005's statistics target (autoanalyze's snapshot held briefly) is kept by the
+    partitioned table, each partition (autoanalyze samples those), the ones created later,
+    and the plain table `partitions disable` makes again."""
+    partitions.enable(pg_db, table="ledger_transfers", interval="month")
+    assert partitions.create_ahead(pg_db, count=8) != []
+    assert statistics_targets(pg_db, "ledger_transfers") == {10}
+    assert statistics_targets(pg_db, "ledger_transfers_keys") == {10}  # a row per transfer
+    partitions.disable(pg_db, table="ledger_transfers")
+    assert statistics_targets(pg_db, "ledger_transfers") == {10}
+
+
+def statistics_targets(db, table: str) -> set[int]:
+    """Every column's statistics target on `table` and its partitions (-1: the default)."""
+    with db.read() as conn:
+        return set(
+            conn.execute(
+                sa.text(
+                    "SELECT DISTINCT coalesce(attstattarget, -1) FROM pg_attribute"
+                    " WHERE attnum > 0 AND NOT attisdropped AND (attrelid = to_regclass(:t)"
+                    " OR attrelid IN (SELECT inhrelid FROM pg_inherits"
+                    " WHERE inhparent = to_regclass(:t)))"
+                ),
+                {"t": table},
+            ).scalars()
+        )
+
+
+@on_postgres
 def test_an_idempotency_key_stays_unique_across_partitions(pg_db):
     first = issue(pg_db, "alice", 100, idempotency_key="grant-1")
     make_old(pg_db, [first.id])

@@ -123,8 +123,9 @@ def _candidates(batch_size: int) -> sa.CompoundSelect:
     """SQLite's claim (PostgreSQL's is assets_0005's function, the same query), built once
     per batch size (a CTE makes a copy of each of the table's columns: per claim, that was a
     tenth of a worker's CPU time); `now` is bound per claim. The statuses and the limit are
-    written in the statement, not bound, as in the function (there, PostgreSQL's generic plan
-    could not use the partial indexes for a bound status)."""
+    written in the statement, not bound. In the function the statuses are literals too (a
+    generic plan cannot use a partial index for a bound status); its limit is a parameter,
+    and with sorting disabled the indexes' order is its one plan whatever the limit."""
     now = sa.bindparam("now", type_=UtcDateTime())
     limit = sa.literal_column(str(int(batch_size)))
     expired = (

@@ -21,7 +21,13 @@ from chaindb.catalog import KEY_TABLE_SUFFIX
 from chaindb.errors import Conflict
 from chaindb.ops.partitions_keys import listed, retarget
 from chaindb.ops.partitions_postgres import own_sequences, set_aside
-from chaindb.ops.partitions_shape import TableShape, capture, literal, partition_column
+from chaindb.ops.partitions_shape import (
+    TableShape,
+    capture,
+    copy_statistics_targets,
+    literal,
+    partition_column,
+)
 
 PARTITIONED_SUFFIX = "__partitioned"  # the table's partitioned self, for the length of it
 KEY_TRIGGER_EVENTS = ("insert", "delete", "update")
@@ -49,6 +55,7 @@ def revert(conn: Connection, *, table: str, primary_key: list[str]) -> None:
         f"CREATE TABLE {q(table)} (LIKE {q(old)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
         f" INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)"
     )
+    copy_statistics_targets(conn, old, table)
     run(f"INSERT INTO {q(table)} SELECT * FROM {q(old)}")
     own_sequences(conn, old, table)
     run(f"DROP TABLE {q(old)}")

@@ -14,7 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from chaindb.catalog import KEY_TABLE_COMMENT, KEY_TABLE_SUFFIX
-from chaindb.ops.partitions_shape import TableShape, literal, partition_column
+from chaindb.ops.partitions_shape import (
+    TableShape,
+    copy_statistics_targets,
+    literal,
+    partition_column,
+)
 
 _FOREIGN_COLUMNS = re.compile(r"FOREIGN KEY \(([^)]*)\)")
 
@@ -115,6 +120,7 @@ def key_table(
         for name, columns in shape.global_uniques
     ]
     run(f"CREATE TABLE {q(keys)} ({', '.join(definitions)})")
+    copy_statistics_targets(conn, table, keys)  # a row per row of the table: analyzed as often
     run(f"COMMENT ON TABLE {q(keys)} IS {literal(KEY_TABLE_COMMENT + table)}")
     run(f"CREATE INDEX {q('ix_' + keys + '_' + column)} ON {q(keys)} ({q(column)})")  # pruning
     every = listed(q, kept)

@@ -30,7 +30,12 @@ from sqlalchemy.engine import Connection
 
 from chaindb.catalog import KEY_TABLE_SUFFIX
 from chaindb.ops.partitions_keys import key_table, listed, prune_keys, retarget
-from chaindb.ops.partitions_shape import TableShape, literal, partition_column
+from chaindb.ops.partitions_shape import (
+    TableShape,
+    copy_statistics_targets,
+    literal,
+    partition_column,
+)
 
 __all__ = ["partition_column", "prune_keys"]  # ops/partitions.py reads them here too
 
@@ -92,12 +97,14 @@ def convert(
         f" INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)"
         f" PARTITION BY RANGE ({q(column)})"
     )
+    copy_statistics_targets(conn, old, table)
     _keys_and_indexes(conn, table, column, shape)
     for lower, upper in ranges:
         create_partition(conn, table=table, lower=lower, upper=upper)
     conn.exec_driver_sql(
         f"CREATE TABLE {q(table + DEFAULT_SUFFIX)} PARTITION OF {q(table)} DEFAULT"
     )
+    copy_statistics_targets(conn, table, table + DEFAULT_SUFFIX)
     conn.exec_driver_sql(f"INSERT INTO {q(table)} SELECT * FROM {q(old)}")
     own_sequences(conn, old, table)
     conn.exec_driver_sql(f"DROP TABLE {q(old)}")
@@ -170,6 +177,7 @@ def create_partition(conn: Connection, *, table: str, lower: datetime, upper: da
     )
     if not stray:
         conn.exec_driver_sql(f"CREATE TABLE {q(name)} PARTITION OF {q(table)} {bounds}")
+        copy_statistics_targets(conn, table, name)
         return name
     # Moved between partitions directly: the parent's triggers (its key table) do not fire.
     conn.exec_driver_sql(
@@ -182,6 +190,7 @@ def create_partition(conn: Connection, *, table: str, lower: datetime, upper: da
         ),
         {"lower": lower, "upper": upper},
     )
+    copy_statistics_targets(conn, table, name)
     conn.exec_driver_sql(f"ALTER TABLE {q(table)} ATTACH PARTITION {q(name)} {bounds}")
     return name
 

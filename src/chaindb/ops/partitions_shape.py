@@ -212,3 +212,23 @@ def partition_column(conn: Connection, table: str) -> str:
 
 def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def copy_statistics_targets(conn: Connection, source: str, target: str) -> None:
+    """The columns' statistics targets set on `source` (ALTER COLUMN ... SET STATISTICS: the
+    ledger's ledger_0005), onto `target`'s columns of the same names: neither CREATE TABLE
+    (LIKE ...) nor PARTITION OF copies them, and autoanalyze samples each partition."""
+    q = conn.dialect.identifier_preparer.quote
+    targets = conn.execute(
+        sa.text(
+            "SELECT s.attname, s.attstattarget FROM pg_attribute s JOIN pg_attribute t"
+            " ON t.attrelid = CAST(:target AS regclass) AND t.attname = s.attname"
+            " AND t.attnum > 0 AND NOT t.attisdropped"
+            " WHERE s.attrelid = CAST(:source AS regclass) AND s.attnum > 0"
+            " AND NOT s.attisdropped AND s.attstattarget >= 0 ORDER BY s.attnum"
+        ),
+        {"source": q(source), "target": q(target)},
+    ).all()
+    if targets:
+        changes = ", ".join(f"ALTER COLUMN {q(name)} SET STATISTICS {n}" for name, n in targets)
+        conn.exec_driver_sql(f"ALTER TABLE {q(target)} {changes}")

@@ -2,7 +2,7 @@
 
 Revision ID: assets_0005
 Revises: assets_0004
-Create Date: 2026-12-03
+Create Date: 2026-12-02
 
 A claim wants the first few ready jobs (priority, schedule, id: ix_minting_queue_ready) and
 the first few expired leases (ix_minting_queue_lease). When PostgreSQL's statistics say few

@@ -2,7 +2,7 @@
 
 Revision ID: ledger_0005
 Revises: ledger_0004
-Create Date: 2027-04-01
+Create Date: 2026-12-02
 
 While ANALYZE samples a table it holds a snapshot, and so long as it does no dead row of any
 table in the database can be pruned (a VACUUM's own snapshot is ignored; an ANALYZE's is not).
@@ -15,8 +15,9 @@ and ledger_accounts grew to 3.6x its packed size by 10M transfers.
 
 A target of 10 samples 3,000 rows: an append-only log of mostly unique ids needs no more
 for its plans (equality on indexed account ids, a few kinds, ranges of time). On a
-partitioned ledger_transfers (ops.partitions) the setting reaches its existing partitions.
-SQLite keeps no such sample: a no-op there.
+partitioned ledger_transfers (ops.partitions) the setting reaches its existing partitions, and
+ops.partitions gives it to the ones it creates (autoanalyze samples each partition). The
+downgrade sets the server's default again. SQLite keeps no such sample: a no-op there.
 """
 
 from alembic import op
