@@ -131,15 +131,21 @@ def workload(url: str, admin: sa.Engine, accounts: int) -> dict[str, Any]:
     }
 
 
+def own_engine(url: str) -> sa.Engine:
+    """An engine of the benchmark's own, its connection closed on return (`commits` waits for
+    every backend of the database to end)."""
+    return sa.create_engine(
+        make_url(url).set(drivername="postgresql+psycopg"), poolclass=sa.pool.NullPool
+    )
+
+
 @contextlib.contextmanager
 def autovacuum_held_off(url: str) -> Iterator[None]:
     """Autovacuum off on the database's tables while the workload runs: its runs commit
     transactions of their own, which xact_commit counts with the transfers' (measured: 6
     runs, 32 transactions, during one workload of a `make bench`). Set and reset on a
     connection of its own, outside the windows `commits` measures."""
-    engine = sa.create_engine(
-        make_url(url).set(drivername="postgresql+psycopg"), poolclass=sa.pool.NullPool
-    )
+    engine = own_engine(url)
     with engine.begin() as conn:
         found = conn.exec_driver_sql(
             "SELECT quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n"
@@ -165,9 +171,7 @@ def autovacuum_held_off(url: str) -> Iterator[None]:
 def autovacuum_runs(url: str) -> int:
     """Autovacuum's and autoanalyze's runs on the database's tables so far (read on a
     connection of its own, outside the windows `commits` measures)."""
-    engine = sa.create_engine(
-        make_url(url).set(drivername="postgresql+psycopg"), poolclass=sa.pool.NullPool
-    )
+    engine = own_engine(url)
     with engine.connect() as conn:
         runs = conn.exec_driver_sql(
             "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"

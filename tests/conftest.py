@@ -380,6 +380,22 @@ def module_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleFold
     return ModuleFolder("app", path)
 
 
+def statistics_targets(db: chaindb.Database, table: str) -> set[int]:
+    """Every column's statistics target on `table` and its partitions (-1: the default)."""
+    with db.read() as conn:
+        return set(
+            conn.execute(
+                sa.text(
+                    "SELECT DISTINCT coalesce(attstattarget, -1) FROM pg_attribute"
+                    " WHERE attnum > 0 AND NOT attisdropped AND (attrelid = to_regclass(:t)"
+                    " OR attrelid IN (SELECT inhrelid FROM pg_inherits"
+                    " WHERE inhparent = to_regclass(:t)))"
+                ),
+                {"t": table},
+            ).scalars()
+        )
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None):
     """Run the real `chaindb` command in a child process (forked from one that imported
     chaindb already: tests/cli_fork.py)."""

@@ -19,7 +19,7 @@ import chaindb
 from chaindb import Conflict, InvalidInput, ledger
 from chaindb.ops import partitions
 from chaindb.ops.maintenance import run_maintenance
-from tests.conftest import run_cli
+from tests.conftest import run_cli, statistics_targets
 
 OLD_DAYS = 120
 
@@ -102,22 +102,6 @@ def test_the_transfers_short_statistics_sample_follows_every_partition(pg_db):
     assert statistics_targets(pg_db, "ledger_transfers_keys") == {10}  # a row per transfer
     partitions.disable(pg_db, table="ledger_transfers")
     assert statistics_targets(pg_db, "ledger_transfers") == {10}
-
-
-def statistics_targets(db, table: str) -> set[int]:
-    """Every column's statistics target on `table` and its partitions (-1: the default)."""
-    with db.read() as conn:
-        return set(
-            conn.execute(
-                sa.text(
-                    "SELECT DISTINCT coalesce(attstattarget, -1) FROM pg_attribute"
-                    " WHERE attnum > 0 AND NOT attisdropped AND (attrelid = to_regclass(:t)"
-                    " OR attrelid IN (SELECT inhrelid FROM pg_inherits"
-                    " WHERE inhparent = to_regclass(:t)))"
-                ),
-                {"t": table},
-            ).scalars()
-        )
 
 
 @on_postgres

@@ -177,21 +177,19 @@ def create_partition(conn: Connection, *, table: str, lower: datetime, upper: da
     )
     if not stray:
         conn.exec_driver_sql(f"CREATE TABLE {q(name)} PARTITION OF {q(table)} {bounds}")
-        copy_statistics_targets(conn, table, name)
-        return name
-    # Moved between partitions directly: the parent's triggers (its key table) do not fire.
-    conn.exec_driver_sql(
-        f"CREATE TABLE {q(name)} (LIKE {q(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-    )
-    conn.execute(
-        sa.text(
-            f"WITH moved AS (DELETE FROM {q(default)} WHERE {q(column)} >= :lower"
-            f" AND {q(column)} < :upper RETURNING *) INSERT INTO {q(name)} SELECT * FROM moved"
-        ),
-        {"lower": lower, "upper": upper},
-    )
+    else:  # moved between partitions directly: the parent's triggers (its key table) do not fire
+        conn.exec_driver_sql(
+            f"CREATE TABLE {q(name)} (LIKE {q(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        )
+        conn.execute(
+            sa.text(
+                f"WITH moved AS (DELETE FROM {q(default)} WHERE {q(column)} >= :lower AND"
+                f" {q(column)} < :upper RETURNING *) INSERT INTO {q(name)} SELECT * FROM moved"
+            ),
+            {"lower": lower, "upper": upper},
+        )
+        conn.exec_driver_sql(f"ALTER TABLE {q(table)} ATTACH PARTITION {q(name)} {bounds}")
     copy_statistics_targets(conn, table, name)
-    conn.exec_driver_sql(f"ALTER TABLE {q(table)} ATTACH PARTITION {q(name)} {bounds}")
     return name
 
 
