@@ -481,3 +481,26 @@ def test_hold_with_writes_the_callers_rows_with_the_hold(ledger_db):
         held = ledger.hold_with(conn, request, noted)
         assert conn.execute(sa.text("SELECT hold_id FROM held_notes")).scalar_one() == held.id
     assert balance(ledger_db, "alice") == ledger.Balance(posted=100, held=40, available=60)
+
+
+def test_hold_with_takes_the_asset_id_its_caller_read(ledger_db):
+    """asset_id_sql read in the caller's own statement spares hold_with its lookup."""
+    if ledger_db.backend == "sqlite":
+        pytest.skip("hold_with is PostgreSQL's alone")
+    gold = ledger.ensure_app_asset(ledger_db, code="test/gold", symbol="GLD", decimals=0)
+    issue(ledger_db, "alice", 100, asset="test/gold")
+    request = {"debit": "user:alice", "credit": "system:escrow", "amount": 2**70,
+               "kind": "locked_escrow", "pending": True, "asset": "test/gold"}  # fmt: skip
+    nothing = ledger.RowsWithHold("noted AS (SELECT :hold_id)", (), {})
+    with ledger_db.transaction() as conn:
+        read = conn.execute(
+            sa.select(ledger.asset_id_sql("test/gold"), ledger.asset_id_sql("test/tin"))
+        )
+        gold_id, unknown_id = read.one()
+        assert (gold_id, unknown_id) == (gold.id, None)
+        with pytest.raises(ledger.InsufficientFunds):  # 2**70 > 100: the gold account's balance
+            ledger.hold_with(conn, request, nothing, asset_id=gold_id)
+    with ledger_db.transaction() as conn:
+        held = ledger.hold_with(conn, {**request, "amount": 30}, nothing, asset_id=gold_id)
+    assert held.asset_id == gold.id
+    assert balance(ledger_db, "alice", asset="test/gold").held == 30

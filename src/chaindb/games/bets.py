@@ -195,7 +195,9 @@ def _place_one_postgresql(
     roll = games_before[b.game_id]["roll_count"]
     bet_row = (b.bet_id, b.game_id, b.player_id, b.bet_type, b.amount, roll, now)
     rows = bet_statements.rows_with_hold(bet_row, game_rows, {b.player_id: b.amount}, now)
-    hold = ledger.hold_with(conn, hold_request(b.player_id, b.amount, HOUSE), rows)
+    asset_id = games_before[b.game_id]["crap_asset_id"]  # read with the game's row
+    hold = ledger.hold_with(conn, hold_request(b.player_id, b.amount, HOUSE), rows,
+                            asset_id=asset_id)  # fmt: skip
     return _new_bets([(*bet_row[:6], hold.id, now)])[0]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -44,13 +44,19 @@ def apply(
     skip_resolved: bool,
     name_positions: bool = False,
     rows_with_hold: RowsWithHold | None = None,
+    asset_ids_known: Mapping[str, int] | None = None,
 ) -> list[Transfer]:
     """With name_positions, an error about one request names its position in `requests`.
-    rows_with_hold: a lone hold's caller's rows, written with the hold's own (PostgreSQL)."""
+    rows_with_hold: a lone hold's caller's rows, written with the hold's own (PostgreSQL);
+    asset_ids_known: ids by code the caller read already (ledger.asset_id_sql)."""
     now = utc_now()
     conn.info.pop(BOARDS_CLOSED, None)  # a rolled-back transaction's, on this connection
     singles = [r for r in requests if isinstance(r, TransferItem)]
-    codes = asset_ids(conn, set(map(_ASSET, singles)))
+    named = set(map(_ASSET, singles))
+    if asset_ids_known is not None and named <= asset_ids_known.keys():
+        codes = {code: asset_ids_known[code] for code in named}
+    else:
+        codes = asset_ids(conn, named)
     pendings = _load_pending(
         conn, {r.pending_id for r in requests if not isinstance(r, TransferItem)}
     )

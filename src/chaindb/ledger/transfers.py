@@ -165,18 +165,27 @@ def transfer_batch(
     return run(target, parse_requests(items), name_positions=True, savepoint=savepoint)
 
 
-def hold_with(conn: Connection, request: Mapping[str, Any], rows: RowsWithHold) -> Transfer:
+def hold_with(
+    conn: Connection,
+    request: Mapping[str, Any],
+    rows: RowsWithHold,
+    *,
+    asset_id: int | None = None,
+) -> Transfer:
     """PostgreSQL: one hold (a pending transfer, as transfer_batch takes it, without an
     idempotency key) in the caller's transaction, joined as it is (as transfer_batch with
     savepoint=False: the caller rolls its whole transaction back on any error), and the
     caller's rows written by the statement that writes the hold's own row: one round trip
-    where they were two (a bet is a hold and a few rows)."""
+    where they were two (a bet is a hold and a few rows). asset_id: the request's asset's
+    id, when the caller read it (asset_id_sql) in a statement it ran anyway: one round trip
+    fewer again (None: looked up here)."""
     if conn.dialect.name != "postgresql" or not conn.in_transaction():
         raise InvalidInput("conn", conn.dialect.name, "must be PostgreSQL, in a transaction")
     (item,) = map(as_item, parse_requests([request]))
     if not isinstance(item, TransferItem) or not item.pending or item.idempotency_key:
         raise InvalidInput("request", request, "must be a hold without an idempotency_key")
-    return apply(conn, [item], skip_resolved=False, rows_with_hold=rows)[0]
+    known = {item.asset: asset_id} if asset_id is not None else None
+    return apply(conn, [item], skip_resolved=False, rows_with_hold=rows, asset_ids_known=known)[0]
 
 
 def get_transfer(target: Database | Connection, transfer_id: int) -> Transfer | None:
