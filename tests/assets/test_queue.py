@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from chaindb import Conflict, InvalidInput, assets
+from chaindb import Conflict, InvalidInput, assets, migrations
 from chaindb.assets import worker
 from chaindb.types import utc_now
 from tests.assets.conftest import ALICE, BOB, enqueue, minter, register
@@ -73,6 +73,42 @@ def test_a_claim_takes_jobs_by_priority_into_one_batch_with_their_leaves(tree_db
     (day,) = assets.get_batch_statistics(tree_db)
     assert (day.total_batches, day.total_assets, day.successful_batches) == (1, 3, 1)
     assert day.total_cost_lamports == 3 * 10_000
+
+
+def stored_asset_ids(db, jobs) -> list[str | None]:
+    with db.read() as conn:
+        found = dict(conn.execute(sa.text("SELECT id, asset_id FROM minting_queue")).all())
+    return [found[job.id] for job in jobs]
+
+
+def test_a_claimed_jobs_asset_id_is_its_leafs_and_stored_when_it_completes(tree_db):
+    jobs = [enqueue(tree_db, f"id{n}") for n in range(2)]
+    batch = assets.claim_batch(tree_db, worker_id="w1", batch_size_max=2)
+    derived = [assets.asset_id(job.merkle_tree, job.leaf_index) for job in batch.jobs]
+    # Read again, a claimed job shows its leaf's asset id, stored or not (PostgreSQL's claim
+    # leaves it to the completion, assets_0006; SQLite's stores it with the leaf).
+    assert [assets.get_job(tree_db, job.id).asset_id for job in jobs] == derived
+    expected_stored = [None, None] if tree_db.backend == "postgresql" else derived
+    assert stored_asset_ids(tree_db, jobs) == expected_stored
+    assets.complete_batch(tree_db, batch, minter()(batch))
+    assert stored_asset_ids(tree_db, jobs) == derived
+    assert sorted(a.asset_id for a in assets.list_assets(tree_db, ALICE)) == sorted(derived)
+
+
+def test_rolling_assets_0006_back_stores_the_ids_claimed_jobs_wait_for(tree_db):
+    """PostgreSQL's alone (SQLite's claim stores the ids; assets_0006 changes nothing there)."""
+    if tree_db.backend == "sqlite":
+        pytest.skip("assets_0006 changes PostgreSQL's CHECK alone")
+    jobs = [enqueue(tree_db, f"back{n}") for n in range(3)]
+    batch = assets.claim_batch(tree_db, worker_id="w1", batch_size_max=2)
+    assert stored_asset_ids(tree_db, jobs) == [None, None, None]
+    steps = migrations.rollback(tree_db, module="assets", steps=1).steps
+    assert [step.revision for step in steps] == ["assets_0006"]
+    # The old CHECK holds again: the claimed jobs' ids stored, the waiting job without a leaf.
+    assert stored_asset_ids(tree_db, jobs) == [job.asset_id for job in batch.jobs] + [None]
+    migrations.migrate(tree_db)
+    assets.complete_batch(tree_db, batch, minter()(batch))
+    assert len(assets.list_assets(tree_db, ALICE)) == 2
 
 
 def test_a_completion_run_again_leaves_the_batch_as_the_first_recorded_it(tree_db):

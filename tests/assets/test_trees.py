@@ -8,7 +8,6 @@ import threading
 import pytest
 
 from chaindb import Conflict, InvalidInput, assets
-from chaindb.assets import claim_leaves
 from tests.assets.conftest import enqueue, register, wallet
 
 ALLOCATORS = 8
@@ -90,27 +89,4 @@ def test_concurrent_claims_on_a_nearly_full_tree_share_out_its_last_leaves(core_
     assert {t.next_leaf_index for t in trees.values()} == {8}
     first = wallet("nearly full")
     assert sorted(i for t, i in claimed if t == first) == [5, 6, 7]
-    assert assets.verify(core_db) == []
-
-
-@pytest.mark.parametrize(
-    "guess",
-    [(6, "guessed"), (0, "guessed"), (0, "elsewhere")],
-    ids=["ahead", "behind", "another tree"],
-)
-def test_a_wrong_guess_of_where_a_tree_stands_gives_the_same_leaves(core_db, monkeypatch, guess):
-    """On PostgreSQL a claim first tries the tree where this process last left it: ahead of
-    the tree, behind it (others claimed since) or on another tree, the leaves are the next."""
-    tree = register(core_db, "guessed", depth=3, buffer=8)
-    for n in range(4):
-        enqueue(core_db, f"g{n}")
-    assets.claim_batch(core_db, worker_id="first", batch_size_max=1)
-    leaf, name = guess
-    seen = claim_leaves._Seen(wallet(name), leaf, 8)
-    monkeypatch.setattr(claim_leaves, "_last_seen", [seen])
-    batch = assets.claim_batch(core_db, worker_id="w", batch_size_max=2)
-    assert [(j.merkle_tree, j.leaf_index) for j in batch.jobs] == [
-        (tree.tree_address, 1),
-        (tree.tree_address, 2),
-    ]
     assert assets.verify(core_db) == []

@@ -176,9 +176,9 @@ def test_rolling_back_a_migration_of_a_partitioned_table_is_refused_saying_what_
     db = plain_db
     issue(db, "alice", 5)
     partitions.enable(db, table="ledger_transfers")
-    # assets_0005's downgrade names no partitioned table: it runs as always.
+    # assets_0006's downgrade names no partitioned table: it runs as always.
     assert [s.revision for s in migrations.rollback(db, module="assets", steps=1).steps] == [
-        "assets_0005"
+        "assets_0006"
     ]
     migrations.migrate(db)
     with pytest.raises(MigrationError, match="partitions disable ledger_transfers"):

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Connection
 
-from chaindb.assets import bubblegum
 from chaindb.assets.claim_leaves import take_with_leaves
 from chaindb.assets.queue import (
     BATCH_SIZE_MAX,
@@ -27,6 +26,7 @@ from chaindb.assets.queue import (
     ClaimedBatch,
     MintJob,
     WorkerId,
+    leaf_asset_id,
 )
 from chaindb.assets.records import audit, audit_many
 from chaindb.assets.schema import blockchain_audit_logs, memory_batches, minting_queue
@@ -276,7 +276,7 @@ def _with_leaves(conn: Connection, jobs: list[MintJob]) -> list[MintJob]:
                 update={
                     "merkle_tree": tree,
                     "leaf_index": index,
-                    "asset_id": bubblegum.asset_id(tree, index),
+                    "asset_id": leaf_asset_id(tree, index),
                 }
             )
         ready.append(job)

@@ -57,7 +57,8 @@ _STATEMENT = """WITH item AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(CAST(%(items)s AS jsonb)) AS i({columns})
 ), done AS (
     UPDATE minting_queue q
-    SET status = 'completed', completed_at = %(now)s, lease_expires_at = NULL, updated_at = %(now)s
+    SET status = 'completed', completed_at = %(now)s, lease_expires_at = NULL,
+        asset_id = item.asset_id, updated_at = %(now)s
     FROM item
     WHERE q.id = item.job_id AND item.owner_address = %(owner)s
       AND q.batch_id = %(batch_id)s AND q.status = 'processing'

@@ -10,13 +10,15 @@ minting them did, or schedules their retries).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import Field
+from pydantic import Field, model_validator
 from sqlalchemy.engine import Connection
 
+from chaindb.assets import bubblegum
 from chaindb.assets.ownership import AssetMetadata
 from chaindb.assets.records import audit
 from chaindb.assets.schema import PRIORITY_MAX, PRIORITY_MIN, minting_queue
@@ -36,6 +38,7 @@ from chaindb.types import (
 from chaindb.validation import Input, Row, validated
 
 BATCH_SIZE_MAX = 100  # jobs one worker claims at once
+LEAF_ASSET_IDS_CACHED_MAX = BATCH_SIZE_MAX * 64  # a few claims' worth per worker
 LEASE_S_DEFAULT = 60.0
 LEASE_S_MAX = 3_600.0
 ATTEMPTS_DEFAULT = 5
@@ -78,11 +81,24 @@ class MintJob(Row):
     batch_id: int | None
     merkle_tree: str | None
     leaf_index: int | None
-    asset_id: str | None
+    asset_id: str | None  # the leaf's: stored when the job completes, derived before
     last_error: str | None
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+
+    @model_validator(mode="after")
+    def _leaf_gives_asset_id(self) -> MintJob:
+        """A job with a leaf has its asset id, stored or not yet (see claim_leaves)."""
+        if self.asset_id is None and self.merkle_tree is not None and self.leaf_index is not None:
+            object.__setattr__(self, "asset_id", leaf_asset_id(self.merkle_tree, self.leaf_index))
+        return self
+
+
+@functools.lru_cache(maxsize=LEAF_ASSET_IDS_CACHED_MAX)
+def leaf_asset_id(tree: str, leaf_index: int) -> str:
+    """bubblegum.asset_id, cached: a job's id is derived again on each read until stored."""
+    return bubblegum.asset_id(tree, leaf_index)
 
 
 class ClaimedBatch(Row):

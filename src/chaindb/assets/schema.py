@@ -179,9 +179,11 @@ minting_queue = sa.Table(
         "status <> 'processing' OR (lease_expires_at IS NOT NULL AND batch_id IS NOT NULL)",
         name="ck_minting_queue_lease",
     ),
+    # A job with a leaf may wait for its asset id until it completes (assets_0006; SQLite
+    # keeps assets_0001's stricter CHECK: its claim writes the id with the leaf).
     sa.CheckConstraint(
-        "(merkle_tree IS NULL) = (leaf_index IS NULL) AND (leaf_index IS NULL) = "
-        "(asset_id IS NULL)",
+        "(merkle_tree IS NULL) = (leaf_index IS NULL) AND (asset_id IS NULL OR leaf_index IS "
+        "NOT NULL) AND (status <> 'completed' OR asset_id IS NOT NULL)",
         name="ck_minting_queue_leaf",
     ),
     sa.CheckConstraint(
