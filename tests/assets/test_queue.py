@@ -85,20 +85,16 @@ def test_a_claimed_jobs_asset_id_is_its_leafs_and_stored_when_it_completes(tree_
     jobs = [enqueue(tree_db, f"id{n}") for n in range(2)]
     batch = assets.claim_batch(tree_db, worker_id="w1", batch_size_max=2)
     derived = [assets.asset_id(job.merkle_tree, job.leaf_index) for job in batch.jobs]
-    # Read again, a claimed job shows its leaf's asset id, stored or not (PostgreSQL's claim
-    # leaves it to the completion, assets_0006; SQLite's stores it with the leaf).
+    # Read again, a claimed job shows its leaf's asset id; it is stored when the job
+    # completes (assets_0006: a claim computes no id but its own jobs').
     assert [assets.get_job(tree_db, job.id).asset_id for job in jobs] == derived
-    expected_stored = [None, None] if tree_db.backend == "postgresql" else derived
-    assert stored_asset_ids(tree_db, jobs) == expected_stored
+    assert stored_asset_ids(tree_db, jobs) == [None, None]
     assets.complete_batch(tree_db, batch, minter()(batch))
     assert stored_asset_ids(tree_db, jobs) == derived
     assert sorted(a.asset_id for a in assets.list_assets(tree_db, ALICE)) == sorted(derived)
 
 
 def test_rolling_assets_0006_back_stores_the_ids_claimed_jobs_wait_for(tree_db):
-    """PostgreSQL's alone (SQLite's claim stores the ids; assets_0006 changes nothing there)."""
-    if tree_db.backend == "sqlite":
-        pytest.skip("assets_0006 changes PostgreSQL's CHECK alone")
     jobs = [enqueue(tree_db, f"back{n}") for n in range(3)]
     batch = assets.claim_batch(tree_db, worker_id="w1", batch_size_max=2)
     assert stored_asset_ids(tree_db, jobs) == [None, None, None]

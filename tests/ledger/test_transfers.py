@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from chaindb import Conflict, InvalidInput, NotFound, core, ledger
-from chaindb.ledger import InsufficientFunds
+from chaindb.ledger import InsufficientFunds, engine
 from chaindb.types import UINT256_MAX
 
 
@@ -483,7 +483,7 @@ def test_hold_with_writes_the_callers_rows_with_the_hold(ledger_db):
     assert balance(ledger_db, "alice") == ledger.Balance(posted=100, held=40, available=60)
 
 
-def test_hold_with_takes_the_asset_id_its_caller_read(ledger_db):
+def test_hold_with_takes_the_asset_id_its_caller_read(ledger_db, monkeypatch):
     """asset_id_sql read in the caller's own statement spares hold_with its lookup."""
     if ledger_db.backend == "sqlite":
         pytest.skip("hold_with is PostgreSQL's alone")
@@ -500,7 +500,12 @@ def test_hold_with_takes_the_asset_id_its_caller_read(ledger_db):
         assert (gold_id, unknown_id) == (gold.id, None)
         with pytest.raises(ledger.InsufficientFunds):  # 2**70 > 100: the gold account's balance
             ledger.hold_with(conn, request, nothing, asset_id=gold_id)
-    with ledger_db.transaction() as conn:
+    with monkeypatch.context() as patched, ledger_db.transaction() as conn:
+        patched.setattr(engine, "asset_ids", _no_lookup)
         held = ledger.hold_with(conn, {**request, "amount": 30}, nothing, asset_id=gold_id)
     assert held.asset_id == gold.id
     assert balance(ledger_db, "alice", asset="test/gold").held == 30
+
+
+def _no_lookup(conn, codes):
+    raise AssertionError(f"looked up {codes}: hold_with was given the id")

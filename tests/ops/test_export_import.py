@@ -12,13 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 import chaindb
-from chaindb import core, ledger, migrations
+from chaindb import assets, core, ledger, migrations
 from chaindb.core import schema as core_schema
 from chaindb.ops import export as exporting
 from chaindb.ops import export_json
 from chaindb.ops.export import export_rows
 from chaindb.ops.export_json import chunks_by_the_database, sql_of
 from chaindb.ops.importing import ImportRefused, import_rows
+from tests.assets.conftest import ALICE, enqueue, minter, register
 from tests.conftest import run_cli
 
 TOP = 2**256 - 1
@@ -380,3 +381,25 @@ def _json_build_object_sql(table: sa.Table, dialect: sa.Dialect) -> str:
 
 def _lines(chunks) -> list:
     return [json.loads(line) for line in b"".join(c.lines for c in chunks).decode().splitlines()]
+
+
+def test_jobs_claimed_on_postgresql_move_to_sqlite_and_complete_there(tmp_path, pg_url):
+    """A claimed job waits for its asset id until it completes (assets_0006), on both
+    backends alike: a queue exported mid-batch imports into SQLite, and the batch completes."""
+    source = chaindb.connect(pg_url)
+    migrations.migrate(source)
+    register(source)
+    for n in range(3):
+        enqueue(source, f"moving{n}")
+    batch = assets.claim_batch(source, worker_id="w1", batch_size_max=2)
+    export_rows(source, output=tmp_path / "queue.jsonl")
+    target = chaindb.connect(f"sqlite:///{tmp_path / 'target.sqlite3'}")
+    migrations.migrate(target)
+    import_rows(target, [tmp_path / "queue.jsonl"], on_conflict="update")  # its seed rows
+    outcome = assets.complete_batch(target, batch, minter()(batch))
+    assert outcome.completed_job_ids == [job.id for job in batch.jobs]
+    minted = {a.asset_id for a in assets.list_assets(target, ALICE)}
+    assert minted == {job.asset_id for job in batch.jobs}
+    assert assets.verify(target) == []
+    for db in (source, target):
+        db.close()

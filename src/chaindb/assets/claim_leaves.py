@@ -83,8 +83,8 @@ RETURNING q.id, {_TAKEN_COLUMNS}"""
 
 def take_with_leaves(conn: Connection, jobs: list[MintJob], lease: dict[str, Any]) -> list[MintJob]:
     """The jobs (none has a leaf) taken into the lease's batch, in order, each with the next
-    free leaf and its asset id; those left when every tree is full stay queued. `lease`:
-    batch_id, worker_id, until, now."""
+    free leaf and its asset id; those left when every tree is full (or after
+    TREES_PER_ALLOCATION_MAX trees) stay queued. `lease`: batch_id, worker_id, until, now."""
     taken: list[MintJob] = []
     waiting = list(jobs)
     for _tree in range(TREES_PER_ALLOCATION_MAX):

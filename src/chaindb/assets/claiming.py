@@ -252,8 +252,8 @@ def _take_with_leaves(
 ) -> list[MintJob]:
     """The jobs into the lease's batch, each with its leaf (a job that had one keeps it); the
     jobs no tree has a leaf for stay queued. PostgreSQL: the jobs needing a leaf go last, by
-    one statement (claim_leaves.py). SQLite writes one transaction at a time: the leaves are
-    allocated, then every job is taken by one UPDATE."""
+    one statement per tree (claim_leaves.py). SQLite writes one transaction at a time: the
+    leaves are allocated, then every job is taken by one UPDATE."""
     if conn.dialect.name == "postgresql":
         needing = [job for job in jobs if job.leaf_index is None]
         having = [job for job in jobs if job.leaf_index is not None]
@@ -276,7 +276,7 @@ def _with_leaves(conn: Connection, jobs: list[MintJob]) -> list[MintJob]:
                 update={
                     "merkle_tree": tree,
                     "leaf_index": index,
-                    "asset_id": leaf_asset_id(tree, index),
+                    "asset_id": leaf_asset_id(tree, index),  # stored when it completes
                 }
             )
         ready.append(job)
@@ -303,7 +303,6 @@ def _take(conn: Connection, jobs: list[MintJob], lease: dict[str, Any]) -> list[
             lease_expires_at=lease["until"],
             merkle_tree=each("merkle_tree"),
             leaf_index=each("leaf_index"),
-            asset_id=each("asset_id"),
             updated_at=lease["now"],
         )
         .returning(*minting_queue.c)

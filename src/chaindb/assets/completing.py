@@ -168,7 +168,9 @@ def fail_batch(target: Database | Connection, batch: ClaimedBatch, *, error: str
 
 
 def _complete_jobs(conn: Connection, batch: ClaimedBatch, now: datetime) -> set[int]:
-    """Compare-and-set: the jobs still held by this batch become completed; their ids."""
+    """Compare-and-set: the jobs still held by this batch become completed, their asset ids
+    stored (assets_0006); their ids."""
+    asset_ids = sa.case({job.id: job.asset_id for job in batch.jobs}, value=minting_queue.c.id)
     rows = conn.execute(
         minting_queue.update()
         .where(
@@ -176,7 +178,13 @@ def _complete_jobs(conn: Connection, batch: ClaimedBatch, now: datetime) -> set[
             minting_queue.c.batch_id == batch.batch_id,
             minting_queue.c.status == "processing",
         )
-        .values(status="completed", completed_at=now, lease_expires_at=None, updated_at=now)
+        .values(
+            status="completed",
+            completed_at=now,
+            lease_expires_at=None,
+            asset_id=asset_ids,
+            updated_at=now,
+        )
         .returning(minting_queue.c.id)
     )
     return {row.id for row in rows}

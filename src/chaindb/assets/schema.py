@@ -179,8 +179,7 @@ minting_queue = sa.Table(
         "status <> 'processing' OR (lease_expires_at IS NOT NULL AND batch_id IS NOT NULL)",
         name="ck_minting_queue_lease",
     ),
-    # A job with a leaf may wait for its asset id until it completes (assets_0006; SQLite
-    # keeps assets_0001's stricter CHECK: its claim writes the id with the leaf).
+    # A job with a leaf may wait for its asset id until it completes (assets_0006).
     sa.CheckConstraint(
         "(merkle_tree IS NULL) = (leaf_index IS NULL) AND (asset_id IS NULL OR leaf_index IS "
         "NOT NULL) AND (status <> 'completed' OR asset_id IS NOT NULL)",
