@@ -507,5 +507,11 @@ def test_hold_with_takes_the_asset_id_its_caller_read(ledger_db, monkeypatch):
     assert balance(ledger_db, "alice", asset="test/gold").held == 30
 
 
+@pytest.mark.parametrize("code", ["it's", "back\\slash"])
+def test_asset_id_sql_refuses_a_code_it_would_have_to_escape(code):
+    with pytest.raises(InvalidInput, match=r"asset: .* no quote or backslash"):
+        ledger.asset_id_sql(code)
+
+
 def _no_lookup(conn, codes):
     raise AssertionError(f"looked up {codes}: hold_with was given the id")

@@ -266,6 +266,10 @@ def asset_id_sql(code: str) -> sa.ScalarSelect[int]:
     a statement of its own and hands it to hold_with: one round trip fewer."""
     a = ledger_assets.c
     # A literal, not a parameter: the caller's statement may be compiled once for every call.
+    # Without quotes or backslashes, its spelling is the same whatever the server's settings.
+    code = parse_asset_code(code)
+    if "'" in code or "\\" in code:
+        raise InvalidInput("asset", code, "must hold no quote or backslash for asset_id_sql")
     literal = sa.literal(code, sa.String()).compile(compile_kwargs={"literal_binds": True})
     return sa.select(a.id).where(a.code == sa.literal_column(literal.string)).scalar_subquery()
 
