@@ -94,6 +94,16 @@ def test_a_claimed_jobs_asset_id_is_its_leafs_and_stored_when_it_completes(tree_
     assert sorted(a.asset_id for a in assets.list_assets(tree_db, ALICE)) == sorted(derived)
 
 
+def test_a_batch_without_jobs_completes_as_expired_and_writes_nothing(tree_db):
+    enqueue(tree_db, "kept")
+    batch = assets.claim_batch(tree_db, worker_id="w1", batch_size_max=1)
+    emptied = batch.model_copy(update={"jobs": []})
+    outcome = assets.complete_batch(tree_db, emptied, assets.MintReceipt(items=[]))
+    assert (outcome.status, outcome.completed_job_ids) == ("expired", [])
+    assert assets.list_assets(tree_db, ALICE) == []
+    assert assets.get_job(tree_db, batch.jobs[0].id).status == "processing"
+
+
 def test_rolling_assets_0006_back_stores_the_ids_claimed_jobs_wait_for(tree_db):
     jobs = [enqueue(tree_db, f"back{n}") for n in range(3)]
     batch = assets.claim_batch(tree_db, worker_id="w1", batch_size_max=2)

@@ -170,6 +170,8 @@ def fail_batch(target: Database | Connection, batch: ClaimedBatch, *, error: str
 def _complete_jobs(conn: Connection, batch: ClaimedBatch, now: datetime) -> set[int]:
     """Compare-and-set: the jobs still held by this batch become completed, their asset ids
     stored (assets_0006); their ids."""
+    if not batch.jobs:
+        return set()
     asset_ids = sa.case({job.id: job.asset_id for job in batch.jobs}, value=minting_queue.c.id)
     rows = conn.execute(
         minting_queue.update()
