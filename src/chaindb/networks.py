@@ -21,7 +21,13 @@ from bech32m import codecs as bech32
 from pydantic import BeforeValidator
 
 from chaindb.errors import InvalidInput
-from chaindb.types import AddressType, DialectSQL, address_rule, chain_id_rule
+from chaindb.types import (
+    AddressType,
+    DialectSQL,
+    address_rule,
+    chain_id_rule,
+    format_rule_postgresql,
+)
 
 CKB_MAINNET = "ckb:mainnet"
 CKB_TESTNET = "ckb:testnet"
@@ -215,8 +221,10 @@ def network_address_check(column: str) -> sa.CheckConstraint:
             " AND {col} NOT GLOB '*[^1-9A-HJ-NP-Za-km-z]*')"
             f" OR (length({{col}}) BETWEEN 8 AND {NETWORK_ADDRESS_CHARS_MAX}"
             " AND instr({col}, '1') > 1 AND {col} NOT GLOB '*[^a-z0-9]*')",
-            postgresql="{col} ~ '^0x[0-9a-f]{{40}}$' OR {col} ~ '^[1-9A-HJ-NP-Za-km-z]{{26,44}}$'"
-            " OR {col} ~ '^[a-z]{{1,83}}1[02-9ac-hj-np-z]{{6,}}$'",
+            postgresql=format_rule_postgresql("0x", "0-9a-f", 40, 40)
+            + " OR "
+            + format_rule_postgresql("", "1-9A-HJ-NP-Za-km-z", 26, 44)
+            + " OR {col} ~ '^[a-z]{{1,83}}1[02-9ac-hj-np-z]{{6,}}$'",
         ),
         name=f"{column}_network_address",
     )

@@ -108,8 +108,8 @@ def test_rolling_assets_0006_back_stores_the_ids_claimed_jobs_wait_for(tree_db):
     jobs = [enqueue(tree_db, f"back{n}") for n in range(3)]
     batch = assets.claim_batch(tree_db, worker_id="w1", batch_size_max=2)
     assert stored_asset_ids(tree_db, jobs) == [None, None, None]
-    steps = migrations.rollback(tree_db, module="assets", steps=1).steps
-    assert [step.revision for step in steps] == ["assets_0006"]
+    steps = migrations.rollback(tree_db, "assets_0005", module="assets").steps
+    assert [step.revision for step in steps] == ["assets_0007", "assets_0006"]
     # The old CHECK holds again: the claimed jobs' ids stored, the waiting job without a leaf.
     assert stored_asset_ids(tree_db, jobs) == [job.asset_id for job in batch.jobs] + [None]
     migrations.migrate(tree_db)

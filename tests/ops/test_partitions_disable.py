@@ -176,13 +176,13 @@ def test_rolling_back_a_migration_of_a_partitioned_table_is_refused_saying_what_
     db = plain_db
     issue(db, "alice", 5)
     partitions.enable(db, table="ledger_transfers")
-    # assets_0006's downgrade names no partitioned table: it runs as always.
+    # assets_0007's downgrade names no partitioned table: it runs as always.
     assert [s.revision for s in migrations.rollback(db, module="assets", steps=1).steps] == [
-        "assets_0006"
+        "assets_0007"
     ]
     migrations.migrate(db)
     with pytest.raises(MigrationError, match="partitions disable ledger_transfers"):
-        migrations.rollback(db, module="ledger", steps=1)  # ledger_0005 alters it
+        migrations.rollback(db, module="ledger", steps=2)  # ledger_0005 alters it
     with pytest.raises(MigrationError, match="partitions disable ledger_transfers"):
         migrations.rollback(db, "base", module="ledger", allow_data_loss=True)
     assert ledger.check_ledger(db).problems() == []  # nothing was rolled back
