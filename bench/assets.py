@@ -3,7 +3,9 @@
 - the minting queue's throughput with 1 and 4 worker processes (jobs/s, each job completed
   with its asset, version, cost and audit rows; the application's mint function returning at
   once, and chaindb's SolanaMinter building and signing offline), against the floor: a bare
-  `DELETE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)` loop on the same server;
+  `DELETE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)` loop on the same server.
+  The 4 workers fill one merkle tree, then 4 trees (one a worker: their claims do not queue
+  on one tree's row);
 - check_access p50/p99 with GRANTS grants in the table;
 - the seed's usage queries p50/p99 with ASSETS assets.
 
@@ -79,11 +81,17 @@ def _worker(url: str, batch_size: int, mint: str) -> None:
 
 
 def queue_throughput(
-    url: str, jobs: int, workers: int, batch_size: int = BATCH_SIZE, mint: str = "at_once"
+    url: str,
+    jobs: int,
+    workers: int,
+    batch_size: int = BATCH_SIZE,
+    mint: str = "at_once",
+    trees: int = 1,
 ) -> float:
     db = chaindb.connect(url)
     migrations.migrate(db)
-    register(db, f"bench-{workers}", depth=20, buffer=64, canopy_depth=3)
+    for tree in range(trees):
+        register(db, f"bench-{workers}-{tree}", depth=20, buffer=64, canopy_depth=3)
     for n in range(jobs):
         enqueue(db, f"w{workers}-{n}")
     started = time.perf_counter()
@@ -133,7 +141,9 @@ def floor_throughput(url: str, jobs: int, workers: int) -> float:
     return round(jobs / (time.perf_counter() - started), 1)
 
 
-def queue_against_floor(admin: str, jobs: int, workers: int, batch_size: int) -> dict:
+def queue_against_floor(
+    admin: str, jobs: int, workers: int, batch_size: int, trees: int = 1
+) -> dict:
     """ROUNDS rounds of the queue (with each mint function) and the floor, each on a new
     database, the order turning; the medians. The floor's one-job commits wait on the disk's
     flushes, and how many of them share a flush moved its rate by half from one run to the
@@ -146,10 +156,11 @@ def queue_against_floor(admin: str, jobs: int, workers: int, batch_size: int) ->
                 if measured == "floor":
                     rates["floor"].append(floor_throughput(url, jobs, workers))
                 else:
-                    rate = queue_throughput(url, jobs, workers, batch_size, measured)
+                    rate = queue_throughput(url, jobs, workers, batch_size, measured, trees)
                     rates[measured].append(rate)
     median = {measured: statistics.median(rate) for measured, rate in rates.items()}
     return {
+        "trees": trees,
         "jobs_per_s": median["at_once"],
         "floor_jobs_per_s": median["floor"],
         "ratio": round(median["at_once"] / median["floor"], 2),
@@ -232,6 +243,7 @@ def main() -> None:
     }
     for workers in (1, 4):
         result[f"queue_{workers}_workers"] = queue_against_floor(admin, jobs, workers, batch_size)
+    result["queue_4_workers_4_trees"] = queue_against_floor(admin, jobs, 4, batch_size, trees=4)
     with postgres_url(admin) as url:
         result.update(reads(url, grants, asset_count))
     result["load_average_after"] = [round(load, 2) for load in os.getloadavg()]

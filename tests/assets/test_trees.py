@@ -90,3 +90,28 @@ def test_concurrent_claims_on_a_nearly_full_tree_share_out_its_last_leaves(core_
     first = wallet("nearly full")
     assert sorted(i for t, i in claimed if t == first) == [5, 6, 7]
     assert assets.verify(core_db) == []
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_claim_takes_the_next_tree_while_another_claim_fills_the_first(core_db):
+    """PostgreSQL alone (SQLite lets one transaction write at a time): a claim does not wait
+    for the tree another claim's open transaction is filling, it takes the next tree with
+    room; once that transaction commits, the oldest tree with room comes first again."""
+    first = register(core_db, "first", depth=3, buffer=8).tree_address
+    second = register(core_db, "second", depth=3, buffer=8).tree_address
+    for n in range(6):
+        enqueue(core_db, f"j{n}")
+    with core_db.transaction() as holding:
+        held = assets.claim_batch(holding, worker_id="holding", batch_size_max=2)
+        with core_db.transaction() as other:
+            other.exec_driver_sql("SET LOCAL lock_timeout = '5s'")  # waiting: an error
+            beside = assets.claim_batch(other, worker_id="beside", batch_size_max=2)
+    after = assets.claim_batch(core_db, worker_id="after", batch_size_max=2)
+
+    def leaves(batch):
+        return sorted((job.merkle_tree, job.leaf_index) for job in batch.jobs)
+
+    assert leaves(held) == [(first, 0), (first, 1)]
+    assert leaves(beside) == [(second, 0), (second, 1)]
+    assert leaves(after) == [(first, 2), (first, 3)]
+    assert assets.verify(core_db) == []
