@@ -441,7 +441,7 @@ def format_rule_postgresql(prefix: str, chars: str, shortest: int, longest: int)
     return f"({length} AND {{col}} ~ '^{prefix}[{chars}]*$')"
 
 
-_BASE58 = "1-9A-HJ-NP-Za-km-z"
+_BASE58_CHARS = "1-9A-HJ-NP-Za-km-z"
 
 
 def amount_check(column: str) -> sa.CheckConstraint:
@@ -479,7 +479,7 @@ def _hex_or_base58_check(
             + ")",
             postgresql=format_rule_postgresql("0x", "0-9a-f", hex_digits, hex_digits)
             + " OR "
-            + format_rule_postgresql("", _BASE58, shortest, longest),
+            + format_rule_postgresql("", _BASE58_CHARS, shortest, longest),
         ),
         name=f"{column}_{kind}",
     )
@@ -592,7 +592,7 @@ def solana_address_check(column: str) -> sa.CheckConstraint:
         DialectSQL(
             column,
             sqlite="length({col}) BETWEEN 32 AND 44 AND " + _SQLITE_BASE58,
-            postgresql=format_rule_postgresql("", _BASE58, 32, 44),
+            postgresql=format_rule_postgresql("", _BASE58_CHARS, 32, 44),
         ),
         name=f"{column}_solana",
     )
@@ -603,7 +603,7 @@ def solana_signature_check(column: str) -> sa.CheckConstraint:
         DialectSQL(
             column,
             sqlite="length({col}) BETWEEN 64 AND 88 AND " + _SQLITE_BASE58,
-            postgresql=format_rule_postgresql("", _BASE58, 64, 88),
+            postgresql=format_rule_postgresql("", _BASE58_CHARS, 64, 88),
         ),
         name=f"{column}_solana_sig",
     )
