@@ -55,16 +55,18 @@ def amount(name: str, *, nullable: bool = False) -> sa.Column[int]:
 
 
 def address(name: str, *, nullable: bool) -> sa.Column[str]:
-    return sa.Column(name, AddressType, address_check(name), nullable=nullable)
+    return sa.Column(name, AddressType, address_check(name, fast=True), nullable=nullable)
 
 
 def network_address(name: str, *, nullable: bool) -> sa.Column[str]:
     """An address of any network family chaindb knows (EVM, Solana, CKB, Bitcoin)."""
-    return sa.Column(name, NetworkAddressType, network_address_check(name), nullable=nullable)
+    return sa.Column(
+        name, NetworkAddressType, network_address_check(name, fast=True), nullable=nullable
+    )
 
 
 def tx_hash(name: str, *, nullable: bool = True) -> sa.Column[str]:
-    return sa.Column(name, TxHashType, tx_hash_check(name), nullable=nullable)
+    return sa.Column(name, TxHashType, tx_hash_check(name, fast=True), nullable=nullable)
 
 
 def chain_id(*, primary_key: bool = False) -> sa.Column[str]:

@@ -209,7 +209,7 @@ class NetworkAddressType(AddressType):
     cache_ok = True
 
 
-def network_address_check(column: str) -> sa.CheckConstraint:
+def network_address_check(column: str, *, fast: bool = False) -> sa.CheckConstraint:
     """The database's side of any_address_rule: an EVM address (lowercase), base58 (Solana,
     legacy Bitcoin), or lowercase bech32 (CKB, segwit). Checksums are the code's to check."""
     return sa.CheckConstraint(
@@ -221,9 +221,9 @@ def network_address_check(column: str) -> sa.CheckConstraint:
             " AND {col} NOT GLOB '*[^1-9A-HJ-NP-Za-km-z]*')"
             f" OR (length({{col}}) BETWEEN 8 AND {NETWORK_ADDRESS_CHARS_MAX}"
             " AND instr({col}, '1') > 1 AND {col} NOT GLOB '*[^a-z0-9]*')",
-            postgresql=format_rule_postgresql("0x", "0-9a-f", 40, 40)
+            postgresql=format_rule_postgresql("0x", "0-9a-f", 40, 40, fast=fast)
             + " OR "
-            + format_rule_postgresql("", "1-9A-HJ-NP-Za-km-z", 26, 44)
+            + format_rule_postgresql("", "1-9A-HJ-NP-Za-km-z", 26, 44, fast=fast)
             + " OR {col} ~ '^[a-z]{{1,83}}1[02-9ac-hj-np-z]{{6,}}$'",
         ),
         name=f"{column}_network_address",

@@ -429,11 +429,21 @@ _SQLITE_EVM_LOWER = (
 )
 
 
-def format_rule_postgresql(prefix: str, chars: str, shortest: int, longest: int) -> str:
+def format_rule_postgresql(
+    prefix: str, chars: str, shortest: int, longest: int, *, fast: bool
+) -> str:
     """PostgreSQL's CHECK that `{col}` is `prefix` then `shortest`..`longest` characters of the
-    class `chars`, spelled as a length and an unbounded class: a bounded repeat (`{32,44}`)
-    costs PostgreSQL's regex engine 3-6 us a value, on every insert and update, this spelling
-    about 0.5 (measured). format_checks.py rewrites the bounded spelling databases kept."""
+    class `chars`.
+
+    fast=True spells it as a length and an unbounded class: a bounded repeat (`{32,44}`) costs
+    PostgreSQL's regex engine 3-6 us a value, on every insert and update of the row, this
+    spelling about 0.5 (measured); schema.py and every migration from 2026-12-02 on use it.
+    fast=False is the bounded repeat the migrations before built: kept for them, since what a
+    migration builds must never change (baseline compares a database with it); the
+    *_fast_format_checks migrations respell it (migrations/format_checks.py)."""
+    if not fast:
+        repeat = str(shortest) if shortest == longest else f"{shortest},{longest}"
+        return f"{{col}} ~ '^{prefix}[{chars}]{{{{{repeat}}}}}$'"
     low, high = len(prefix) + shortest, len(prefix) + longest
     length = (
         f"length({{col}}) = {low}" if low == high else f"length({{col}}) BETWEEN {low} AND {high}"
@@ -457,16 +467,20 @@ def amount_check(column: str) -> sa.CheckConstraint:
     )
 
 
-def address_check(column: str) -> sa.CheckConstraint:
-    return _hex_or_base58_check(column, hex_digits=40, base58_lengths=(32, 44), kind="address")
+def address_check(column: str, *, fast: bool = False) -> sa.CheckConstraint:
+    return _hex_or_base58_check(
+        column, hex_digits=40, base58_lengths=(32, 44), kind="address", fast=fast
+    )
 
 
-def tx_hash_check(column: str) -> sa.CheckConstraint:
-    return _hex_or_base58_check(column, hex_digits=64, base58_lengths=(64, 88), kind="tx_hash")
+def tx_hash_check(column: str, *, fast: bool = False) -> sa.CheckConstraint:
+    return _hex_or_base58_check(
+        column, hex_digits=64, base58_lengths=(64, 88), kind="tx_hash", fast=fast
+    )
 
 
 def _hex_or_base58_check(
-    column: str, *, hex_digits: int, base58_lengths: tuple[int, int], kind: str
+    column: str, *, hex_digits: int, base58_lengths: tuple[int, int], kind: str, fast: bool
 ) -> sa.CheckConstraint:
     """EVM's lower-case 0x hex of `hex_digits`, or Solana's base58 of a length in the range."""
     shortest, longest = base58_lengths
@@ -477,20 +491,20 @@ def _hex_or_base58_check(
             + f" OR (length({{col}}) BETWEEN {shortest} AND {longest} AND "
             + _SQLITE_BASE58
             + ")",
-            postgresql=format_rule_postgresql("0x", "0-9a-f", hex_digits, hex_digits)
+            postgresql=format_rule_postgresql("0x", "0-9a-f", hex_digits, hex_digits, fast=fast)
             + " OR "
-            + format_rule_postgresql("", _BASE58_CHARS, shortest, longest),
+            + format_rule_postgresql("", _BASE58_CHARS, shortest, longest, fast=fast),
         ),
         name=f"{column}_{kind}",
     )
 
 
-def hash32_check(column: str) -> sa.CheckConstraint:
+def hash32_check(column: str, *, fast: bool = False) -> sa.CheckConstraint:
     return sa.CheckConstraint(
         DialectSQL(
             column,
             sqlite=_SQLITE_EVM_LOWER.replace("{n}", "66"),
-            postgresql=format_rule_postgresql("0x", "0-9a-f", 64, 64),
+            postgresql=format_rule_postgresql("0x", "0-9a-f", 64, 64, fast=fast),
         ),
         name=f"{column}_hash32",
     )
@@ -587,34 +601,34 @@ Lamports = Amount  # 1 SOL = 10**9 lamports; exact, up to 2**256 - 1 like every 
 Winston = Amount  # 1 AR = 10**12 winston
 
 
-def solana_address_check(column: str) -> sa.CheckConstraint:
+def solana_address_check(column: str, *, fast: bool = False) -> sa.CheckConstraint:
     return sa.CheckConstraint(
         DialectSQL(
             column,
             sqlite="length({col}) BETWEEN 32 AND 44 AND " + _SQLITE_BASE58,
-            postgresql=format_rule_postgresql("", _BASE58_CHARS, 32, 44),
+            postgresql=format_rule_postgresql("", _BASE58_CHARS, 32, 44, fast=fast),
         ),
         name=f"{column}_solana",
     )
 
 
-def solana_signature_check(column: str) -> sa.CheckConstraint:
+def solana_signature_check(column: str, *, fast: bool = False) -> sa.CheckConstraint:
     return sa.CheckConstraint(
         DialectSQL(
             column,
             sqlite="length({col}) BETWEEN 64 AND 88 AND " + _SQLITE_BASE58,
-            postgresql=format_rule_postgresql("", _BASE58_CHARS, 64, 88),
+            postgresql=format_rule_postgresql("", _BASE58_CHARS, 64, 88, fast=fast),
         ),
         name=f"{column}_solana_sig",
     )
 
 
-def arweave_tx_id_check(column: str) -> sa.CheckConstraint:
+def arweave_tx_id_check(column: str, *, fast: bool = False) -> sa.CheckConstraint:
     return sa.CheckConstraint(
         DialectSQL(
             column,
             sqlite="length({col}) = 43 AND {col} NOT GLOB '*[^A-Za-z0-9_-]*'",
-            postgresql=format_rule_postgresql("", "A-Za-z0-9_-", 43, 43),
+            postgresql=format_rule_postgresql("", "A-Za-z0-9_-", 43, 43, fast=fast),
         ),
         name=f"{column}_arweave",
     )

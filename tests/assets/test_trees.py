@@ -115,3 +115,44 @@ def test_a_claim_takes_the_next_tree_while_another_claim_fills_the_first(core_db
     assert leaves(beside) == [(second, 0), (second, 1)]
     assert leaves(after) == [(first, 2), (first, 3)]
     assert assets.verify(core_db) == []
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_transactions_holding_one_tree_each_do_not_wait_for_each_others(core_db):
+    """PostgreSQL alone (SQLite lets one transaction write at a time). Two transactions each
+    take the last leaf of a tree, then claim again: each finds the other's tree locked. Had
+    either waited for it, they would deadlock; a transaction holding a tree takes only what
+    is free, so both go through, and the job without a leaf stays queued."""
+    first = register(core_db, "first", depth=3, buffer=8).tree_address
+    second = register(core_db, "second", depth=3, buffer=8).tree_address
+    for n in range(20):
+        enqueue(core_db, f"j{n}")
+    assets.claim_batch(core_db, worker_id="setup", batch_size_max=7)  # first: 1 leaf left
+    with core_db.transaction() as holding:  # second: 1 leaf left, taken beside the first
+        holding.exec_driver_sql(
+            "SELECT 1 FROM merkle_trees WHERE tree_address = %s FOR NO KEY UPDATE", (first,)
+        )
+        assets.claim_batch(core_db, worker_id="setup", batch_size_max=7)
+    took_one = {"a": threading.Event(), "b": threading.Event()}
+    outcome: dict[str, object] = {}
+
+    def two_claims(name: str, other: str) -> None:
+        try:
+            with core_db.transaction() as conn:
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+                one = assets.claim_batch(conn, worker_id=name, batch_size_max=1)
+                took_one[name].set()
+                took_one[other].wait(10)
+                two = assets.claim_batch(conn, worker_id=name, batch_size_max=1)
+            outcome[name] = [(job.merkle_tree, job.leaf_index) for job in one.jobs], two
+        except Exception as error:  # the deadlock, named in the assertion below
+            outcome[name] = error
+
+    threads = [threading.Thread(target=two_claims, args=pair) for pair in (("a", "b"), ("b", "a"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcome.values(), key=str) == [([(first, 7)], None), ([(second, 7)], None)]
+    assert assets.queue_counts(core_db)["pending"] == 20 - 16
+    assert assets.verify(core_db) == []

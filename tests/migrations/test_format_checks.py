@@ -1,87 +1,75 @@
-"""PostgreSQL alone (SQLite's format CHECKs never were regexes): a database whose address,
-hash, signature and id CHECKs have the old bounded-repeat spelling gets the fast one from the
-*_fast_format_checks revisions, exactly as a database built from scratch has it, and the rules
-still refuse what they refused."""
+"""PostgreSQL alone (SQLite's format CHECKs never were regexes): the migrations before
+2026-12-02 build the address, hash, signature and id CHECKs as bounded regex repeats, and keep
+doing so; the *_fast_format_checks revisions respell every one of them as a length and a class
+and back, and the rules still refuse what they refused."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from chaindb import migrations
 
 on_postgres = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
+# Each module's respelling revision and the one before it, in dependency order.
 RESPELLING = {
-    "core": "core_0006",
-    "ledger": "ledger_0006",
-    "chain": "chain_0003",
-    "challenges": "challenges_0004",
-    "assets": "assets_0007",
-    "tokens": "tokens_0002",
-    "creators": "creators_0003",
+    "core": ("core_0005", "core_0006"),
+    "ledger": ("ledger_0005", "ledger_0006"),
+    "challenges": ("challenges_0003", "challenges_0004"),
+    "chain": ("chain_0002", "chain_0003"),
+    "assets": ("assets_0006", "assets_0007"),
+    "tokens": ("tokens_0001", "tokens_0002"),
+    "creators": ("creators_0002", "creators_0003"),
 }
-_COLUMN = r"(?P<col>\w+|\(\w+\)::text)"
-_CLASS = r"'\^(?P<prefix>[0-9a-z]*)\[(?P<chars>[^]]+)\]\*\$'::text"
-# The fast spelling as PostgreSQL prints it (BETWEEN comes back as >= and <=).
+_COLUMN = r"(\w+|\(\w+\)::text)"
+# A format atom in each spelling, as PostgreSQL prints it (BETWEEN comes back as >= and <=).
+BOUNDED = re.compile(rf"\({_COLUMN} ~ '\^[0-9a-z]*\[[^]']+\]\{{\d+(?:,\d+)?\}}\$'::text\)")
 FAST = re.compile(
-    rf"\(\(length\({_COLUMN}\) = (?P<low>\d+)\) AND \((?P=col) ~ {_CLASS}\)\)"
-    rf"|\(\(\(length\({_COLUMN.replace('col', 'rcol')}\) >= (?P<rlow>\d+)\) AND "
-    rf"\(length\((?P=rcol)\) <= (?P<high>\d+)\)\) AND \((?P=rcol) ~ "
-    + _CLASS.replace("prefix", "rprefix").replace("chars", "rchars")
-    + r"\)\)"
+    rf"\(\(length\({_COLUMN}\) = \d+\) AND \(\1 ~ '\^[0-9a-z]*\[[^]']+\]\*\$'::text\)\)"
+    rf"|\(\(\(length\({_COLUMN}\) >= \d+\) AND \(length\(\2\) <= \d+\)\) AND "
+    rf"\(\2 ~ '\^[0-9a-z]*\[[^]']+\]\*\$'::text\)\)"
 )
-BOUNDED = re.compile(r"\]\{\d+(?:,\d+)?\}\$'")
 
 
-def slow(match: re.Match[str]) -> str:
-    """The old spelling of one fast atom: one regex with a bounded repeat."""
-    if match["col"]:
-        column, prefix, chars = match["col"], match["prefix"], match["chars"]
-        low = high = int(match["low"])
-    else:
-        column, prefix, chars = match["rcol"], match["rprefix"], match["rchars"]
-        low, high = int(match["rlow"]), int(match["high"])
-    repeat = f"{low - len(prefix)}" + ("" if low == high else f",{high - len(prefix)}")
-    return f"({column} ~ '^{prefix}[{chars}]{{{repeat}}}$'::text)"
+def checks(db) -> dict[tuple[str, str], str]:
+    with db.connection() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE contype = 'c' AND conislocal"
+        )
+        return {(table, name): rule for table, name, rule in rows}
 
 
-def checks(conn: sa.Connection) -> dict[tuple[str, str], str]:
-    rows = conn.exec_driver_sql(
-        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-        "FROM pg_constraint WHERE contype = 'c' AND conislocal"
-    )
-    return {(table, name): rule for table, name, rule in rows}
+def atoms(rules: dict[tuple[str, str], str], spelling: re.Pattern[str]) -> int:
+    return sum(len(spelling.findall(rule)) for rule in rules.values())
 
 
 @on_postgres
-def test_an_old_database_gets_the_fast_spelling_and_the_same_rules(core_db):
-    with core_db.connection() as conn:
-        built = checks(conn)
-    fast = {key: rule for key, rule in built.items() if FAST.search(rule)}
-    assert len(fast) > 60  # every module's addresses, hashes, signatures, ids
-    with core_db.transaction() as conn:  # as a database built before 2026-12-02 has them
-        for (table, name), rule in fast.items():
-            conn.exec_driver_sql(
-                f"ALTER TABLE {table} DROP CONSTRAINT {name}, "
-                f"ADD CONSTRAINT {name} {FAST.sub(slow, rule)}"
-            )
-    with core_db.connection() as conn:
-        old = checks(conn)
-    assert all(BOUNDED.search(old[key]) and not FAST.search(old[key]) for key in fast)
+def test_the_respelling_migrations_change_the_spelling_not_the_rules(db):
+    for module, (before, _respelling) in RESPELLING.items():
+        migrations.migrate(db, modules=[module], to=before)
+    built_before = checks(db)  # what the migrations before 2026-12-02 build, and keep
+    assert atoms(built_before, FAST) == 0
+    assert atoms(built_before, BOUNDED) > 60  # every module's addresses, hashes, ids
+    migrations.migrate(db)
+    head = checks(db)
+    assert atoms(head, BOUNDED) == 0
+    assert atoms(head, FAST) == atoms(built_before, BOUNDED)
+    assert head.keys() >= built_before.keys()  # and the modules with no format CHECK
 
-    for module, revision in RESPELLING.items():
-        migrations.rollback(core_db, module=module, steps=1)
-        assert [step.revision for step in migrations.migrate(core_db).steps] == [revision]
-
-    with core_db.connection() as conn:
-        assert checks(conn) == built
+    for module, (before, respelling) in RESPELLING.items():
+        steps = migrations.rollback(db, before, module=module).steps
+        assert [step.revision for step in steps] == [respelling]
+    rolled_back = checks(db)
+    assert {key: rolled_back[key] for key in built_before} == built_before
+    migrations.migrate(db)
+    assert checks(db) == head
 
     def enqueue(key: str, owner: str, content_hash: str) -> None:
-        with core_db.transaction() as conn:
+        with db.transaction() as conn:
             conn.exec_driver_sql(
                 "INSERT INTO minting_queue (client_key, owner_address, metadata, "
                 "content_arweave_tx_id, content_hash, scheduled_at) "

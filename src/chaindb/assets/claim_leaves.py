@@ -9,14 +9,18 @@ statement that moves the tree's next_leaf_index and takes the jobs, and only the
 
 The statement gives the jobs the next leaves of the first active tree with room that no other
 claim is filling (`SKIP LOCKED`); when every tree with room is being filled, it waits for the
-first of them. So with several trees registered, concurrent claims fill several at once instead
-of queueing on one row (measured, 4 workers, medians of 3 runs: 3,544-3,615 jobs/s with 4 trees,
-3,198-3,330 with one); one claim at a time still fills the oldest tree with room first. When a
-tree has fewer leaves than the claim wants, the next statement takes the next tree's. A leaf's
-asset id (a PDA, computed in Python) is not written here: the claimed job carries it (MintJob
-derives it from its tree and leaf) and its completion writes it (assets_0006). Written here, the
-ids of every leaf the statement might give had to be computed before it: with 4 workers, each
-computed every leaf's, a fifth of a worker's CPU.
+first of them, but only in a transaction that holds no tree's row yet (a transaction-local
+setting says so): one that does takes what is free or nothing, and the rest of its jobs stay
+queued. Two claims that each held one tree and waited for the other's would deadlock (they did,
+under a stress of 4 claimers over trees of 8 leaves); a claim that holds no tree waits for one
+whose holder never waits. So with several trees registered, concurrent claims fill several at
+once instead of queueing on one row (measured, 4 workers, medians of 3 runs: 3,544-3,615 jobs/s
+with 4 trees, 3,198-3,330 with one); one claim at a time still fills the oldest tree with room
+first. When a tree has fewer leaves than the claim wants, the next statement takes the next
+tree's. A leaf's asset id (a PDA, computed in Python) is not written here: the claimed job
+carries it (MintJob derives it from its tree and leaf) and its completion writes it
+(assets_0006). Written here, the ids of every leaf the statement might give had to be computed
+before it: with 4 workers, each computed every leaf's, a fifth of a worker's CPU.
 
 The tree's row is moved by its address alone, not also by the next free leaf the lock read:
 a claim that waited for the lock reads the row as the other claim committed it, but the
@@ -56,22 +60,27 @@ _ROOM = """
     ORDER BY created_at, tree_address
     LIMIT 1
     FOR NO KEY UPDATE"""
+# Set (for the rest of the transaction) once it has locked a tree's row.
+_HOLDS_TREE = "'chaindb.claim_holds_tree'"
 _TAKE_WITH_LEAVES = f"""WITH free AS ({_ROOM} SKIP LOCKED
 ), waited AS ({_ROOM}
 ), tree AS (
     SELECT * FROM free
     UNION ALL
-    SELECT * FROM waited WHERE NOT EXISTS (SELECT FROM free)
+    SELECT * FROM waited
+    WHERE NOT EXISTS (SELECT FROM free)
+      AND current_setting({_HOLDS_TREE}, true) IS DISTINCT FROM 'yes'
 ), moved AS (
     UPDATE merkle_trees m SET next_leaf_index = tree.end_leaf, updated_at = :now
     FROM tree
     WHERE m.tree_address = tree.tree_address
-    RETURNING tree.tree_address, tree.first_leaf, tree.end_leaf
+    RETURNING tree.tree_address, tree.first_leaf, tree.end_leaf,
+              set_config({_HOLDS_TREE}, 'yes', true) AS holds_tree
 ), leaves AS (
     SELECT j.id, moved.tree_address, moved.first_leaf + j.n - 1 AS leaf_index
     FROM moved, unnest(CAST(string_to_array(:job_ids, ',') AS bigint[])) WITH ORDINALITY
          AS j(id, n)
-    WHERE moved.first_leaf + j.n - 1 < moved.end_leaf
+    WHERE moved.first_leaf + j.n - 1 < moved.end_leaf AND moved.holds_tree = 'yes'
 )
 UPDATE minting_queue q
 SET status = 'processing', batch_id = :batch_id, worker_id = :worker_id,

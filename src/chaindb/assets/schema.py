@@ -67,19 +67,27 @@ TREE_SHAPE_SQL = " OR ".join(
 
 
 def _address(name: str, *, nullable: bool = False) -> sa.Column[str]:
-    return sa.Column(name, sa.String(ADDRESS_CHARS), solana_address_check(name), nullable=nullable)
+    return sa.Column(
+        name, sa.String(ADDRESS_CHARS), solana_address_check(name, fast=True), nullable=nullable
+    )
 
 
 def _signature(name: str) -> sa.Column[str]:
-    return sa.Column(name, sa.String(SIGNATURE_CHARS), solana_signature_check(name), nullable=True)
+    return sa.Column(
+        name, sa.String(SIGNATURE_CHARS), solana_signature_check(name, fast=True), nullable=True
+    )
 
 
 def _arweave(name: str, *, nullable: bool) -> sa.Column[str]:
-    return sa.Column(name, sa.String(ARWEAVE_CHARS), arweave_tx_id_check(name), nullable=nullable)
+    return sa.Column(
+        name, sa.String(ARWEAVE_CHARS), arweave_tx_id_check(name, fast=True), nullable=nullable
+    )
 
 
 def _content_hash() -> sa.Column[str]:
-    return sa.Column("content_hash", sa.String(66), hash32_check("content_hash"), nullable=False)
+    return sa.Column(
+        "content_hash", sa.String(66), hash32_check("content_hash", fast=True), nullable=False
+    )
 
 
 def _status(values: tuple[str, ...], table: str, default: str, width: int = 16) -> tuple:

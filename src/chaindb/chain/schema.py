@@ -36,7 +36,10 @@ chain_tx_effects = sa.Table(
     sa.Column("payload", JSONType, nullable=False),
     sa.Column("state", sa.String(12), nullable=False, server_default="waiting"),
     sa.Column(
-        "applied_block_hash", sa.String(66), hash32_check("applied_block_hash"), nullable=True
+        "applied_block_hash",
+        sa.String(66),
+        hash32_check("applied_block_hash", fast=True),
+        nullable=True,
     ),
     sa.Column("applications", sa.Integer, nullable=False, server_default="0"),
     sa.Column("compensations", sa.Integer, nullable=False, server_default="0"),
@@ -55,9 +58,14 @@ chain_events = sa.Table(
     metadata,
     row_id(),
     chain_id(),
-    sa.Column("contract_address", AddressType, address_check("contract_address"), nullable=False),
+    sa.Column(
+        "contract_address",
+        AddressType,
+        address_check("contract_address", fast=True),
+        nullable=False,
+    ),
     sa.Column("block_number", sa.BigInteger, nullable=False),
-    sa.Column("block_hash", sa.String(66), hash32_check("block_hash"), nullable=False),
+    sa.Column("block_hash", sa.String(66), hash32_check("block_hash", fast=True), nullable=False),
     tx_hash("transaction_hash", nullable=False),
     sa.Column("log_index", sa.Integer, nullable=False),
     sa.Column("event", sa.String(64), nullable=False),
@@ -78,7 +86,7 @@ chain_cursors = sa.Table(
     chain_id(primary_key=True),
     sa.Column("stream", sa.String(120), primary_key=True),
     sa.Column("block_number", sa.BigInteger, nullable=False),
-    sa.Column("block_hash", sa.String(66), hash32_check("block_hash"), nullable=True),
+    sa.Column("block_hash", sa.String(66), hash32_check("block_hash", fast=True), nullable=True),
     timestamp("updated_at"),
 )
 
@@ -86,7 +94,9 @@ chain_pins = sa.Table(
     "chain_pins",
     metadata,
     chain_id(primary_key=True),
-    sa.Column("genesis_hash", sa.String(66), hash32_check("genesis_hash"), nullable=False),
+    sa.Column(
+        "genesis_hash", sa.String(66), hash32_check("genesis_hash", fast=True), nullable=False
+    ),
     sa.Column("pinned_via", sa.Text, nullable=False),  # the node, its URL masked
     timestamp("pinned_at"),
 )

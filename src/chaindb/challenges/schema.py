@@ -53,7 +53,7 @@ challenges = sa.Table(
     sa.Column(
         "blockchain_contract_address",
         AddressType,
-        address_check("blockchain_contract_address"),
+        address_check("blockchain_contract_address", fast=True),
         nullable=True,
     ),
     tx_hash("blockchain_creation_tx_hash"),
@@ -63,7 +63,10 @@ challenges = sa.Table(
     sa.Column("blockchain_block_number", sa.BigInteger, nullable=True),
     sa.Column("blockchain_settlement_block_number", sa.BigInteger, nullable=True),
     sa.Column(
-        "payment_token_address", AddressType, address_check("payment_token_address"), nullable=True
+        "payment_token_address",
+        AddressType,
+        address_check("payment_token_address", fast=True),
+        nullable=True,
     ),
     sa.Column("payment_asset_id", IdType, sa.ForeignKey(ledger_assets.c.id), nullable=True),
     sa.Column("stake_amount_wei", AmountType, amount_check("stake_amount_wei"), nullable=True),
@@ -120,7 +123,9 @@ challenge_escrow_records = sa.Table(
     sa.Column("user_id", sa.String(64), nullable=False),
     sa.Column("side", sa.String(3), nullable=False),
     sa.Column("asset_id", IdType, sa.ForeignKey(ledger_assets.c.id), nullable=False),
-    sa.Column("token_address", AddressType, address_check("token_address"), nullable=True),
+    sa.Column(
+        "token_address", AddressType, address_check("token_address", fast=True), nullable=True
+    ),
     amount("amount_escrowed"),
     amount("amount_released"),
     sa.Column("status", sa.String(10), nullable=False, server_default="locked"),

@@ -81,7 +81,9 @@ blockchain_transactions = sa.Table(
     metadata,
     row_id(),
     chain_id(),
-    sa.Column("transaction_hash", TxHashType, tx_hash_check("transaction_hash"), nullable=False),
+    sa.Column(
+        "transaction_hash", TxHashType, tx_hash_check("transaction_hash", fast=True), nullable=False
+    ),
     sa.Column("transaction_type", sa.String(64), nullable=False),
     address("contract_address", nullable=True),
     address("from_address", nullable=True),
@@ -91,9 +93,11 @@ blockchain_transactions = sa.Table(
     sa.Column("gas_used", sa.BigInteger, nullable=True),
     sa.Column("gas_price_wei", AmountType, amount_check("gas_price_wei"), nullable=True),
     sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
-    sa.Column("replaced_by_hash", TxHashType, tx_hash_check("replaced_by_hash"), nullable=True),
+    sa.Column(
+        "replaced_by_hash", TxHashType, tx_hash_check("replaced_by_hash", fast=True), nullable=True
+    ),
     sa.Column("block_number", sa.BigInteger, nullable=True),
-    sa.Column("block_hash", sa.String(66), hash32_check("block_hash"), nullable=True),
+    sa.Column("block_hash", sa.String(66), hash32_check("block_hash", fast=True), nullable=True),
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column(
         "user_id", sa.String(64), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
@@ -144,8 +148,13 @@ contract_deployments = sa.Table(
     address("contract_address", nullable=False),
     chain_id(),
     sa.Column("version", sa.String(32), nullable=False, server_default="1"),
-    sa.Column("abi_hash", sa.String(66), hash32_check("abi_hash"), nullable=True),
-    sa.Column("deployment_tx_hash", TxHashType, tx_hash_check("deployment_tx_hash"), nullable=True),
+    sa.Column("abi_hash", sa.String(66), hash32_check("abi_hash", fast=True), nullable=True),
+    sa.Column(
+        "deployment_tx_hash",
+        TxHashType,
+        tx_hash_check("deployment_tx_hash", fast=True),
+        nullable=True,
+    ),
     address("deployer_address", nullable=True),
     sa.Column("block_number", sa.BigInteger, nullable=True),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
@@ -176,7 +185,9 @@ admin_signatures_log = sa.Table(
     row_id(),
     sa.Column("challenge_id", sa.BigInteger, nullable=True),
     address("admin_address", nullable=False),
-    sa.Column("message_hash", sa.String(66), hash32_check("message_hash"), nullable=False),
+    sa.Column(
+        "message_hash", sa.String(66), hash32_check("message_hash", fast=True), nullable=False
+    ),
     sa.Column("signature", sa.String(132), nullable=False),
     sa.Column("signature_type", sa.String(16), nullable=False, server_default="eip191"),
     sa.Column("subject", sa.Text, nullable=True),

@@ -75,7 +75,9 @@ ledger_assets = sa.Table(
     sa.Column("code", sa.String(120), nullable=False),
     sa.Column("kind", sa.String(8), nullable=False),
     sa.Column("chain_id", sa.String(CHAIN_ID_LENGTH), chain_id_check("chain_id"), nullable=True),
-    sa.Column("token_address", AddressType, address_check("token_address"), nullable=True),
+    sa.Column(
+        "token_address", AddressType, address_check("token_address", fast=True), nullable=True
+    ),
     sa.Column("symbol", sa.String(16), nullable=False),
     sa.Column("decimals", sa.SmallInteger, nullable=False),
     timestamp("created_at"),
@@ -189,7 +191,9 @@ ledger_transfers = sa.Table(
     sa.Column("idempotency_key", sa.String(IDEMPOTENCY_KEY_LENGTH), nullable=True),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("challenge_id", sa.BigInteger, nullable=True),
-    sa.Column("chain_tx_hash", TxHashType, tx_hash_check("chain_tx_hash"), nullable=True),
+    sa.Column(
+        "chain_tx_hash", TxHashType, tx_hash_check("chain_tx_hash", fast=True), nullable=True
+    ),
     timestamp("created_at"),
     sa.UniqueConstraint("idempotency_key", name="uq_ledger_transfers_idempotency_key"),
     # A hold is posted or voided at most once: the database says so.

@@ -7,10 +7,9 @@ Create Date: 2026-12-02
 Each address, hash, signature or id CHECK of these tables was one regex with a bounded repeat
 (`'^0x[0-9a-f]{64}$'`), 3-6 us of the server's time per value on every insert and update; the
 same rule as a length and an unbounded class takes about 0.5 us (migrations/format_checks.py).
-A database built before this revision has its CHECKs replaced here, in place, same names; one
-built from scratch has the fast spelling already and nothing changes. SQLite: nothing to do.
-The downgrade changes nothing either: the rules are the same, and the revisions before this
-one build the fast spelling too.
+The revisions before this one build (and keep) the bounded spelling: here the CHECKs are
+replaced in place, same names, one ALTER TABLE a table; the downgrade spells them back.
+SQLite: nothing to do (its spelling was never a regex).
 """
 
 from alembic import op
@@ -35,8 +34,9 @@ TABLES = (
 
 def upgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
-        op.execute(respell_format_checks(TABLES))
+        op.execute(respell_format_checks(TABLES, fast=True))
 
 
 def downgrade() -> None:
-    pass
+    if op.get_context().dialect.name == "postgresql":
+        op.execute(respell_format_checks(TABLES, fast=False))
