@@ -6,9 +6,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from chaindb import Conflict, InvalidInput, assets
-from tests.assets.conftest import enqueue, register, wallet
+from tests.assets.conftest import ALICE, enqueue, minter, register, wallet
 
 ALLOCATORS = 8
 
@@ -156,3 +157,52 @@ def test_transactions_holding_one_tree_each_do_not_wait_for_each_others(core_db)
     assert sorted(outcome.values(), key=str) == [([(first, 7)], None), ([(second, 7)], None)]
     assert assets.queue_counts(core_db)["pending"] == 20 - 16
     assert assets.verify(core_db) == []
+
+
+def _a_deadlock_first(monkeypatch, module) -> list[str]:
+    """The module's claim_into ends its first call as PostgreSQL ends a deadlock's victim
+    (the server raises SQLSTATE 40P01 in the claim's transaction), then claims as always."""
+    real, calls = module.claim_into, []
+
+    def claim_into(conn, **claim):
+        calls.append(claim["worker_id"])
+        if len(calls) == 1:
+            conn.exec_driver_sql(
+                "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$"
+            )
+        return real(conn, **claim)
+
+    monkeypatch.setattr(module, "claim_into", claim_into)
+    return calls
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_claim_ended_by_a_deadlock_is_made_again(tree_db, monkeypatch):
+    """PostgreSQL alone (SQLite's one writer never deadlocks): a claim in its own transaction
+    is made again; in the caller's transaction, the error is the caller's."""
+    from chaindb.assets import claiming
+
+    jobs = [enqueue(tree_db, f"d{n}") for n in range(3)]
+    calls = _a_deadlock_first(monkeypatch, claiming)
+    batch = assets.claim_batch(tree_db, worker_id="w", batch_size_max=2)
+    assert len(calls) == 2 and [job.id for job in batch.jobs] == [job.id for job in jobs[:2]]
+    calls.clear()
+    with pytest.raises(DBAPIError, match="deadlock"), tree_db.transaction() as conn:
+        assets.claim_batch(conn, worker_id="w", batch_size_max=2)
+    assert len(calls) == 1 and assets.queue_counts(tree_db)["pending"] == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_worker_whose_claim_is_ended_by_a_deadlock_goes_on(tree_db, monkeypatch):
+    """PostgreSQL alone: the batch completed with the failed claim is recorded, and the next
+    batch claimed again; every job is completed once."""
+    from chaindb.assets import worker
+
+    for n in range(5):
+        enqueue(tree_db, f"w{n}")
+    calls = _a_deadlock_first(monkeypatch, worker)  # the claims made with a completion
+    report = assets.run_worker(tree_db, mint=minter(), worker_id="w", batch_size_max=2, once=True)
+    assert len(calls) >= 2  # the deadlock ended the first batch's completion with its claim
+    assert (report.batches, report.completed) == (3, 5)
+    assert assets.queue_counts(tree_db) == {"completed": 5}
+    assert len(assets.list_assets(tree_db, ALICE)) == 5

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from chaindb.assets.claiming import claim_batch, claim_into
+from chaindb.assets.claiming import claim_batch, claim_into, is_deadlock
 from chaindb.assets.completing import complete_batch, fail_batch, record_completion
 from chaindb.assets.queue import LEASE_S_DEFAULT, BatchOutcome, ClaimedBatch, MintReceipt
 from chaindb.database import Database
@@ -133,8 +133,11 @@ def _see_through(
         with db.transaction() as conn:
             outcome = record_completion(conn, batch, receipt)
             return outcome, claim_into(conn, **claim)
-    except SQLAlchemyError:
-        # The claim's failure must not undo the completion: recorded on its own, the
-        # claim's error raised after it (the completion's own error is raised by it).
-        complete_batch(db, batch, receipt)
-        raise
+    except SQLAlchemyError as error:
+        # The claim's failure must not undo the completion: recorded on its own (its own
+        # error raised by it). A deadlock's victim (rare: claim_leaves.py) claims again in a
+        # transaction of its own; any other error is raised.
+        outcome = complete_batch(db, batch, receipt)
+        if not is_deadlock(error):
+            raise
+        return outcome, claim_batch(db, **claim)
