@@ -8,9 +8,19 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from chaindb import migrations
+from chaindb.networks import network_address_check
+from chaindb.types import (
+    address_check,
+    arweave_tx_id_check,
+    hash32_check,
+    solana_address_check,
+    solana_signature_check,
+    tx_hash_check,
+)
 
 on_postgres = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -86,3 +96,26 @@ def test_the_respelling_migrations_change_the_spelling_not_the_rules(db):
     for n, bad in enumerate(("1" * 31, "0" * 32, "l" * 40, "1" * 31 + "\n")):
         with pytest.raises(IntegrityError, match="owner_address_solana"):
             enqueue(f"owner{n}", bad, content_hash)
+
+
+@pytest.mark.parametrize(
+    ("check", "spelled_before"),
+    [
+        (address_check, "x ~ '^0x[0-9a-f]{40}$' OR x ~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$'"),
+        (tx_hash_check, "x ~ '^0x[0-9a-f]{64}$' OR x ~ '^[1-9A-HJ-NP-Za-km-z]{64,88}$'"),
+        (hash32_check, "x ~ '^0x[0-9a-f]{64}$'"),
+        (solana_address_check, "x ~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$'"),
+        (solana_signature_check, "x ~ '^[1-9A-HJ-NP-Za-km-z]{64,88}$'"),
+        (arweave_tx_id_check, "x ~ '^[A-Za-z0-9_-]{43}$'"),
+        (
+            network_address_check,
+            "x ~ '^0x[0-9a-f]{40}$' OR x ~ '^[1-9A-HJ-NP-Za-km-z]{26,44}$'"
+            " OR x ~ '^[a-z]{1,83}1[02-9ac-hj-np-z]{6,}$'",
+        ),
+    ],
+)
+def test_the_old_migrations_spelling_is_kept_word_for_word(check, spelled_before):
+    """What the helpers gave PostgreSQL before 2026-12-02, the old migrations still get (no
+    database: the compiled CHECK)."""
+    compiled = str(check("x").sqltext.compile(dialect=postgresql.dialect()))
+    assert compiled == spelled_before

@@ -106,10 +106,7 @@ def respell_format_checks(tables: Sequence[str], *, fast: bool) -> str:
         ("@ONE_LENGTH@", _ONE_LENGTH),
         ("@LENGTHS@", _LENGTHS),
     ):
-        rewrite = rewrite.replace(marker, _literal(pattern))
-    names = ", ".join(_literal(table) for table in tables)
+        # Dollar-quoted: its backslashes mean the same whatever standard_conforming_strings.
+        rewrite = rewrite.replace(marker, f"$pattern${pattern}$pattern$")
+    names = ", ".join(f"'{table}'" for table in tables)
     return _RESPELL.replace("@TABLES@", names).replace("@REWRITE@", rewrite)
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
