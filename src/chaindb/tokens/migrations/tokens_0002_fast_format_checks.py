@@ -4,12 +4,8 @@ Revision ID: tokens_0002
 Revises: tokens_0001
 Create Date: 2026-12-02
 
-Each address, hash, signature or id CHECK of these tables was one regex with a bounded repeat
-(`'^0x[0-9a-f]{64}$'`), 3-6 us of the server's time per value on every insert and update; the
-same rule as a length and an unbounded class takes about 0.5 us (migrations/format_checks.py).
-The revisions before this one build (and keep) the bounded spelling: here the CHECKs are
-replaced in place, same names, one ALTER TABLE a table; the downgrade spells them back.
-SQLite: nothing to do (its spelling was never a regex).
+migrations/format_checks.py: a bounded regex repeat costs 3-6 us a value on every write, a
+length and a class 0.5. Downgrade: the bounded spelling again. SQLite: nothing to do.
 """
 
 from alembic import op
