@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from chaindb import Conflict, InvalidInput, assets
-from tests.assets.conftest import ALICE, enqueue, minter, register, wallet
+from tests.assets.conftest import enqueue, minter, register, wallet
 
 ALLOCATORS = 8
 
@@ -159,37 +159,68 @@ def test_transactions_holding_one_tree_each_do_not_wait_for_each_others(core_db)
     assert assets.verify(core_db) == []
 
 
-def _a_deadlock_first(monkeypatch, module) -> list[str]:
-    """The module's claim_into ends its first call as PostgreSQL ends a deadlock's victim
-    (the server raises SQLSTATE 40P01 in the claim's transaction), then claims as always."""
-    real, calls = module.claim_into, []
+DEADLOCK = "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$"
 
-    def claim_into(conn, **claim):
-        calls.append(claim["worker_id"])
+
+def _a_deadlock_first(monkeypatch, module, name: str = "claim_into") -> list[object]:
+    """The module's `name` (a claim's or a completion's writes) is ended, the first time,
+    after its writes, as PostgreSQL ends a deadlock's victim: the server raises SQLSTATE
+    40P01 in its transaction. Then it runs as always."""
+    real, calls = getattr(module, name), []
+
+    def writes_then_deadlock(conn, *args, **kwargs):
+        calls.append(args or kwargs)
+        written = real(conn, *args, **kwargs)
         if len(calls) == 1:
-            conn.exec_driver_sql(
-                "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$"
-            )
-        return real(conn, **claim)
+            conn.exec_driver_sql(DEADLOCK)
+        return written
 
-    monkeypatch.setattr(module, "claim_into", claim_into)
+    monkeypatch.setattr(module, name, writes_then_deadlock)
     return calls
+
+
+def count(db, sql: str) -> int:
+    with db.connection() as conn:
+        return conn.exec_driver_sql(sql).scalar_one()
+
+
+CLAIMS = "SELECT count(*) FROM blockchain_audit_logs WHERE operation = 'claim_batch'"
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_a_claim_ended_by_a_deadlock_is_made_again(tree_db, monkeypatch):
     """PostgreSQL alone (SQLite's one writer never deadlocks): a claim in its own transaction
-    is made again; in the caller's transaction, the error is the caller's."""
+    is made again, the victim's batch and audit row gone with it; in the caller's
+    transaction, the error is the caller's."""
     from chaindb.assets import claiming
 
     jobs = [enqueue(tree_db, f"d{n}") for n in range(3)]
     calls = _a_deadlock_first(monkeypatch, claiming)
     batch = assets.claim_batch(tree_db, worker_id="w", batch_size_max=2)
     assert len(calls) == 2 and [job.id for job in batch.jobs] == [job.id for job in jobs[:2]]
+    assert count(tree_db, "SELECT count(*) FROM memory_batches") == count(tree_db, CLAIMS) == 1
+    assert assets.verify(tree_db) == []
     calls.clear()
     with pytest.raises(DBAPIError, match="deadlock"), tree_db.transaction() as conn:
         assets.claim_batch(conn, worker_id="w", batch_size_max=2)
     assert len(calls) == 1 and assets.queue_counts(tree_db)["pending"] == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_completion_ended_by_a_deadlock_is_recorded_again(tree_db, monkeypatch):
+    """PostgreSQL alone: the completion's writes rolled back with the victim are written by
+    the next attempt, once."""
+    from chaindb.assets import completing
+
+    for n in range(2):
+        enqueue(tree_db, f"c{n}")
+    batch = assets.claim_batch(tree_db, worker_id="w", batch_size_max=2)
+    calls = _a_deadlock_first(monkeypatch, completing, "record_completion")
+    outcome = assets.complete_batch(tree_db, batch, minter()(batch))
+    assert len(calls) == 2 and outcome.status == "completed"
+    assert sorted(outcome.completed_job_ids) == sorted(job.id for job in batch.jobs)
+    assert count(tree_db, "SELECT count(*) FROM memory_assets") == 2
+    assert assets.verify(tree_db) == []
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -202,7 +233,11 @@ def test_a_worker_whose_claim_is_ended_by_a_deadlock_goes_on(tree_db, monkeypatc
         enqueue(tree_db, f"w{n}")
     calls = _a_deadlock_first(monkeypatch, worker)  # the claims made with a completion
     report = assets.run_worker(tree_db, mint=minter(), worker_id="w", batch_size_max=2, once=True)
-    assert len(calls) >= 2  # the deadlock ended the first batch's completion with its claim
+    # The first ended its transaction, the first batch's completion with it; the two others
+    # were made with the next completions (the last found nothing ready).
+    assert len(calls) == 3
     assert (report.batches, report.completed) == (3, 5)
     assert assets.queue_counts(tree_db) == {"completed": 5}
-    assert len(assets.list_assets(tree_db, ALICE)) == 5
+    assert count(tree_db, "SELECT count(*) FROM memory_assets") == 5
+    assert count(tree_db, "SELECT count(*) FROM memory_batches") == count(tree_db, CLAIMS) == 3
+    assert assets.verify(tree_db) == []

@@ -17,10 +17,9 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from chaindb.assets.claim_leaves import take_with_leaves
+from chaindb.assets.deadlocks import again_after_deadlock
 from chaindb.assets.queue import (
     BATCH_SIZE_MAX,
     LEASE_S_DEFAULT,
@@ -37,8 +36,6 @@ from chaindb.database import Database, writing
 from chaindb.types import UtcDateTime, utc_now
 from chaindb.validation import Input, rows_as, validated
 
-CLAIM_ATTEMPTS_AFTER_DEADLOCK = 3
-
 
 def claim_batch(
     target: Database | Connection,
@@ -48,9 +45,9 @@ def claim_batch(
     lease_s: float = LEASE_S_DEFAULT,
 ) -> ClaimedBatch | None:
     """Take up to batch_size_max jobs into a new batch held until now + lease_s; None when no
-    job is ready (or no tree has a leaf for the ready ones). In a transaction of its own (a
-    Database), a claim that PostgreSQL ends as a deadlock's victim (rare: claim_leaves.py) is
-    made again; in the caller's (a Connection), the error is the caller's to retry."""
+    job is ready (or no tree has a leaf for the ready ones). Given a Database (a transaction
+    of its own), a claim that PostgreSQL ends as a deadlock's victim (rare: claim_leaves.py)
+    is made again; given a Connection, the error is the caller's to retry."""
 
     def claim() -> ClaimedBatch | None:
         with writing(target) as conn:
@@ -58,27 +55,7 @@ def claim_batch(
                 conn, worker_id=worker_id, batch_size_max=batch_size_max, lease_s=lease_s
             )
 
-    if not isinstance(target, Database):
-        return claim()
-    try:
-        return claim()  # the common case, without tenacity's per-call bookkeeping
-    except DBAPIError as error:
-        if not is_deadlock(error):
-            raise
-    return _AFTER_DEADLOCK(claim)
-
-
-def is_deadlock(error: BaseException) -> bool:
-    """PostgreSQL ended the transaction as a deadlock's victim (SQLSTATE 40P01)."""
-    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) == "40P01"
-
-
-_AFTER_DEADLOCK = Retrying(  # shared: tenacity keeps each call's state apart
-    retry=retry_if_exception(is_deadlock),
-    stop=stop_after_attempt(CLAIM_ATTEMPTS_AFTER_DEADLOCK),
-    wait=wait_random_exponential(multiplier=0.01, max=0.2),
-    reraise=True,
-)
+    return again_after_deadlock(claim) if isinstance(target, Database) else claim()
 
 
 def claim_into(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from chaindb.assets.completing_pg import complete_held
+from chaindb.assets.deadlocks import again_after_deadlock
 from chaindb.assets.queue import (
     BACKOFF_BASE_S,
     BACKOFF_JITTER,
@@ -43,9 +44,14 @@ def complete_batch(
 ) -> BatchOutcome:
     """Record what the mint function did, in one transaction: for each job this batch still
     holds, its asset (owner, metadata, tree, leaf, signature), version 1, its cost and audit
-    rows, and the job completed; then the batch's counts, costs and signatures."""
-    with writing(target) as conn:
-        return record_completion(conn, batch, receipt)
+    rows, and the job completed; then the batch's counts, costs and signatures. Given a
+    Database, run again if PostgreSQL ends it as a deadlock's victim (assets/deadlocks.py)."""
+
+    def complete() -> BatchOutcome:
+        with writing(target) as conn:
+            return record_completion(conn, batch, receipt)
+
+    return again_after_deadlock(complete) if isinstance(target, Database) else complete()
 
 
 def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceipt) -> BatchOutcome:

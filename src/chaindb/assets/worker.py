@@ -22,8 +22,9 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from chaindb.assets.claiming import claim_batch, claim_into, is_deadlock
+from chaindb.assets.claiming import claim_batch, claim_into
 from chaindb.assets.completing import complete_batch, fail_batch, record_completion
+from chaindb.assets.deadlocks import is_deadlock
 from chaindb.assets.queue import LEASE_S_DEFAULT, BatchOutcome, ClaimedBatch, MintReceipt
 from chaindb.database import Database
 
@@ -134,9 +135,9 @@ def _see_through(
             outcome = record_completion(conn, batch, receipt)
             return outcome, claim_into(conn, **claim)
     except SQLAlchemyError as error:
-        # The claim's failure must not undo the completion: recorded on its own (its own
-        # error raised by it). A deadlock's victim (rare: claim_leaves.py) claims again in a
-        # transaction of its own; any other error is raised.
+        # The claim's failure must not undo the completion: recorded on its own (run again
+        # if a deadlock ends it too). A deadlock's victim (rare: claim_leaves.py) claims
+        # again in a transaction of its own; any other error is raised.
         outcome = complete_batch(db, batch, receipt)
         if not is_deadlock(error):
             raise
