@@ -22,6 +22,7 @@ from pydantic import BeforeValidator
 
 from chaindb.errors import InvalidInput
 from chaindb.types import (
+    BASE58_CHARS,
     AddressType,
     DialectSQL,
     address_rule,
@@ -218,12 +219,12 @@ def network_address_check(column: str, *, fast: bool = False) -> sa.CheckConstra
             sqlite="(length({col}) = 42 AND substr({col}, 1, 2) = '0x'"
             " AND substr({col}, 3) NOT GLOB '*[^0-9a-f]*')"
             " OR (length({col}) BETWEEN 26 AND 44"
-            " AND {col} NOT GLOB '*[^1-9A-HJ-NP-Za-km-z]*')"
+            " AND {col} NOT GLOB '*[^" + BASE58_CHARS + "]*')"
             f" OR (length({{col}}) BETWEEN 8 AND {NETWORK_ADDRESS_CHARS_MAX}"
             " AND instr({col}, '1') > 1 AND {col} NOT GLOB '*[^a-z0-9]*')",
             postgresql=format_rule_postgresql("0x", "0-9a-f", 40, 40, fast=fast)
             + " OR "
-            + format_rule_postgresql("", "1-9A-HJ-NP-Za-km-z", 26, 44, fast=fast)
+            + format_rule_postgresql("", BASE58_CHARS, 26, 44, fast=fast)
             + " OR {col} ~ '^[a-z]{{1,83}}1[02-9ac-hj-np-z]{{6,}}$'",
         ),
         name=f"{column}_network_address",

@@ -38,11 +38,12 @@ EVM_NAMESPACE = "eip155"
 CHAIN_ID_CHARS_MAX = 41  # CAIP-2: 8 (namespace) + 1 + 32 (reference)
 SOLANA_ADDRESS_CHARS = (32, 44)  # base58 of 32 bytes
 SOLANA_SIGNATURE_CHARS = (64, 88)  # base58 of 64 bytes
+BASE58_CHARS = "1-9A-HJ-NP-Za-km-z"  # the alphabet as a regex/GLOB class: no 0, I, O, l
 
 # Matched whole (fullmatch): `$` would also match before a final newline.
 _EVM_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _EVM_TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
-_BASE58 = re.compile(r"[1-9A-HJ-NP-Za-km-z]+")
+_BASE58 = re.compile(f"[{BASE58_CHARS}]+")
 _CAIP2 = re.compile(r"([-a-z0-9]{3,8}):([-_a-zA-Z0-9]{1,32})")
 _HEX32 = re.compile(r"0x[0-9a-fA-F]{64}")
 
@@ -422,7 +423,7 @@ def _dialect_sql(element: DialectSQL, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 _SQLITE_DIGITS_ONLY = "{col} NOT GLOB '*[^0-9]*'"
-_SQLITE_BASE58 = "{col} NOT GLOB '*[^1-9A-HJ-NP-Za-km-z]*'"
+_SQLITE_BASE58 = "{col} NOT GLOB '*[^" + BASE58_CHARS + "]*'"
 _SQLITE_EVM_LOWER = (
     "(length({col}) = {n} AND substr({col}, 1, 2) = '0x'"
     " AND substr({col}, 3) NOT GLOB '*[^0-9a-f]*')"
@@ -449,9 +450,6 @@ def format_rule_postgresql(
         f"length({{col}}) = {low}" if low == high else f"length({{col}}) BETWEEN {low} AND {high}"
     )
     return f"({length} AND {{col}} ~ '^{prefix}[{chars}]*$')"
-
-
-_BASE58_CHARS = "1-9A-HJ-NP-Za-km-z"
 
 
 def amount_check(column: str) -> sa.CheckConstraint:
@@ -493,7 +491,7 @@ def _hex_or_base58_check(
             + ")",
             postgresql=format_rule_postgresql("0x", "0-9a-f", hex_digits, hex_digits, fast=fast)
             + " OR "
-            + format_rule_postgresql("", _BASE58_CHARS, shortest, longest, fast=fast),
+            + format_rule_postgresql("", BASE58_CHARS, shortest, longest, fast=fast),
         ),
         name=f"{column}_{kind}",
     )
@@ -606,7 +604,7 @@ def solana_address_check(column: str, *, fast: bool = False) -> sa.CheckConstrai
         DialectSQL(
             column,
             sqlite="length({col}) BETWEEN 32 AND 44 AND " + _SQLITE_BASE58,
-            postgresql=format_rule_postgresql("", _BASE58_CHARS, 32, 44, fast=fast),
+            postgresql=format_rule_postgresql("", BASE58_CHARS, 32, 44, fast=fast),
         ),
         name=f"{column}_solana",
     )
@@ -617,7 +615,7 @@ def solana_signature_check(column: str, *, fast: bool = False) -> sa.CheckConstr
         DialectSQL(
             column,
             sqlite="length({col}) BETWEEN 64 AND 88 AND " + _SQLITE_BASE58,
-            postgresql=format_rule_postgresql("", _BASE58_CHARS, 64, 88, fast=fast),
+            postgresql=format_rule_postgresql("", BASE58_CHARS, 64, 88, fast=fast),
         ),
         name=f"{column}_solana_sig",
     )
