@@ -19,7 +19,7 @@ from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from chaindb.assets.claim_leaves import take_with_leaves
-from chaindb.assets.deadlocks import again_after_deadlock
+from chaindb.assets.deadlocks import written
 from chaindb.assets.queue import (
     BATCH_SIZE_MAX,
     LEASE_S_DEFAULT,
@@ -48,14 +48,12 @@ def claim_batch(
     job is ready (or no tree has a leaf for the ready ones). Given a Database (a transaction
     of its own), a claim that PostgreSQL ends as a deadlock's victim (rare: claim_leaves.py)
     is made again; given a Connection, the error is the caller's to retry."""
-
-    def claim() -> ClaimedBatch | None:
-        with writing(target) as conn:
-            return claim_into(
-                conn, worker_id=worker_id, batch_size_max=batch_size_max, lease_s=lease_s
-            )
-
-    return again_after_deadlock(claim) if isinstance(target, Database) else claim()
+    return written(
+        target,
+        lambda conn: claim_into(
+            conn, worker_id=worker_id, batch_size_max=batch_size_max, lease_s=lease_s
+        ),
+    )
 
 
 def claim_into(

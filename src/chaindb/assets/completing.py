@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from chaindb.assets.completing_pg import complete_held
-from chaindb.assets.deadlocks import again_after_deadlock
+from chaindb.assets.deadlocks import written
 from chaindb.assets.queue import (
     BACKOFF_BASE_S,
     BACKOFF_JITTER,
@@ -46,12 +46,7 @@ def complete_batch(
     holds, its asset (owner, metadata, tree, leaf, signature), version 1, its cost and audit
     rows, and the job completed; then the batch's counts, costs and signatures. Given a
     Database, run again if PostgreSQL ends it as a deadlock's victim (assets/deadlocks.py)."""
-
-    def complete() -> BatchOutcome:
-        with writing(target) as conn:
-            return record_completion(conn, batch, receipt)
-
-    return again_after_deadlock(complete) if isinstance(target, Database) else complete()
+    return written(target, lambda conn: record_completion(conn, batch, receipt))
 
 
 def record_completion(conn: Connection, batch: ClaimedBatch, receipt: MintReceipt) -> BatchOutcome:

@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from chaindb.database import Database, writing
 
 T = TypeVar("T")
 
@@ -18,6 +21,17 @@ ATTEMPTS_MAX = 4
 
 def is_deadlock(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) == "40P01"
+
+
+def written(target: Database | Connection, writes: Callable[[Connection], T]) -> T:
+    """`writes` in the target's transaction: given a Database, one of its own, run again
+    after a deadlock; given a Connection, the caller's (its deadlock is the caller's)."""
+
+    def transaction() -> T:
+        with writing(target) as conn:
+            return writes(conn)
+
+    return again_after_deadlock(transaction) if isinstance(target, Database) else transaction()
 
 
 def again_after_deadlock(action: Callable[[], T]) -> T:
